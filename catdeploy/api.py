@@ -1,0 +1,228 @@
+"""One function per pipeline stage; the CLI and examples call only these.
+
+    capture -> plan -> calibrate -> lower -> export -> verify / evaluate
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from catdeploy.errors import UserError
+from catdeploy.ir.graph import Graph
+from catdeploy.ir.int_program import IntProgram
+from catdeploy.quant.plan import QuantPlan, make_plan
+from catdeploy.quant.qparams import ActQParams
+from catdeploy.quant.quantized_graph import QuantizedGraph
+
+METHODS = ("rtn",)
+PLANNED_METHODS = ("adaround", "brecq", "qdrop", "pdquant")
+
+
+# ----------------------------------------------------------------------------------------------
+# capture
+def load_float_model(model: str, weights: str | Path | None, num_classes: int | None = None):
+    """(torch model in eval mode, checkpoint meta) for a torchvision name and optional weights."""
+    from catdeploy.data.zoo import build_model, load_model
+
+    if weights is None:
+        m = build_model(model, num_classes or 10)
+        m.eval()
+        return m, {}
+    return load_model(model, weights, num_classes)
+
+
+def capture(model, input_size: int = 32) -> Graph:
+    from catdeploy.capture import capture as capture_torch
+
+    return capture_torch(model, input_shape=(1, 3, input_size, input_size))
+
+
+def float_values(graph: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every value of the float graph on batch x (NCHW float32)."""
+    from catdeploy.capture.executor import run_graph
+
+    _, values = run_graph(graph, x, keep=True)
+    return {k: np.asarray(v) for k, v in values.items()}
+
+
+def float_logits(graph: Graph, x: np.ndarray) -> np.ndarray:
+    from catdeploy.capture.executor import run_graph
+
+    out, _ = run_graph(graph, x, keep=False)
+    return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
+
+
+# ----------------------------------------------------------------------------------------------
+# plan + calibrate
+def plan(graph: Graph, bits: str = "w4a4", **kwargs) -> QuantPlan:
+    return make_plan(graph, bits, **kwargs)
+
+
+def iterate_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(images), batch_size):
+        yield np.ascontiguousarray(images[start:start + batch_size], dtype=np.float32)
+
+
+def calibration_images(data: str, samples: int, seed: int, input_size: int = 32,
+                       data_root: str | None = None) -> np.ndarray:
+    """`samples` images drawn with `seed` from the TRAIN split of `data` (preprocessed NCHW)."""
+    from catdeploy.data.datasets import has_splits, load_dataset, with_split
+    from catdeploy.data.splits import calibration_subset
+
+    spec = with_split(data, "train") if has_splits(data) and ":" not in data else data
+    ds = load_dataset(spec, data_root, input_size=input_size, default_split="train")
+    return calibration_subset(ds, samples, seed).images
+
+
+def calibrate(graph: Graph, qplan: QuantPlan, calib_images: np.ndarray, *, method: str = "rtn",
+              seed: int = 0, batch_size: int = 64, meta: dict | None = None) -> QuantizedGraph:
+    if method in PLANNED_METHODS:
+        raise UserError(f"--method {method}: not implemented yet (available: {', '.join(METHODS)})")
+    if method not in METHODS:
+        raise UserError(f"--method {method!r} is not one of {', '.join(METHODS + PLANNED_METHODS)}")
+    from catdeploy.quant.calibrate_rtn import calibrate_rtn
+
+    info = {"calibration_images": int(len(calib_images)), **(meta or {})}
+    return calibrate_rtn(graph, qplan, iterate_batches(calib_images, batch_size), seed=seed,
+                         run_values=float_values, meta=info)
+
+
+# ----------------------------------------------------------------------------------------------
+# lower + export
+def lower(qg: QuantizedGraph, io: str = "int8") -> IntProgram:
+    from catdeploy.lower import lower as lower_qg
+
+    return lower_qg(qg, io)
+
+
+def export_tflite(program: IntProgram) -> bytes:
+    from catdeploy.export.tflite import write_tflite
+
+    return write_tflite(program)
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for dist in ("catdeploy", "catrt", "numpy", "torch", "torchvision", "tflite-runtime", "ai-edge-litert",
+                 "tensorflow"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def manifest(qg: QuantizedGraph, program: IntProgram, model_bytes: bytes, source: dict) -> dict:
+    """The JSON written beside a .tflite: bit widths per tensor, requantization, versions, hashes."""
+    from catdeploy.lower import requant_table
+
+    tensors = {}
+    for t in program.tensors.values():
+        entry = {"dtype": t.dtype, "shape": list(t.shape)}
+        if t.bits is not None:
+            entry["bits"] = t.bits
+        if t.scale is not None and len(t.scale) == 1:
+            entry["scale"] = t.scale[0]
+            entry["zero_point"] = t.zero_point[0]
+        tensors[t.name] = entry
+    return {
+        "format": "catdeploy.tflite_manifest", "version": 1,
+        "sha256": hashlib.sha256(model_bytes).hexdigest(), "size_bytes": len(model_bytes),
+        "setting": qg.plan.setting, "strict": qg.plan.strict,
+        "weight_bits": dict(qg.plan.weights), "weight_symmetric": dict(qg.plan.weight_symmetric),
+        "method": qg.meta.get("method"), "calibration": dict(qg.meta),
+        "inputs": list(program.inputs), "outputs": list(program.outputs),
+        "extra_clamp_ops": int(program.metadata.get("catdeploy.extra_clamp_ops", 0)),
+        "requantization": requant_table(program), "tensors": tensors,
+        "cat": None if qg.cat is None else {k: v for k, v in qg.cat.items() if not isinstance(v, np.ndarray)},
+        "source": source, "versions": versions(),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# inputs, evaluation
+def quantize_input(x_nchw: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Float NCHW images -> int8 NHWC with TFLite's reference QUANTIZE formula
+    (reference/quantize.h: float32 division, round half away from zero, clamp)."""
+    x = np.transpose(np.asarray(x_nchw, np.float32), (0, 2, 3, 1))
+    q = x / np.float32(scale)  # float32 division
+    q = np.where(q >= 0, np.floor(q + np.float32(0.5)), np.ceil(q - np.float32(0.5)))
+    return np.clip(q.astype(np.int64) + int(zero_point), -128, 127).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class ModelIO:
+    input_name: str
+    input_scale: float
+    input_zero_point: int
+    input_shape: tuple[int, ...]
+    float_input: bool
+
+
+def model_io(model_bytes: bytes) -> ModelIO:
+    from catrt import Interpreter
+
+    rt = Interpreter(model_bytes)
+    d = rt.input_details()[0]
+    float_input = d["dtype"] == np.float32 or str(d["dtype"]) == "float32"
+    scale, zp = d.get("scale"), d.get("zero_point")
+    if float_input:
+        scale, zp = 1.0, 0
+    return ModelIO(d["name"], float(scale), int(zp), tuple(d["shape"]), float_input)
+
+
+def prepare_inputs(model_bytes: bytes, x_nchw: np.ndarray) -> np.ndarray:
+    io = model_io(model_bytes)
+    if io.float_input:
+        return np.transpose(np.asarray(x_nchw, np.float32), (0, 2, 3, 1)).copy()
+    return quantize_input(x_nchw, io.input_scale, io.input_zero_point)
+
+
+def top_k(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
+    k = min(k, logits.shape[1])
+    # stable: ties resolved toward the lower index, like TFLite ARG_MAX
+    order = np.argsort(-logits.astype(np.float64), axis=1, kind="stable")[:, :k]
+    return float(np.mean(np.any(order == labels[:, None], axis=1)))
+
+
+def run_catrt(model_bytes: bytes, x_nchw: np.ndarray, batch_size: int = 64,
+              progress: Callable[[int], None] | None = None, profile: str | None = None) -> np.ndarray:
+    from catrt import Interpreter
+
+    rt = Interpreter(model_bytes, profile=profile) if profile else Interpreter(model_bytes)
+    outs = []
+    for xb in iterate_batches(x_nchw, batch_size):
+        outs.append(np.asarray(rt.run([prepare_inputs(model_bytes, xb)])[0]))
+        if progress:
+            progress(len(xb))
+    return np.concatenate(outs)
+
+
+def run_tflite(model_bytes: bytes, x_nchw: np.ndarray, interpreter: str = "tflite-runtime",
+               resolver: str = "ref", batch_size: int = 256) -> np.ndarray:
+    from catdeploy.interpreters import run_interpreter
+
+    outs = []
+    for xb in iterate_batches(x_nchw, batch_size):
+        res = run_interpreter(model_bytes, [prepare_inputs(model_bytes, xb)], interpreter, resolver, keep_all=False)
+        outs.append(np.asarray(res["outputs"][0]))
+    return np.concatenate(outs)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: cannot read JSON ({exc})") from None
+
+
+def act_qparams_of(qg: QuantizedGraph, value: str) -> ActQParams:
+    return qg.act_qparams[value]

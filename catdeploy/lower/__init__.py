@@ -1,0 +1,83 @@
+"""QuantizedGraph -> IntProgram (NHWC, int8 activations, int8 weight codes, int32 biases).
+
+One file per op under ops/; REGISTRY maps an OpKind to its lowering function.
+"""
+from __future__ import annotations
+
+from catdeploy.errors import UserError
+from catdeploy.ir.graph import OpKind
+from catdeploy.ir.int_program import IntProgram, IntTensor
+from catdeploy.lower.builder import ProgramBuilder, nhwc_shape
+from catdeploy.lower.ops.add import lower_add
+from catdeploy.lower.ops.avg_pool2d import lower_avg_pool2d
+from catdeploy.lower.ops.concat import lower_concat
+from catdeploy.lower.ops.conv2d import lower_conv2d
+from catdeploy.lower.ops.depthwise_conv2d import lower_depthwise_conv2d
+from catdeploy.lower.ops.flatten import lower_flatten
+from catdeploy.lower.ops.global_avg_pool import lower_global_avg_pool
+from catdeploy.lower.ops.linear import lower_linear
+from catdeploy.lower.ops.max_pool2d import lower_max_pool2d
+from catdeploy.lower.ops.pad import lower_pad
+from catdeploy.lower.ops.relu import lower_relu
+from catdeploy.lower.requant import requant_table
+from catdeploy.quant.quantized_graph import QuantizedGraph
+
+REGISTRY = {
+    OpKind.CONV2D: lower_conv2d,
+    OpKind.DEPTHWISE_CONV2D: lower_depthwise_conv2d,
+    OpKind.LINEAR: lower_linear,
+    OpKind.ADD: lower_add,
+    OpKind.GLOBAL_AVG_POOL: lower_global_avg_pool,
+    OpKind.MAX_POOL2D: lower_max_pool2d,
+    OpKind.AVG_POOL2D: lower_avg_pool2d,
+    OpKind.FLATTEN: lower_flatten,
+    OpKind.PAD: lower_pad,
+    OpKind.RELU: lower_relu,
+    OpKind.RELU6: lower_relu,
+    OpKind.CONCAT: lower_concat,
+}
+IO_MODES = ("int8", "float")
+
+
+def lower(qg: QuantizedGraph, io: str = "int8") -> IntProgram:
+    """Lower a QuantizedGraph to an IntProgram. io="float" adds QUANTIZE / DEQUANTIZE at the edges."""
+    if io not in IO_MODES:
+        raise UserError(f"--io {io!r} is not one of {', '.join(IO_MODES)}")
+    graph = qg.graph
+    unsupported = sorted({f"{n.kind.value} at {n.name}" for n in graph.nodes if n.kind not in REGISTRY})
+    if unsupported:
+        raise UserError("cannot lower to TFLite: " + "; ".join(unsupported))
+    b = ProgramBuilder(qg)
+    inputs = []
+    for v in graph.inputs:
+        b.value_tensor(v)
+        b.nonnegative[v] = False
+        if io == "float":
+            name = f"{v}/float"
+            b.add_tensor(IntTensor(name=name, shape=nhwc_shape(graph.values[v].shape), dtype="float32"))
+            b.op("QUANTIZE", [name], [v], {}, name="input")
+            inputs.append(name)
+        else:
+            inputs.append(v)
+        b.emit_requants(v)
+    for node in graph.nodes:
+        REGISTRY[node.kind](b, node)
+    outputs = []
+    for v in graph.outputs:
+        if io == "float":
+            name = f"{v}/float"
+            b.add_tensor(IntTensor(name=name, shape=b.tensors[v].shape, dtype="float32"))
+            b.op("DEQUANTIZE", [v], [name], {}, name="output")
+            outputs.append(name)
+        else:
+            outputs.append(v)
+    metadata = {
+        "catdeploy.setting": qg.plan.setting,
+        "catdeploy.strict": str(qg.plan.strict).lower(),
+        "catdeploy.extra_clamp_ops": str(b.extra_clamps),
+    }
+    program = b.build(inputs, outputs, metadata)
+    return program
+
+
+__all__ = ["lower", "REGISTRY", "IO_MODES", "requant_table"]

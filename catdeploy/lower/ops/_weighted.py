@@ -1,0 +1,29 @@
+"""Constants shared by the weighted ops: int8 weight codes and int32 bias with TFLite qparams."""
+from __future__ import annotations
+
+import numpy as np
+
+from catdeploy.ir.graph import Node
+from catdeploy.lower.builder import ProgramBuilder
+
+
+def weight_and_bias(b: ProgramBuilder, node: Node, weight_q: np.ndarray, quantized_dimension: int) -> tuple[str, str]:
+    """Weight tensor (codes q - z in int8, TFLite zero point 0, per-channel scales) and int32 bias.
+
+    Bias scale = s_in * s_w[c] (the scale TFLite expects; only checked for uint8 models).
+    """
+    qg = b.qg
+    wq = qg.weight_qparams[node.name]
+    s_in = np.float32(qg.input_qparams(node.name).scale)
+    w_scale = wq.scale.astype(np.float32)
+    n = w_scale.size
+    w = b.const(f"{node.name}/weight", weight_q.astype(np.int8), "int8", scale=w_scale,
+                zero_point=np.zeros(n, np.int64), quantized_dimension=quantized_dimension, bits=wq.bits)
+    bias_scale = (np.float64(s_in) * w_scale.astype(np.float64)).astype(np.float32)
+    bias = b.const(f"{node.name}/bias", qg.bias_codes[node.name].astype(np.int32), "int32",
+                   scale=bias_scale, zero_point=np.zeros(n, np.int64), quantized_dimension=0)
+    return w, bias
+
+
+def input_tensor(b: ProgramBuilder, node: Node, index: int = 0) -> str:
+    return b.qg.plan.node_inputs[node.name][index]

@@ -1,0 +1,17 @@
+"""LINEAR -> TFLite FULLY_CONNECTED (reference/integer_ops/fully_connected.h)."""
+from __future__ import annotations
+
+from catdeploy.errors import UserError
+from catdeploy.ir.graph import Node
+from catdeploy.lower.builder import ProgramBuilder, activation_name
+from catdeploy.lower.ops._weighted import input_tensor, weight_and_bias
+
+
+def lower_linear(b: ProgramBuilder, node: Node) -> None:
+    x = input_tensor(b, node)
+    if len(b.tensors[x].shape) != 2:
+        raise UserError(f"layer {node.name}: LINEAR on a rank-{len(b.tensors[x].shape)} input is not supported")
+    wt, bias = weight_and_bias(b, node, b.qg.weight_codes[node.name], quantized_dimension=0)
+    act = activation_name(node)
+    b.emit_value(node, node.output, "FULLY_CONNECTED", [x, wt, bias],
+                 {"fused_activation": act, "keep_num_dims": False}, nonneg=act != "NONE")

@@ -1,0 +1,69 @@
+"""Range observers: min/max and the Lp-norm grid search (p = 2.4, 100 candidate clipping ranges).
+
+Activation observers see float samples of one tensor; weight observers see one weight array with
+the output channel on axis 0. Both return clipping ranges (lo <= 0 <= hi); qparams.py turns ranges
+into grids.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from catdeploy.quant.qparams import (
+    ActQParams,
+    WeightQParams,
+    act_qparams_from_range,
+    fake_quant_act,
+    weight_code_range,
+    weight_qparams_from_range,
+)
+
+OBSERVERS = ("minmax", "lp")
+
+
+@dataclass(frozen=True)
+class LpSearch:
+    p: float = 2.4
+    candidates: int = 100
+
+
+def observe_activation(samples: np.ndarray, bits: int, observer: str, search: LpSearch = LpSearch()) -> ActQParams:
+    """Per-tensor asymmetric grid for float samples of one activation tensor."""
+    x = np.asarray(samples, np.float32).ravel()
+    lo, hi = float(min(x.min(), 0.0)), float(max(x.max(), 0.0))
+    if observer == "minmax":
+        return act_qparams_from_range(lo, hi, bits)
+    best, best_err = None, np.inf
+    for i in range(1, search.candidates + 1):
+        frac = i / search.candidates
+        qp = act_qparams_from_range(lo * frac, hi * frac, bits)
+        err = float(np.mean(np.abs(fake_quant_act(x, qp) - x) ** search.p))
+        if err < best_err:
+            best, best_err = qp, err
+    return best
+
+
+def observe_weight(w: np.ndarray, bits: int, symmetric: bool, observer: str,
+                   search: LpSearch = LpSearch()) -> WeightQParams:
+    """Per-output-channel grid (axis 0) for a weight array."""
+    w2 = np.asarray(w, np.float32).reshape(w.shape[0], -1)
+    lo = np.minimum(w2.min(axis=1), 0.0)
+    hi = np.maximum(w2.max(axis=1), 0.0)
+    if observer == "minmax":
+        return weight_qparams_from_range(lo, hi, bits, symmetric)
+    qmin, qmax = weight_code_range(bits, symmetric)
+    best_err = np.full(w2.shape[0], np.inf)
+    best_lo, best_hi = lo.copy(), hi.copy()
+    for i in range(1, search.candidates + 1):
+        frac = i / search.candidates
+        qp = weight_qparams_from_range(lo * frac, hi * frac, bits, symmetric)
+        s = qp.scale[:, None]
+        z = qp.zero_point[:, None]
+        deq = (np.clip(np.rint(w2 / s) + z, qmin, qmax) - z) * s
+        err = np.mean(np.abs(deq - w2) ** search.p, axis=1)
+        better = err < best_err
+        best_err = np.where(better, err, best_err)
+        best_lo = np.where(better, lo * frac, best_lo)
+        best_hi = np.where(better, hi * frac, best_hi)
+    return weight_qparams_from_range(best_lo, best_hi, bits, symmetric)

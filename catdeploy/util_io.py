@@ -1,0 +1,43 @@
+"""Atomic, non-clobbering file output shared by every command that writes files."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from catdeploy.errors import UserError
+
+
+def check_output_path(path: Path, force: bool, option: str = "-o") -> Path:
+    """Refuse to overwrite an existing file without --force; check the folder is writable."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise UserError(f"{path}: already exists (pass --force to overwrite)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"{option} {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"{option} {path}: folder {parent} is not writable")
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, fsync, then rename over it: never a half-written file."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,117 @@
+"""verify: run catrt and each TFLite interpreter on the same int8 inputs, compare every tensor bit for bit.
+
+A run is named by interpreter, its version and resolver; catrt runs with the arithmetic profile that
+models that interpreter's kernels (catrt.profiles). Only resolvers with a catrt profile can be
+bit-exact by design; the others are still compared and reported.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from catdeploy.errors import UserError
+
+RESOLVERS = ("ref", "builtin", "nodelegate", "auto")
+INTERPRETERS = ("tflite-runtime", "litert", "tensorflow")
+
+
+@dataclass
+class RunReport:
+    interpreter: str
+    version: str
+    resolver: str
+    profile: str
+    tensors_compared: int = 0
+    mismatched_elements: int = 0
+    elements_compared: int = 0
+    max_abs_diff: int = 0
+    first_mismatch: dict | None = None
+    per_tensor: dict[str, int] = field(default_factory=dict)
+    top1_agreement: float | None = None
+    error: str | None = None
+
+    @property
+    def bit_exact(self) -> bool:
+        return self.error is None and self.mismatched_elements == 0 and self.tensors_compared > 0
+
+    def to_dict(self) -> dict:
+        return {
+            "interpreter": self.interpreter, "version": self.version, "resolver": self.resolver,
+            "profile": self.profile, "tensors_compared": self.tensors_compared,
+            "elements_compared": self.elements_compared,
+            "mismatched_elements": self.mismatched_elements, "max_abs_diff": self.max_abs_diff,
+            "first_mismatch": self.first_mismatch, "top1_agreement": self.top1_agreement,
+            "bit_exact": self.bit_exact, "error": self.error,
+        }
+
+
+def compare_tensors(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray], names: list[str],
+                    report: RunReport, output_name: str) -> None:
+    for name in names:
+        if name not in theirs or name not in ours:
+            continue
+        a, b = np.asarray(ours[name]), np.asarray(theirs[name])
+        if a.shape != b.shape:
+            report.mismatched_elements += int(max(a.size, b.size))
+            report.per_tensor[name] = int(max(a.size, b.size))
+            report.first_mismatch = report.first_mismatch or {"tensor": name, "shape_catrt": list(a.shape),
+                                                              "shape_tflite": list(b.shape)}
+            report.tensors_compared += 1
+            continue
+        diff = np.abs(a.astype(np.int64) - b.astype(np.int64)) if a.dtype.kind in "iu" else np.abs(
+            a.astype(np.float64) - b.astype(np.float64))
+        bad = int(np.count_nonzero(diff))
+        report.tensors_compared += 1
+        report.elements_compared += int(a.size)
+        report.per_tensor[name] = bad
+        if bad:
+            report.mismatched_elements += bad
+            report.max_abs_diff = max(report.max_abs_diff, int(np.ceil(diff.max())))
+            if report.first_mismatch is None:
+                idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff > 0)), diff.shape))
+                report.first_mismatch = {"tensor": name, "index": list(idx),
+                                         "catrt": a[idx].item(), "tflite": b[idx].item()}
+    if output_name in ours and output_name in theirs:
+        ya, yb = np.asarray(ours[output_name]), np.asarray(theirs[output_name])
+        if ya.shape == yb.shape and ya.ndim == 2:
+            report.top1_agreement = float(np.mean(np.argmax(ya, 1) == np.argmax(yb, 1)))
+
+
+def verify_model(model_bytes: bytes, inputs: np.ndarray, interpreters: list[str], resolvers: list[str],
+                 progress=None) -> list[RunReport]:
+    """Compare catrt with every (interpreter, resolver) on `inputs` (one batch for the model's input)."""
+    from catrt import Interpreter as CatrtInterpreter
+    from catrt.profiles import profile_for
+
+    from catdeploy.interpreters import available_interpreters, run_interpreter
+
+    installed = available_interpreters()
+    catrt_runs: dict[str, dict] = {}
+    reports = []
+    for interp in interpreters:
+        if interp not in installed:
+            raise UserError(f"--interpreter {interp}: not installed (installed: {', '.join(installed) or 'none'})")
+        for resolver in resolvers:
+            profile = profile_for(interp, resolver)
+            profile_name = profile.name
+            if profile_name not in catrt_runs:
+                rt = CatrtInterpreter(model_bytes, profile=profile_name)
+                catrt_runs[profile_name] = rt.run([inputs], keep_all=True)
+            ours = catrt_runs[profile_name]
+            report = RunReport(interp, installed[interp], resolver, profile_name)
+            try:
+                result = run_interpreter(model_bytes, [inputs], interp, resolver, keep_all=True)
+            except UserError as exc:
+                report.error = str(exc)
+                reports.append(report)
+                continue
+            report.version = result.get("version", report.version)
+            rt_meta = CatrtInterpreter(model_bytes, profile=profile_name)
+            names = [t for t in rt_meta.activation_tensor_names()]
+            output_name = rt_meta.output_names()[0]
+            compare_tensors(ours, result["tensors"], names, report, output_name)
+            reports.append(report)
+            if progress is not None:
+                progress(report)
+    return reports
