@@ -45,17 +45,22 @@ def capture(model, input_size: int = 32) -> Graph:
 
 def float_values(graph: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
     """Every value of the float graph on batch x (NCHW float32)."""
-    from catdeploy.capture.executor import run_graph
+    import torch
 
-    _, values = run_graph(graph, x, keep=True)
-    return {k: np.asarray(v) for k, v in values.items()}
+    from catdeploy.ir.execute import run_graph
+
+    with torch.no_grad():
+        _, values = run_graph(graph, x, keep="all")
+    return values
 
 
 def float_logits(graph: Graph, x: np.ndarray) -> np.ndarray:
-    from catdeploy.capture.executor import run_graph
+    import torch
 
-    out, _ = run_graph(graph, x, keep=False)
-    return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
+    from catdeploy.ir.execute import run_graph
+
+    with torch.no_grad():
+        return run_graph(graph, x)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -170,13 +175,10 @@ class ModelIO:
 def model_io(model_bytes: bytes) -> ModelIO:
     from catrt import Interpreter
 
-    rt = Interpreter(model_bytes)
-    d = rt.input_details()[0]
-    float_input = d["dtype"] == np.float32 or str(d["dtype"]) == "float32"
-    scale, zp = d.get("scale"), d.get("zero_point")
-    if float_input:
-        scale, zp = 1.0, 0
-    return ModelIO(d["name"], float(scale), int(zp), tuple(d["shape"]), float_input)
+    d = Interpreter(model_bytes).get_input_details()[0]
+    float_input = d.dtype == "float32"
+    scale, zp = (1.0, 0) if float_input else (d.scale[0], d.zero_point[0])
+    return ModelIO(d.name, float(scale), int(zp), tuple(d.shape), float_input)
 
 
 def prepare_inputs(model_bytes: bytes, x_nchw: np.ndarray) -> np.ndarray:
@@ -198,9 +200,10 @@ def run_catrt(model_bytes: bytes, x_nchw: np.ndarray, batch_size: int = 64,
     from catrt import Interpreter
 
     rt = Interpreter(model_bytes, profile=profile) if profile else Interpreter(model_bytes)
+    out_name = rt.get_output_details()[0].name
     outs = []
     for xb in iterate_batches(x_nchw, batch_size):
-        outs.append(np.asarray(rt.run([prepare_inputs(model_bytes, xb)])[0]))
+        outs.append(np.asarray(rt.run([prepare_inputs(model_bytes, xb)])[out_name]))
         if progress:
             progress(len(xb))
     return np.concatenate(outs)

@@ -84,7 +84,7 @@ def verify_model(model_bytes: bytes, inputs: np.ndarray, interpreters: list[str]
     from catrt import Interpreter as CatrtInterpreter
     from catrt.profiles import profile_for
 
-    from catdeploy.interpreters import available_interpreters, run_interpreter
+    from catdeploy.interpreters import activation_tensors, available_interpreters, run_interpreter
 
     installed = available_interpreters()
     catrt_runs: dict[str, dict] = {}
@@ -99,7 +99,7 @@ def verify_model(model_bytes: bytes, inputs: np.ndarray, interpreters: list[str]
                 rt = CatrtInterpreter(model_bytes, profile=profile_name)
                 catrt_runs[profile_name] = rt.run([inputs], keep_all=True)
             ours = catrt_runs[profile_name]
-            report = RunReport(interp, installed[interp], resolver, profile_name)
+            report = RunReport(interp, "?", resolver, profile_name)
             try:
                 result = run_interpreter(model_bytes, [inputs], interp, resolver, keep_all=True)
             except UserError as exc:
@@ -108,8 +108,8 @@ def verify_model(model_bytes: bytes, inputs: np.ndarray, interpreters: list[str]
                 continue
             report.version = result.get("version", report.version)
             rt_meta = CatrtInterpreter(model_bytes, profile=profile_name)
-            names = [t for t in rt_meta.activation_tensor_names()]
-            output_name = rt_meta.output_names()[0]
+            names = [name for _, name in activation_tensors(model_bytes)]
+            output_name = rt_meta.get_output_details()[0].name
             compare_tensors(ours, result["tensors"], names, report, output_name)
             reports.append(report)
             if progress is not None:

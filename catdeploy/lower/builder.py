@@ -59,7 +59,7 @@ class ProgramBuilder:
             name=name, shape=tuple(int(d) for d in data.shape), dtype=dtype,
             scale=None if scale is None else tuple(float(np.float32(s)) for s in scale),
             zero_point=None if zero_point is None else tuple(int(z) for z in zero_point),
-            quantized_dimension=quantized_dimension, data=np.ascontiguousarray(data), bits=bits,
+            quantized_dimension=quantized_dimension, data=np.array(data, order="C"), bits=bits,
             buffer_key=buffer_key))
 
     def op(self, kind: str, inputs, outputs, options=None, name: str = "") -> None:
@@ -87,6 +87,7 @@ class ProgramBuilder:
         self.emit_requants(value)
 
     def add_lower_clip(self, src: str, dst: str, qp: ActQParams, layer: str) -> None:
+        self.value_tensor(dst)
         floor = self.const(f"{dst}/grid_min", np.array(container_offset(qp.bits), np.int8), "int8",
                            scale=(qp.scale,), zero_point=(qp.tflite_zero_point,), bits=qp.bits)
         self.op("MAXIMUM", [src, floor], [dst], {}, name=layer)

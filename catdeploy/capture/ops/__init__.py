@@ -1,0 +1,47 @@
+"""Registries of capture handlers, one file per op: torch module type / function / Tensor method
+-> handler(OpCall) -> Node."""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import torch.nn as nn
+
+from catdeploy.capture.ops import (
+    adaptive_pool, add, avg_pool2d, batchnorm, clamp, concat, conv2d, flatten, hardswish, identity,
+    linear, max_pool2d, mean, mul, pad, relu, relu6,
+)
+from catdeploy.capture.ops._base import Handler, OpCall, TensorArg, Unsupported
+
+_FILES = (adaptive_pool, add, avg_pool2d, batchnorm, clamp, concat, conv2d, flatten, hardswish,
+          identity, linear, max_pool2d, mean, mul, pad, relu, relu6)
+
+
+def _merge(attribute: str) -> dict:
+    merged: dict = {}
+    for file in _FILES:
+        for key, handler in getattr(file, attribute, {}).items():
+            if key in merged:
+                raise RuntimeError(f"{file.__name__}: {key!r} already has a handler")
+            merged[key] = handler
+    return merged
+
+
+MODULE_HANDLERS: Mapping[type, Handler] = _merge("MODULES")
+FUNCTION_HANDLERS: Mapping[Callable[..., Any], Handler] = _merge("FUNCTIONS")
+METHOD_HANDLERS: Mapping[str, Handler] = _merge("METHODS")
+
+
+def module_handler(module: nn.Module) -> Handler | None:
+    """The handler for `module`'s exact type, else for the nearest base class whose forward the
+    subclass does not override (a subclass with its own forward computes something else)."""
+    cls = type(module)
+    if cls in MODULE_HANDLERS:
+        return MODULE_HANDLERS[cls]
+    for base in cls.__mro__[1:]:
+        if base in MODULE_HANDLERS:
+            return MODULE_HANDLERS[base] if cls.forward is base.forward else None
+    return None
+
+
+__all__ = ["MODULE_HANDLERS", "FUNCTION_HANDLERS", "METHOD_HANDLERS", "module_handler", "OpCall",
+           "TensorArg", "Unsupported"]

@@ -1,0 +1,12 @@
+"""CONCAT in float along an NCHW axis (TFLite concatenation.cc, float path)."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+
+from catdeploy.ir.graph import Node
+
+
+def run(node: Node, inputs: Sequence[torch.Tensor], params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    return torch.cat(list(inputs), dim=node.attrs["axis"])

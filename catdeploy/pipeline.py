@@ -1,0 +1,94 @@
+"""Multi-stage flows shared by the CLI, the demo and the benchmarks (each step calls catdeploy.api)."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from catdeploy import api
+from catdeploy.errors import UserError
+from catdeploy.quant.quantized_graph import QuantizedGraph, load_quantized_graph
+from catdeploy.util_io import atomic_write_bytes, check_output_path
+
+
+@dataclass
+class CalibrateOptions:
+    bits: str = "w4a4"
+    method: str = "rtn"
+    samples: int = 1024
+    seed: int = 0
+    strict: bool = False
+    symmetric_weights: bool = False
+    observer: str = "lp"
+    input_size: int = 32
+    data_root: str | None = None
+    weight_overrides: dict = field(default_factory=dict)
+    act_overrides: dict = field(default_factory=dict)
+
+
+def calibrate_model(model: str, weights: str | None, data: str, opts: CalibrateOptions) -> QuantizedGraph:
+    """Load a torchvision model (+weights), capture it, plan, and calibrate on `data`'s train split."""
+    torch_model, meta = api.load_float_model(model, weights)
+    input_size = int(meta.get("input_size", opts.input_size))
+    graph = api.capture(torch_model, input_size)
+    qplan = api.plan(graph, opts.bits, strict=opts.strict, symmetric_weights=opts.symmetric_weights,
+                     observer=opts.observer, weight_overrides=opts.weight_overrides,
+                     act_overrides=opts.act_overrides)
+    images = api.calibration_images(data, opts.samples, opts.seed, input_size, opts.data_root)
+    t0 = time.perf_counter()
+    qg = api.calibrate(graph, qplan, images, method=opts.method, seed=opts.seed, meta={
+        "model": model, "weights": str(weights) if weights else None, "data": data,
+        "input_size": input_size, "samples": opts.samples,
+    })
+    return QuantizedGraph(graph=qg.graph, plan=qg.plan, act_qparams=qg.act_qparams,
+                          weight_qparams=qg.weight_qparams, weight_codes=qg.weight_codes,
+                          bias_codes=qg.bias_codes, cat=qg.cat,
+                          meta={**qg.meta, "calibration_seconds": round(time.perf_counter() - t0, 2)})
+
+
+def export_quantized(qg: QuantizedGraph, out: Path, *, io: str = "int8", force: bool = False,
+                     source: dict | None = None) -> dict:
+    """Lower + write `out` and `out`.json atomically; returns the manifest."""
+    out = Path(out)
+    check_output_path(out, force)
+    manifest_path = out.with_name(out.name + ".json")
+    if manifest_path.exists() and not force:
+        raise UserError(f"{manifest_path}: already exists (pass --force to overwrite)")
+    program = api.lower(qg, io)
+    model_bytes = api.export_tflite(program)
+    manifest = api.manifest(qg, program, model_bytes, source or {})
+    atomic_write_bytes(out, model_bytes)
+    atomic_write_bytes(manifest_path, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    return manifest
+
+
+def load_model_bytes(path: Path) -> bytes:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: model file not found")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def load_quantized(path: Path) -> QuantizedGraph:
+    return load_quantized_graph(Path(path))
+
+
+def eval_images(data: str, samples: int | None, input_size: int = 32, data_root: str | None = None,
+                seed: int = 0):
+    """(images NCHW, labels) of the evaluation split (`data`'s test split unless a split is named)."""
+    from catdeploy.data.datasets import load_dataset
+    from catdeploy.data.splits import calibration_indices
+
+    ds = load_dataset(data, data_root, input_size=input_size, default_split="test")
+    labels = ds.require_labels()
+    if samples is not None and samples < len(ds):
+        idx = np.sort(calibration_indices(len(ds), samples, seed))
+        x, y = ds.batch(idx)
+        return x, y
+    return np.ascontiguousarray(ds.images), labels
