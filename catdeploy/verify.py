@@ -78,6 +78,31 @@ def compare_tensors(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray], 
             report.top1_agreement = float(np.mean(np.argmax(ya, 1) == np.argmax(yb, 1)))
 
 
+def probe_model(model_bytes: bytes) -> bytes:
+    """The same model with every non-constant tensor also listed as a subgraph output.
+
+    TFLite 2.14+ may run ADD and other ops in place, overwriting an input tensor's buffer even with
+    experimental_preserve_all_tensors; graph outputs are never overwritten. Only the output list
+    changes: same ops, same tensors, same kernels, same arithmetic.
+    """
+    import flatbuffers
+
+    from catdeploy.export.tflite.schema import schema
+    from catdeploy.interpreters import activation_tensors
+
+    fb = schema()
+    model = fb.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
+    sub = model.subgraphs[0]
+    outputs = [int(i) for i in sub.outputs]
+    for index, _ in activation_tensors(model_bytes):
+        if index not in outputs and index not in [int(i) for i in sub.inputs]:
+            outputs.append(index)
+    sub.outputs = np.array(outputs, np.int32)
+    builder = flatbuffers.Builder(len(model_bytes) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def verify_model(model_bytes: bytes, inputs: np.ndarray, interpreters: list[str], resolvers: list[str],
                  progress=None) -> list[RunReport]:
     """Compare catrt with every (interpreter, resolver) on `inputs` (one batch for the model's input)."""
@@ -101,7 +126,7 @@ def verify_model(model_bytes: bytes, inputs: np.ndarray, interpreters: list[str]
             ours = catrt_runs[profile_name]
             report = RunReport(interp, "?", resolver, profile_name)
             try:
-                result = run_interpreter(model_bytes, [inputs], interp, resolver, keep_all=True)
+                result = run_interpreter(probe_model(model_bytes), [inputs], interp, resolver, keep_all=True)
             except UserError as exc:
                 report.error = str(exc)
                 reports.append(report)

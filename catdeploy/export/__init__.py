@@ -1,0 +1,1 @@
+"""Exporters: IntProgram -> deployable files (TFLite flatbuffers)."""
