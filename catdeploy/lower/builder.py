@@ -4,7 +4,7 @@ Owned by a single `lower()` call; the result is an immutable IntProgram.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -47,11 +47,17 @@ class ProgramBuilder:
             name=name, shape=tuple(int(d) for d in shape), dtype="int8", scale=(float(np.float32(qp.scale)),),
             zero_point=(qp.tflite_zero_point,), bits=qp.bits))
 
-    def value_tensor(self, value: str, name: str | None = None) -> str:
-        """The int8 activation tensor of a graph value (or requantized copy), shaped NHWC."""
+    def value_tensor(self, value: str, name: str | None = None, unclipped: bool = False) -> str:
+        """The int8 activation tensor of a graph value (or requantized copy), shaped NHWC.
+
+        unclipped: the producer's raw output before an explicit lower clip (full int8 range, bits 8).
+        """
         qp = self.qg.act_qparams[value]
         source = self.qg.plan.requants.get(value, (value, 0))[0]
-        return self.act_tensor(name or value, nhwc_shape(self.graph.values[source].shape), qp)
+        name = self.act_tensor(name or value, nhwc_shape(self.graph.values[source].shape), qp)
+        if unclipped:
+            self.tensors[name] = replace(self.tensors[name], bits=8)
+        return name
 
     def const(self, name: str, data: np.ndarray, dtype: str, *, scale=None, zero_point=None,
               quantized_dimension: int = 0, bits: int | None = None, buffer_key: str | None = None) -> str:
@@ -77,7 +83,7 @@ class ProgramBuilder:
         needs_clamp = qp.bits < 8 and not nonneg
         out_name = f"{value}/unclipped" if needs_clamp else value
         if needs_clamp:
-            self.value_tensor(value, name=out_name)
+            self.value_tensor(value, name=out_name, unclipped=True)
         else:
             self.value_tensor(value)
         self.op(producer_kind, inputs, [out_name], options, name=node.name)
@@ -102,7 +108,7 @@ class ProgramBuilder:
             nonneg = self.nonnegative.get(value, False)
             needs_clamp = qp.bits < 8 and not nonneg
             out_name = f"{derived}/unclipped" if needs_clamp else derived
-            self.value_tensor(derived, name=out_name)
+            self.value_tensor(derived, name=out_name, unclipped=needs_clamp)
             self.op("QUANTIZE", [value], [out_name], {}, name=f"requantize {value} to {bits} bit")
             if needs_clamp:
                 self.add_lower_clip(out_name, derived, qp, f"requantize {value}")

@@ -24,6 +24,9 @@ BIT_SETTINGS: dict[str, tuple[int, int]] = {
 }
 
 
+MIN_ACT_RANGE = 1e-5
+
+
 def container_offset(bits: int) -> int:
     """Shift from grid code q to the stored int8 value: stored = q + offset."""
     return 128 - (1 << bits)
@@ -61,11 +64,11 @@ def act_qparams_from_range(lo: float, hi: float, bits: int) -> ActQParams:
     """Asymmetric grid covering [min(lo, 0), max(hi, 0)] (real 0 exactly representable)."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     levels = (1 << bits) - 1
-    if hi - lo < 1e-12:
-        hi = lo + 1e-8
+    if hi - lo < MIN_ACT_RANGE:
+        # A (nearly) constant tensor: keep the grid wide enough that TFLite's activation clamps
+        # (e.g. RELU6's round(6 / scale)) stay far inside int32.
+        hi = lo + MIN_ACT_RANGE
     scale = float(np.float32((hi - lo) / levels))
-    if scale <= 0.0:
-        scale = float(np.float32(1e-8))
     zero_point = int(np.clip(np.round(-lo / scale), 0, levels))
     return ActQParams(bits, scale, zero_point)
 

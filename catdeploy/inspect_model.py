@@ -1,0 +1,99 @@
+"""inspect: what a .tflite holds — ops, tensors, planned bit widths, distinct values, size breakdown.
+
+Reads the file with catrt's validating reader. With evaluation images it also runs catrt and counts
+the distinct values each activation tensor takes, to show every tensor stays within 2^b values.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+FLOAT_EDGE_OPS = {"QUANTIZE": "inputs", "DEQUANTIZE": "outputs"}
+
+
+def _channel_distinct(data: np.ndarray, axis: int) -> int:
+    """Largest number of distinct values in one channel along `axis`."""
+    if data.ndim == 0:
+        return 1
+    moved = np.moveaxis(data, axis, 0).reshape(data.shape[axis], -1)
+    return max(int(np.unique(row).size) for row in moved)
+
+
+def _bits_needed(distinct: int) -> int:
+    return max(1, math.ceil(math.log2(max(distinct, 1))))
+
+
+def inspect_model(model_bytes: bytes, manifest: dict | None = None, images_int8: np.ndarray | None = None,
+                  batch_size: int = 64) -> dict:
+    from catrt import Interpreter
+    from catrt.reader import read_model
+
+    model = read_model(model_bytes)
+    planned = (manifest or {}).get("tensors", {})
+    op_rows, float_ops = [], []
+    for op in model.operators:
+        op_rows.append({"index": op.index, "op": op.kind, "version": op.opcode.version,
+                        "inputs": [model.tensors[i].name for i in op.inputs if i >= 0],
+                        "outputs": [model.tensors[i].name for i in op.outputs]})
+        io_float = [model.tensors[i].dtype == "float32" for i in (*op.inputs, *op.outputs) if i >= 0]
+        allowed = op.kind in FLOAT_EDGE_OPS
+        if any(io_float) and not allowed:
+            float_ops.append(f"op #{op.index} {op.kind}")
+
+    size = Counter()
+    tensors = []
+    weight_violations = []
+    for t in model.tensors:
+        q = t.quantization
+        row = {"name": t.name, "dtype": t.dtype, "shape": list(t.shape), "constant": t.is_constant}
+        if q is not None and len(q.scale) == 1:
+            row["scale"], row["zero_point"] = q.scale[0], q.zero_point[0]
+        elif q is not None:
+            row["scale"] = f"per-channel ({len(q.scale)}, axis {q.quantized_dimension})"
+        bits = planned.get(t.name, {}).get("bits")
+        if bits is not None:
+            row["bits"] = bits
+        if t.is_constant:
+            nbytes = int(t.data.nbytes) if t.dtype != "int4" else (t.data.size + 1) // 2
+            kind = "weights" if t.dtype in ("int8", "int4") and t.data.ndim >= 2 else (
+                "biases" if t.dtype == "int32" and q is not None else "other constants")
+            size[kind] += nbytes
+            if t.dtype in ("int8", "int4") and t.data.ndim >= 2 and q is not None:
+                axis = q.quantized_dimension if len(q.scale) > 1 else 0
+                distinct = _channel_distinct(np.asarray(t.data), axis)
+                row["max_distinct_per_channel"] = distinct
+                if bits is not None and distinct > (1 << bits):
+                    weight_violations.append(f"{t.name}: {distinct} distinct values > 2^{bits}")
+        tensors.append(row)
+    size["total_file"] = len(model_bytes)
+    size["structure"] = len(model_bytes) - size["weights"] - size["biases"] - size["other constants"]
+
+    activation_violations = []
+    if images_int8 is not None:
+        rt = Interpreter(model_bytes)
+        seen: dict[str, set] = {}
+        for start in range(0, len(images_int8), batch_size):
+            values = rt.run([images_int8[start:start + batch_size]], keep_all=True)
+            for t in model.tensors:
+                if t.is_constant or t.dtype not in ("int8",):
+                    continue
+                seen.setdefault(t.name, set()).update(np.unique(values[t.name]).tolist())
+        for row in tensors:
+            if row["name"] in seen:
+                distinct = len(seen[row["name"]])
+                row["distinct_values"] = distinct
+                bits = row.get("bits")
+                if bits is not None and distinct > (1 << bits):
+                    activation_violations.append(f"{row['name']}: {distinct} distinct values > 2^{bits}")
+                if bits is None:
+                    row["bits_needed"] = _bits_needed(distinct)
+    return {
+        "ops": op_rows, "op_counts": dict(Counter(r["op"] for r in op_rows)), "tensors": tensors,
+        "float_ops": float_ops, "size_bytes": dict(size),
+        "weight_violations": weight_violations, "activation_violations": activation_violations,
+        "activations_checked": images_int8 is not None,
+        "n_images": 0 if images_int8 is None else int(len(images_int8)),
+        "cat": (manifest or {}).get("cat"),
+    }
