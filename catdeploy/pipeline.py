@@ -79,16 +79,14 @@ def load_quantized(path: Path) -> QuantizedGraph:
     return load_quantized_graph(Path(path))
 
 
-def eval_images(data: str, samples: int | None, input_size: int = 32, data_root: str | None = None,
-                seed: int = 0):
-    """(images NCHW, labels) of the evaluation split (`data`'s test split unless a split is named)."""
+def eval_images(data: str, samples: int | None, input_size: int = 32, data_root: str | None = None):
+    """(images NCHW, labels) of the first `samples` images of the evaluation split (`data`'s test
+    split unless a split is named)."""
     from catdeploy.data.datasets import load_dataset
-    from catdeploy.data.splits import calibration_indices
 
+    if samples is not None and samples < 1:
+        raise UserError(f"--samples {samples}: must be at least 1")
     ds = load_dataset(data, data_root, input_size=input_size, default_split="test")
     labels = ds.require_labels()
-    if samples is not None and samples < len(ds):
-        idx = np.sort(calibration_indices(len(ds), samples, seed))
-        x, y = ds.batch(idx)
-        return x, y
-    return np.ascontiguousarray(ds.images), labels
+    n = len(ds) if samples is None else min(samples, len(ds))
+    return ds.batch(slice(0, n))[0], labels[:n]

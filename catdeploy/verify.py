@@ -103,40 +103,63 @@ def probe_model(model_bytes: bytes) -> bytes:
     return bytes(builder.Output())
 
 
-def verify_model(model_bytes: bytes, inputs: np.ndarray, interpreters: list[str], resolvers: list[str],
-                 progress=None) -> list[RunReport]:
-    """Compare catrt with every (interpreter, resolver) on `inputs` (one batch for the model's input)."""
-    from catrt import Interpreter as CatrtInterpreter
+def catrt_profile(interpreter: str, resolver: str) -> tuple[str, str]:
+    """(catrt profile to run, label for the report). Resolvers without a catrt profile yet
+    (optimized kernels, XNNPACK) are compared with the interpreter's reference profile."""
+    from catrt import CatrtError
     from catrt.profiles import profile_for
 
-    from catdeploy.interpreters import activation_tensors, available_interpreters, run_interpreter
+    try:
+        name = profile_for(interpreter, resolver).name
+        return name, name
+    except CatrtError:
+        name = profile_for(interpreter, "ref").name
+        return name, f"{name} (no {resolver} profile yet)"
+
+
+def verify_models(cases: list[tuple[bytes, np.ndarray]], interpreters: list[str], resolvers: list[str],
+                  progress=None) -> list[list[RunReport]]:
+    """verify_model for many (model bytes, int8 inputs) cases, one worker process per interpreter."""
+    from catrt import Interpreter as CatrtInterpreter
+
+    from catdeploy.interpreters import RunRequest, activation_tensors, available_interpreters, run_requests
 
     installed = available_interpreters()
-    catrt_runs: dict[str, dict] = {}
-    reports = []
     for interp in interpreters:
         if interp not in installed:
             raise UserError(f"--interpreter {interp}: not installed (installed: {', '.join(installed) or 'none'})")
-        for resolver in resolvers:
-            profile = profile_for(interp, resolver)
-            profile_name = profile.name
-            if profile_name not in catrt_runs:
-                rt = CatrtInterpreter(model_bytes, profile=profile_name)
-                catrt_runs[profile_name] = rt.run([inputs], keep_all=True)
-            ours = catrt_runs[profile_name]
-            report = RunReport(interp, "?", resolver, profile_name)
-            try:
-                result = run_interpreter(probe_model(model_bytes), [inputs], interp, resolver, keep_all=True)
-            except UserError as exc:
-                report.error = str(exc)
-                reports.append(report)
-                continue
-            report.version = result.get("version", report.version)
-            rt_meta = CatrtInterpreter(model_bytes, profile=profile_name)
-            names = [name for _, name in activation_tensors(model_bytes)]
-            output_name = rt_meta.get_output_details()[0].name
-            compare_tensors(ours, result["tensors"], names, report, output_name)
-            reports.append(report)
-            if progress is not None:
-                progress(report)
+    probes = [probe_model(model_bytes) for model_bytes, _ in cases]
+    names = [[name for _, name in activation_tensors(model_bytes)] for model_bytes, _ in cases]
+    catrt_runs: dict[tuple[int, str], dict] = {}
+    reports: list[list[RunReport]] = [[] for _ in cases]
+    for interp in interpreters:
+        requests = [RunRequest(probes[c], (np.asarray(inputs),), resolver, True)
+                    for c, (_, inputs) in enumerate(cases) for resolver in resolvers]
+        results = iter(run_requests(interp, requests))
+        for c, (model_bytes, inputs) in enumerate(cases):
+            for resolver in resolvers:
+                result = next(results)
+                profile_name, label = catrt_profile(interp, resolver)
+                report = RunReport(interp, result.get("version") or "?", resolver, label)
+                if result.get("error"):
+                    report.error = result["error"]
+                else:
+                    key = (c, profile_name)
+                    if key not in catrt_runs:
+                        catrt_runs[key] = CatrtInterpreter(model_bytes, profile=profile_name).run(
+                            [inputs], keep_all=True)
+                    output_name = CatrtInterpreter(model_bytes, profile=profile_name).get_output_details()[0].name
+                    compare_tensors(catrt_runs[key], result["tensors"], names[c], report, output_name)
+                reports[c].append(report)
+                if progress is not None:
+                    progress(report)
     return reports
+
+
+def verify_model(model_bytes: bytes, inputs: np.ndarray, interpreters: list[str], resolvers: list[str],
+                 progress=None) -> list[RunReport]:
+    """Compare catrt with every (interpreter, resolver) on `inputs` (one batch for the model's input).
+
+    Intermediate tensors are read from probe_model(model_bytes), the final outputs likewise (the
+    probe's arithmetic is the model's)."""
+    return verify_models([(model_bytes, inputs)], interpreters, resolvers, progress)[0]

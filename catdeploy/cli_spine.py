@@ -1,0 +1,319 @@
+"""CLI commands of the integer spine: calibrate, export, verify, eval (quantized), inspect, demo.
+
+Registered on catdeploy.cli.app; thin wrappers over catdeploy.pipeline / api / verify / inspect_model.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from catdeploy.cli import DataRootOption, JsonOption, command, emit_json
+from catdeploy.errors import CheckFailed, UserError
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _parse_overrides(items: list[str] | None, option: str) -> dict[str, int]:
+    out = {}
+    for item in items or []:
+        name, sep, bits = item.rpartition("=")
+        if not sep or not name:
+            raise UserError(f"{option} {item!r}: expected LAYER_GLOB=BITS")
+        try:
+            out[name] = int(bits)
+        except ValueError:
+            raise UserError(f"{option} {item!r}: bits must be an integer") from None
+    return out
+
+
+def _calibrate_options(bits, method, samples, seed, strict, symmetric, observer, data_root,
+                       weight_bits, act_bits):
+    from catdeploy.pipeline import CalibrateOptions
+
+    if samples < 1:
+        raise UserError(f"--samples {samples}: must be at least 1")
+    return CalibrateOptions(bits=bits, method=method, samples=samples, seed=seed, strict=strict,
+                            symmetric_weights=symmetric, observer=observer,
+                            data_root=None if data_root is None else str(data_root),
+                            weight_overrides=_parse_overrides(weight_bits, "--weight-bits"),
+                            act_overrides=_parse_overrides(act_bits, "--act-bits"))
+
+
+def _reject_cat(cat: bool) -> None:
+    if cat:
+        raise UserError("--cat: CAT calibration is not implemented yet (use --no-cat)")
+
+
+BitsOption = typer.Option("w4a4", "--bits", "-b", help="w8a8, w4a4, w2a4, w4a2 or w2a2.")
+MethodOption = typer.Option("rtn", "--method", help="rtn (adaround, brecq, qdrop, pdquant: planned).")
+SamplesOption = typer.Option(1024, "--samples", help="Calibration images drawn (seeded) from the train split.")
+SeedOption = typer.Option(0, "--seed", help="Seed of the calibration draw.")
+StrictOption = typer.Option(False, "--strict", help="Configured bits everywhere except input and logits.")
+SymmetricOption = typer.Option(False, "--symmetric-weights", help="Symmetric weight grids (zero point 0).")
+ObserverOption = typer.Option("lp", "--observer", help="Range observer: lp (p=2.4 grid search) or minmax.")
+CatOption = typer.Option(False, "--cat/--no-cat", help="Fit CAT on the logits (not implemented yet).")
+WeightBitsOption = typer.Option(None, "--weight-bits", help="Per-layer override LAYER_GLOB=BITS (repeatable).")
+ActBitsOption = typer.Option(None, "--act-bits", help="Input bits of matching layers LAYER_GLOB=BITS (repeatable).")
+
+
+@command("calibrate", examples=[
+    "catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w4a4 -o r18_w4a4.qg",
+    "catdeploy calibrate mobilenet_v2 --weights mbv2.pt --data fashion-mnist --bits w2a2 --strict -o m.qg",
+])
+def calibrate_command(
+    model: str = typer.Argument(..., help="torchvision model name."),
+    weights: Path = typer.Option(..., "--weights", "-w", help="State dict or checkpoint (weights_only)."),
+    data: str = typer.Option(..., "--data", "-d", help="Calibration data (its train split is used)."),
+    output: Path = typer.Option(..., "--output", "-o", help="QuantizedGraph archive to write (.qg)."),
+    bits: str = BitsOption, method: str = MethodOption, samples: int = SamplesOption,
+    seed: int = SeedOption, strict: bool = StrictOption, symmetric_weights: bool = SymmetricOption,
+    observer: str = ObserverOption, cat: bool = CatOption,
+    weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
+    data_root: Optional[Path] = DataRootOption,
+    force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Quantize a float model: capture, plan the bit widths, calibrate; writes a .qg archive (no pickle)."""
+    from catdeploy.pipeline import calibrate_model
+    from catdeploy.quant.quantized_graph import save_quantized_graph
+    from catdeploy.util_io import check_output_path
+
+    _reject_cat(cat)
+    check_output_path(output, force)
+    opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer, data_root,
+                              weight_bits, act_bits)
+    qg = calibrate_model(model, str(weights), data, opts)
+    save_quantized_graph(qg, output)
+    result = {"output": str(output), "setting": qg.plan.setting, "method": qg.meta.get("method"),
+              "calibration_images": qg.meta.get("calibration_images"),
+              "seconds": qg.meta.get("calibration_seconds")}
+    emit_json(result) if json_out else typer.echo(f"{output}: {model} {qg.plan.setting} ({method})")
+
+
+@command("export", examples=[
+    "catdeploy export r18_w4a4.qg --target tflite -o r18_w4a4.tflite",
+    "catdeploy export resnet18 --weights r18.pt --data fashion-mnist --bits w4a4 --target tflite -o r18.tflite",
+])
+def export_command(
+    source: str = typer.Argument(..., help="A .qg archive, or a torchvision model name with --weights/--data."),
+    target: str = typer.Option("tflite", "--target", help="Export target (tflite)."),
+    output: Path = typer.Option(..., "--output", "-o", help="File to write; a manifest OUTPUT.json is written beside it."),
+    io: str = typer.Option("int8", "--io", help="int8 (default) or float model inputs/outputs."),
+    int4_weights: bool = typer.Option(False, "--int4-weights", help="Pack 4-bit weights as INT4 (not implemented yet)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="With a model name."),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="With a model name: calibration data."),
+    bits: str = BitsOption, method: str = MethodOption, samples: int = SamplesOption,
+    seed: int = SeedOption, strict: bool = StrictOption, symmetric_weights: bool = SymmetricOption,
+    observer: str = ObserverOption, cat: bool = CatOption,
+    weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
+    data_root: Optional[Path] = DataRootOption,
+    force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT and its manifest."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Write an integer-only TFLite graph (int8 containers holding 2/4/8-bit values, int32 biases)."""
+    from catdeploy.pipeline import calibrate_model, export_quantized, load_quantized
+    from catdeploy.util_io import check_output_path
+
+    if target != "tflite":
+        raise UserError(f"--target {target!r}: only 'tflite' is supported")
+    if int4_weights:
+        raise UserError("--int4-weights: packed INT4 export is not implemented yet")
+    _reject_cat(cat)
+    check_output_path(output, force)
+    if Path(source).suffix == ".qg" or Path(source).is_file():
+        qg = load_quantized(Path(source))
+        origin = {"quantized_graph": source}
+    else:
+        if weights is None or data is None:
+            raise UserError(f"export {source}: a model name needs --weights and --data (or pass a .qg file)")
+        opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer,
+                                  data_root, weight_bits, act_bits)
+        qg = calibrate_model(source, str(weights), data, opts)
+        origin = {"model": source, "weights": str(weights), "data": data}
+    manifest = export_quantized(qg, output, io=io, force=force, source=origin)
+    result = {"output": str(output), "manifest": str(output) + ".json", "size_bytes": manifest["size_bytes"],
+              "sha256": manifest["sha256"], "setting": manifest["setting"],
+              "extra_clamp_ops": manifest["extra_clamp_ops"]}
+    emit_json(result) if json_out else typer.echo(
+        f"{output}: {manifest['size_bytes']} bytes, {manifest['setting']}, sha256 {manifest['sha256'][:16]}")
+
+
+def _expand(value: str, allowed: tuple[str, ...], option: str) -> list[str]:
+    if value == "all":
+        return list(allowed)
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    for v in items:
+        if v not in allowed:
+            raise UserError(f"{option} {v!r} is not one of {', '.join(allowed)}, all")
+    return items
+
+
+@command("verify", examples=[
+    "catdeploy verify r18_w4a4.tflite --data fashion-mnist:test --samples 256 --interpreter all --resolver ref",
+    "catdeploy verify m.tflite --data digits --interpreter litert --json",
+])
+def verify_command(
+    model: Path = typer.Argument(..., help="The .tflite file."),
+    data: str = typer.Option(..., "--data", "-d", help="Images to run (test split unless named)."),
+    samples: int = typer.Option(256, "--samples", "-n", help="Number of images (the first N)."),
+    interpreter: str = typer.Option("all", "--interpreter", help="tflite-runtime, litert, tensorflow or all (installed ones)."),
+    resolver: str = typer.Option("ref", "--resolver", help="ref, builtin, nodelegate, auto or all."),
+    data_root: Optional[Path] = DataRootOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Run catrt and each TFLite interpreter on the same int8 inputs; compare every tensor bit for bit.
+
+    Exit 0 when every run is bit-exact, 1 otherwise.
+    """
+    from catdeploy import api
+    from catdeploy.interpreters import available_interpreters
+    from catdeploy.pipeline import eval_images, load_model_bytes
+    from catdeploy.verify import INTERPRETERS, RESOLVERS, verify_model
+
+    model_bytes = load_model_bytes(model)
+    interps = _expand(interpreter, INTERPRETERS, "--interpreter")
+    if interpreter == "all":
+        interps = [i for i in interps if i in available_interpreters()]
+    resolvers = _expand(resolver, RESOLVERS, "--resolver")
+    x, _ = eval_images(data, samples, data_root=None if data_root is None else str(data_root))
+    inputs = _inputs_for(model, model_bytes, x)
+    reports = verify_model(model_bytes, inputs, interps, resolvers,
+                           progress=None if json_out else lambda r: log(
+                               f"{r.interpreter} {r.version} {r.resolver}: {r.mismatched_elements} mismatched"))
+    bit_exact = all(r.bit_exact for r in reports)
+    if json_out:
+        emit_json({"bit_exact": bit_exact, "images": int(len(x)), "runs": [r.to_dict() for r in reports]})
+    else:
+        for r in reports:
+            status = "bit-exact" if r.bit_exact else ("ERROR " + r.error if r.error else "MISMATCH")
+            typer.echo(f"{r.interpreter:15s} {r.version:8s} {r.resolver:10s} profile {r.profile:14s} "
+                       f"tensors {r.tensors_compared:4d} mismatched {r.mismatched_elements:8d} "
+                       f"max|diff| {r.max_abs_diff}  {status}")
+    if not bit_exact:
+        raise CheckFailed(f"{model}: not bit-exact in {sum(not r.bit_exact for r in reports)} of {len(reports)} runs")
+
+
+def _inputs_for(path: Path, model_bytes: bytes, x):
+    from catdeploy import api
+
+    try:
+        return api.prepare_inputs(model_bytes, x)
+    except Exception as exc:  # catrt rejects the file: report it as a bad input file
+        from catrt import CatrtError
+
+        if isinstance(exc, CatrtError):
+            raise UserError(f"{path}: {exc}") from None
+        raise
+
+
+def eval_quantized(source: Path, data: str, samples: int | None, engine: str, data_root) -> dict:
+    """Top-1/top-5 of a .tflite (engine catrt or tflite) or a .qg (exported on the fly; also fake-quant)."""
+    from catdeploy import api
+    from catdeploy.pipeline import eval_images, load_model_bytes, load_quantized
+
+    if engine not in ("catrt", "tflite"):
+        raise UserError(f"--engine {engine!r} is not one of catrt, tflite")
+    fake_quant = None
+    if source.suffix == ".qg":
+        qg = load_quantized(source)
+        model_bytes = api.export_tflite(api.lower(qg))
+        input_size = int(qg.meta.get("input_size", 32))
+    else:
+        model_bytes = load_model_bytes(source)
+        qg, input_size = None, None
+    x, y = eval_images(data, samples, data_root=None if data_root is None else str(data_root),
+                       **({"input_size": input_size} if input_size else {}))
+    _inputs_for(source, model_bytes, x[:1])
+    if engine == "catrt":
+        logits = api.run_catrt(model_bytes, x)
+    else:
+        logits = api.run_tflite(model_bytes, x)
+    result = {"top1": api.top_k(logits, y, 1) * 100, "top5": api.top_k(logits, y, 5) * 100, "n": int(len(y)),
+              "engine": engine if engine == "catrt" else "tflite-runtime/ref"}
+    if qg is not None:
+        from catdeploy.quant.simulate import simulate_batches
+
+        fake_quant = api.top_k(simulate_batches(qg, x), y, 1) * 100
+        result["fake_quant_top1"] = fake_quant
+    return result
+
+
+@command("inspect", examples=[
+    "catdeploy inspect r18_w4a4.tflite",
+    "catdeploy inspect r18_w4a4.tflite --data fashion-mnist:test --samples 1000 --json",
+])
+def inspect_command(
+    model: Path = typer.Argument(..., help="The .tflite file (its manifest MODEL.json is read if present)."),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="Also count distinct values of every activation on these images."),
+    samples: Optional[int] = typer.Option(None, "--samples", "-n", help="First N images of --data."),
+    data_root: Optional[Path] = DataRootOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Ops, tensors (dtype, shape, scale, zero point, bit width, distinct values), size breakdown."""
+    from catdeploy.inspect_model import inspect_model
+    from catdeploy.pipeline import eval_images, load_model_bytes
+
+    model_bytes = load_model_bytes(model)
+    manifest_path = model.with_name(model.name + ".json")
+    manifest = None
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except ValueError:
+            raise UserError(f"{manifest_path}: not valid JSON") from None
+    images = None
+    if data is not None:
+        x, _ = eval_images(data, samples, data_root=None if data_root is None else str(data_root))
+        images = _inputs_for(model, model_bytes, x)
+    try:
+        info = inspect_model(model_bytes, manifest, images)
+    except Exception as exc:
+        from catrt import CatrtError
+
+        if isinstance(exc, CatrtError):
+            raise UserError(f"{model}: {exc}") from None
+        raise
+    if json_out:
+        emit_json(info)
+        return
+    typer.echo(f"{model}: {len(info['ops'])} ops {info['op_counts']}")
+    for t in info["tensors"]:
+        extra = " ".join(f"{k}={t[k]}" for k in ("scale", "zero_point", "bits", "max_distinct_per_channel",
+                                                  "distinct_values") if k in t)
+        typer.echo(f"  {t['name']:40s} {t['dtype']:7s} {str(t['shape']):20s} {extra}")
+    typer.echo(f"size: {info['size_bytes']}")
+    typer.echo(f"float ops: {info['float_ops'] or 'none'}")
+    if info["activations_checked"]:
+        typer.echo(f"activation tensors over 2^b distinct values: {info['activation_violations'] or 'none'}"
+                   f" ({info['n_images']} images)")
+    typer.echo(f"weight channels over 2^b distinct values: {info['weight_violations'] or 'none'}")
+
+
+@command("demo", examples=["catdeploy demo", "catdeploy demo --out-dir demo_out --json"])
+def demo_command(
+    out_dir: Path = typer.Option(Path("demo_out"), "--out-dir", help="Where the exported model goes."),
+    bits: str = typer.Option("w4a4", "--bits", "-b", help="Bit setting."),
+    eval_samples: Optional[int] = typer.Option(None, "--eval-samples", help="Test images to evaluate (default all 10000)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """The whole pipeline on the embedded default model: calibrate, export, verify, evaluate."""
+    from catdeploy.demo import run_demo
+
+    summary = run_demo(out_dir, bits=bits, eval_samples=eval_samples, log=log)
+    if json_out:
+        emit_json(summary)
+    else:
+        typer.echo("")
+        typer.echo(f"model          {summary['model']} {summary['bits']} ({summary['method']})")
+        typer.echo(f"tflite         {summary['tflite']}")
+        typer.echo(f"FP top-1       {summary['fp_top1'] * 100:.2f} %")
+        typer.echo(f"int top-1      {summary['int_top1_catrt'] * 100:.2f} % (catrt = TFLite, {summary['n_eval']} images)")
+        typer.echo(f"bit-exact      {summary['bit_exact']} ({', '.join(r['interpreter'] + '/' + r['resolver'] for r in summary['verify'])})")
+    if not summary["bit_exact"]:
+        raise CheckFailed("demo: catrt and a TFLite interpreter disagree")

@@ -1,0 +1,56 @@
+"""FULLY_CONNECTED int8: reference_integer_ops::FullyConnected / FullyConnectedPerChannel
+(reference/integer_ops/fully_connected.h), §2.4.
+
+acc[b, o] = sum_k (w[o, k] + weights_offset) * (x[b, k] - z_in) + bias[o]   (int32, wraps)
+Requantization, by build:
+  MultiplyByQuantizedMultiplier(acc, M[o], shift[o]) (tflite-runtime 2.14, TF 2.19 reference), or
+  int32(round_half_away(double(acc) * effective_scale[o])) with effective_scale =
+  double(s_in) * double(s_w[o]) / double(s_out) (LiteRT >= 1.3 reference, "float64_rha").
+then + z_out and clamp.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..fixed_point import float_to_int32_x86, round_half_away, wrap_int32
+from .common import exact_matmul, max_abs, requantize
+
+
+def fully_connected_accumulate(x2d: np.ndarray, weights: np.ndarray, bias: Optional[np.ndarray], *,
+                               input_zero_point: int, weights_offset: int = 0) -> np.ndarray:
+    """x2d [B, K] int8, weights [O, K] -> exact accumulators [B, O] (int64, not yet wrapped)."""
+    w = np.asarray(weights, dtype=np.int64)
+    if weights_offset:
+        w = w + int(weights_offset)
+    bound = w.shape[1] * max_abs(w) * (128.0 + abs(int(input_zero_point)))
+    dtype = np.float64 if bound < 2.0 ** 53 else np.int64
+    lhs = np.asarray(x2d).astype(dtype) - dtype(input_zero_point)
+    acc = exact_matmul(lhs, w.T, bound)
+    if bias is not None:
+        acc += np.asarray(bias, dtype=np.int64)
+    return acc
+
+
+def requantize_float64_rha(acc: np.ndarray, effective_scale: np.ndarray, output_zero_point: int,
+                           activation_min: int, activation_max: int) -> np.ndarray:
+    """LiteRT reference FC: clamp(int32(round(double(acc) * effective_scale)) + z_out, lo, hi)."""
+    scaled = np.asarray(wrap_int32(acc), dtype=np.float64) * np.asarray(effective_scale, np.float64)
+    out = wrap_int32(float_to_int32_x86(round_half_away(scaled)) + int(output_zero_point))
+    return np.clip(out, activation_min, activation_max).astype(np.int8)
+
+
+def fully_connected(x2d: np.ndarray, weights: np.ndarray, bias: Optional[np.ndarray], *,
+                    input_zero_point: int, weights_offset: int, output_zero_point: int,
+                    activation_min: int, activation_max: int, requant: str,
+                    multiplier: Optional[np.ndarray] = None, shift: Optional[np.ndarray] = None,
+                    effective_scale: Optional[np.ndarray] = None) -> np.ndarray:
+    """int8 [B, K] x, [O, K] weights, optional int32 bias [O] -> int8 [B, O]."""
+    acc = fully_connected_accumulate(x2d, weights, bias, input_zero_point=input_zero_point,
+                                     weights_offset=weights_offset)
+    if requant == "float64_rha":
+        return requantize_float64_rha(acc, effective_scale, output_zero_point, activation_min,
+                                      activation_max)
+    return requantize(acc, multiplier, shift, output_zero_point, activation_min, activation_max,
+                      requant)

@@ -1,0 +1,69 @@
+"""ADD int8 (add.cc Prepare, general 8-bit path + reference Add eval), §2.5."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import CatrtError
+from ..fixed_point import quantize_multiplier_smaller_than_one_exp
+from ..kernels.add import add
+from ..profiles import Profile
+from ..reader import Operator
+from .common import (activation_range, check_arity, expect_dtype, input_tensor, output_tensor,
+                     per_tensor_qparams)
+
+LEFT_SHIFT_INT8 = 20
+
+
+@dataclass(frozen=True)
+class AddParams:
+    input1_zero_point: int
+    input2_zero_point: int
+    left_shift: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_multiplier: int
+    input2_shift: int
+    output_multiplier: int
+    output_shift: int
+    output_zero_point: int
+    activation_min: int
+    activation_max: int
+
+
+def prepare(op: Operator, tensors, profile: Profile) -> AddParams:
+    check_arity(op, (2,))
+    a = input_tensor(op, tensors, 0, "first")
+    b = input_tensor(op, tensors, 1, "second")
+    out = output_tensor(op, tensors)
+    for t, role in ((a, "first input"), (b, "second input"), (out, "output")):
+        expect_dtype(op, t, role, ("int8",))
+    s1, z1 = per_tensor_qparams(op, a, "first input")
+    s2, z2 = per_tensor_qparams(op, b, "second input")
+    s_out, z_out = per_tensor_qparams(op, out, "output")
+    # 2 * max(float, float) is a float32 product; 2^20 * s_out likewise (exact).
+    with np.errstate(over="ignore"):  # an overflow gives inf, rejected below
+        twice_max = float(np.float32(2.0) * np.float32(max(s1, s2)))
+        output_denominator = float(np.float32(1 << LEFT_SHIFT_INT8) * np.float32(s_out))
+    try:
+        m1, e1 = quantize_multiplier_smaller_than_one_exp(float(s1) / twice_max)
+        m2, e2 = quantize_multiplier_smaller_than_one_exp(float(s2) / twice_max)
+        mo, eo = quantize_multiplier_smaller_than_one_exp(twice_max / output_denominator)
+    except CatrtError as exc:
+        raise CatrtError(f"{op.label}: scales {s1}, {s2} -> {s_out}: {exc}") from None
+    lo, hi = activation_range(op, out, op.options["fused_activation_function"])
+    return AddParams(input1_zero_point=z1, input2_zero_point=z2, left_shift=LEFT_SHIFT_INT8,
+                     input1_multiplier=m1, input1_shift=e1, input2_multiplier=m2, input2_shift=e2,
+                     output_multiplier=mo, output_shift=eo, output_zero_point=z_out,
+                     activation_min=lo, activation_max=hi)
+
+
+def evaluate(params: AddParams, inputs: list) -> np.ndarray:
+    return add(inputs[0], inputs[1], input1_zero_point=params.input1_zero_point,
+               input2_zero_point=params.input2_zero_point, left_shift=params.left_shift,
+               input1_multiplier=params.input1_multiplier, input1_shift=params.input1_shift,
+               input2_multiplier=params.input2_multiplier, input2_shift=params.input2_shift,
+               output_multiplier=params.output_multiplier, output_shift=params.output_shift,
+               output_zero_point=params.output_zero_point, activation_min=params.activation_min,
+               activation_max=params.activation_max)

@@ -1,0 +1,122 @@
+"""FULLY_CONNECTED int8 (fully_connected.cc Prepare + reference eval), §2.4."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..errors import CatrtError
+from ..fixed_point import quantize_multiplier
+from ..kernels.fully_connected import fully_connected
+from ..profiles import FLOAT64_RHA, Profile
+from ..reader import Operator
+from .common import (activation_range, check_arity, check_int4_filter, expect_dtype, expect_rank,
+                     filter_scales, input_tensor, num_elements, output_tensor, per_tensor_qparams,
+                     tensor_label)
+
+
+@dataclass(frozen=True)
+class FullyConnectedParams:
+    input_zero_point: int
+    weights_offset: int
+    output_zero_point: int
+    activation_min: int
+    activation_max: int
+    keep_num_dims: bool
+    requant: str
+    multiplier: Optional[np.ndarray]
+    shift: Optional[np.ndarray]
+    effective_scale: Optional[np.ndarray]   # float64 [O] or scalar, for "float64_rha"
+
+
+def prepare(op: Operator, tensors, profile: Profile) -> FullyConnectedParams:
+    check_arity(op, (2, 3))
+    o = op.options
+    if o.get("weights_format", 0) != 0:
+        raise CatrtError(f"{op.label}: shuffled weights format is not supported")
+    activation = o["fused_activation_function"]
+    if activation not in (0, 1, 2, 3):
+        raise CatrtError(f"{op.label}: fused activation {activation} is not supported by "
+                         "quantized FULLY_CONNECTED (TFLite Prepare)")
+    x = input_tensor(op, tensors, 0, "input")
+    w = input_tensor(op, tensors, 1, "weights")
+    bias = input_tensor(op, tensors, 2, "bias", optional=True)
+    out = output_tensor(op, tensors)
+    expect_dtype(op, w, "weights", ("int8", "int4"))
+    check_int4_filter(op, w, profile)
+    expect_dtype(op, x, "input", ("int8",))
+    expect_dtype(op, out, "output", ("int8",))
+    if bias is not None:
+        expect_dtype(op, bias, "bias", ("int32",))
+    expect_rank(op, w, "weights", 2)
+    units, depth = w.shape
+    if depth <= 0:
+        raise CatrtError(f"{op.label}: weights {tensor_label(w)} have an empty input dimension")
+    if num_elements(x.shape) % depth:
+        raise CatrtError(f"{op.label}: input of {num_elements(x.shape)} elements is not a "
+                         f"multiple of the weights' depth {depth}")
+    if bias is not None and num_elements(bias.shape) != units:
+        raise CatrtError(f"{op.label}: bias has {num_elements(bias.shape)} elements for "
+                         f"{units} units")
+    if o["keep_num_dims"] and (not x.shape or x.shape[-1] != depth):
+        raise CatrtError(f"{op.label}: keep_num_dims needs the input's last dimension "
+                         f"{x.shape[-1] if x.shape else None} to equal depth {depth}")
+    scales = filter_scales(op, w, "weights")
+    if w.dtype == "int4" and any(z != 0 for z in w.quantization.zero_point):
+        raise CatrtError(f"{op.label}: int4 weights need zero point 0")
+    s_in, z_in = per_tensor_qparams(op, x, "input")
+    s_out, z_out = per_tensor_qparams(op, out, "output")
+    per_channel = len(scales) > 1
+    if per_channel and (len(scales) != units or w.quantization.quantized_dimension != 0):
+        raise CatrtError(f"{op.label}: per-channel weights need {units} scales along dimension 0")
+    if per_channel and w.dtype == "int4" and not profile.fc_int4_per_channel:
+        raise CatrtError(f"{op.label}: {profile.name} refuses per-channel INT4 weights "
+                         "(Prepare checks filter->type == kTfLiteInt8)")
+    if (per_channel and o["keep_num_dims"] and len(x.shape) > 2
+            and profile.fc_per_channel_needs_rank2_output):
+        raise CatrtError(f"{op.label}: per-channel weights with keep_num_dims and a rank-"
+                         f"{len(x.shape)} output give garbage in {profile.name} (its reference "
+                         "kernel assumes a 2-D output); flatten the input or drop keep_num_dims")
+    lo, hi = activation_range(op, out, activation)
+    multiplier = shift = effective = None
+    if per_channel:
+        weights_offset = 0  # FullyConnectedPerChannel assumes symmetric weights
+        effective = np.asarray([float(s_in) * float(s) / float(s_out) for s in scales])
+        pairs = [quantize_multiplier(e) for e in effective]
+    else:
+        weights_offset = -w.quantization.zero_point[0]
+        s_w = scales[0]
+        if bias is not None:
+            # GetQuantizedConvolutionMultipler: bias scale must match s_in * s_w.
+            s_b = bias.quantization.legacy_scale if bias.quantization is not None else 0.0
+            if abs(float(s_in) * float(s_w) - float(s_b)) / float(s_out) > 0.02:
+                raise CatrtError(f"{op.label}: bias scale {s_b} differs from input*weights scale "
+                                 f"{float(s_in) * float(s_w)} by more than 0.02 output scales")
+        product = float(np.float32(s_in) * np.float32(s_w))  # float32 product, as TFLite
+        pairs = [quantize_multiplier(product / float(s_out))]
+        effective = np.asarray([float(s_in) * float(s_w) / float(s_out)])
+    multiplier = np.asarray([p[0] for p in pairs], dtype=np.int64)
+    shift = np.asarray([p[1] for p in pairs], dtype=np.int64)
+    return FullyConnectedParams(
+        input_zero_point=z_in, weights_offset=weights_offset, output_zero_point=z_out,
+        activation_min=lo, activation_max=hi, keep_num_dims=bool(o["keep_num_dims"]),
+        requant=profile.fully_connected_requant, multiplier=multiplier, shift=shift,
+        effective_scale=effective if profile.fully_connected_requant == FLOAT64_RHA else None)
+
+
+def evaluate(params: FullyConnectedParams, inputs: list) -> np.ndarray:
+    x, w = inputs[0], inputs[1]
+    bias = inputs[2] if len(inputs) > 2 else None
+    depth = w.shape[1]
+    x2d = x.reshape(-1, depth)
+    y = fully_connected(x2d, w, bias, input_zero_point=params.input_zero_point,
+                        weights_offset=params.weights_offset,
+                        output_zero_point=params.output_zero_point,
+                        activation_min=params.activation_min,
+                        activation_max=params.activation_max, requant=params.requant,
+                        multiplier=params.multiplier, shift=params.shift,
+                        effective_scale=params.effective_scale)
+    if params.keep_num_dims:
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
+    return y

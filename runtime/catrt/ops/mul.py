@@ -1,0 +1,52 @@
+"""MUL int8 (mul.cc Prepare + reference Mul eval), §2.6."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..fixed_point import quantize_multiplier
+from ..kernels.mul import mul
+from ..profiles import Profile
+from ..reader import Operator
+from .common import (activation_range, check_arity, expect_dtype, input_tensor, output_tensor,
+                     per_tensor_qparams)
+
+
+@dataclass(frozen=True)
+class MulParams:
+    input1_zero_point: int
+    input2_zero_point: int
+    multiplier: int
+    shift: int
+    output_zero_point: int
+    activation_min: int
+    activation_max: int
+    rounding: str
+
+
+def prepare(op: Operator, tensors, profile: Profile) -> MulParams:
+    check_arity(op, (2,))
+    a = input_tensor(op, tensors, 0, "first")
+    b = input_tensor(op, tensors, 1, "second")
+    out = output_tensor(op, tensors)
+    for t, role in ((a, "first input"), (b, "second input"), (out, "output")):
+        expect_dtype(op, t, role, ("int8",))
+    s1, z1 = per_tensor_qparams(op, a, "first input")
+    s2, z2 = per_tensor_qparams(op, b, "second input")
+    s_out, z_out = per_tensor_qparams(op, out, "output")
+    with np.errstate(over="ignore"):  # an overflow gives inf, rejected by quantize_multiplier
+        real = np.float32(np.float32(s1) * np.float32(s2)) / np.float32(s_out)  # float32 math
+    multiplier, shift = quantize_multiplier(float(real))
+    lo, hi = activation_range(op, out, op.options["fused_activation_function"])
+    return MulParams(input1_zero_point=z1, input2_zero_point=z2, multiplier=multiplier,
+                     shift=shift, output_zero_point=z_out, activation_min=lo, activation_max=hi,
+                     rounding=profile.mul_rounding)
+
+
+def evaluate(params: MulParams, inputs: list) -> np.ndarray:
+    return mul(inputs[0], inputs[1], input1_zero_point=params.input1_zero_point,
+               input2_zero_point=params.input2_zero_point, multiplier=params.multiplier,
+               shift=params.shift, output_zero_point=params.output_zero_point,
+               activation_min=params.activation_min, activation_max=params.activation_max,
+               rounding=params.rounding)
