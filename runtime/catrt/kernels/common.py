@@ -4,7 +4,7 @@ Accumulator semantics: TFLite accumulates in int32 and relies on two's-complemen
 overflow guard). catrt computes the exact sum (float64 BLAS when every partial sum is an integer
 below 2^53, else int64, which is exact modulo 2^64) and wraps the result to int32 once; since
 wrapping commutes with + and *, that equals the C result for any data. For int8 data the sums
-fit int32 anyway (|w| <= 128, |x - z_in| <= 255).
+fit int32 anyway while the depth is below 65793 (|w| <= 128, |x - z_in| <= 255).
 """
 from __future__ import annotations
 

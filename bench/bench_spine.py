@@ -1,0 +1,169 @@
+"""Integer-spine benchmark: RTN at every bit setting on the reference models.
+
+For each model and bit setting: calibrate (RTN, Lp-searched ranges, 1024 seeded train images),
+export to TFLite, verify catrt against every installed interpreter with BUILTIN_REF on the first
+256 test images (every tensor), evaluate the integer graph with catrt on the test split, the
+fake-quant simulation alongside, and the top-1 agreement of tflite-runtime (ref) with catrt.
+Writes bench/results/spine.json and the "Integer spine" section of docs/BENCHMARKS.md.
+
+    .venv/bin/python bench/bench_spine.py [--models fmnist-r18,fmnist-mbv2,fmnist-mnas]
+        [--bits w8a8,w4a4,w2a4,w4a2,w2a2] [--eval-samples 10000] [--agreement-samples 10000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "spine.json"
+DOC = ROOT / "docs" / "BENCHMARKS.md"
+BEGIN, END = "<!-- spine:begin -->", "<!-- spine:end -->"
+ARCH = {"fmnist-r18": "resnet18", "fmnist-mbv2": "mobilenet_v2", "fmnist-mnas": "mnasnet0_5"}
+
+
+def run_one(ref: str, bits: str, args, x_test, y_test, log) -> dict:
+    from catdeploy import api
+    from catdeploy.demo import float_top1
+    from catdeploy.interpreters import available_interpreters
+    from catdeploy.pipeline import CalibrateOptions, calibrate_model
+    from catdeploy.quant.simulate import simulate_batches
+    from catdeploy.train import reference_checkpoint
+    from catdeploy.verify import verify_model
+
+    arch = ARCH[ref]
+    weights = reference_checkpoint(ref)
+    t0 = time.perf_counter()
+    qg = calibrate_model(arch, str(weights), "fashion-mnist", CalibrateOptions(bits=bits, samples=args.samples))
+    calib_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    program = api.lower(qg)
+    model = api.export_tflite(program)
+    export_s = time.perf_counter() - t0
+    path = Path(args.out_dir) / f"{ref}_{bits}.tflite"
+    path.write_bytes(model)
+    xv = x_test[:args.verify_samples]
+    reports = verify_model(model, api.prepare_inputs(model, xv), available_interpreters(), ["ref"])
+    t0 = time.perf_counter()
+    x_eval, y_eval = x_test[:args.eval_samples], y_test[:args.eval_samples]
+    logits = api.run_catrt(model, x_eval)
+    eval_s = time.perf_counter() - t0
+    int_top1 = api.top_k(logits, y_eval, 1) * 100
+    fq_top1 = api.top_k(simulate_batches(qg, x_eval), y_eval, 1) * 100
+    xa = x_test[:args.agreement_samples]
+    tfl = api.run_tflite(model, xa, "tflite-runtime", "ref")
+    agreement = float(np.mean(np.argmax(tfl, 1) == np.argmax(logits[:len(xa)], 1))) * 100 \
+        if len(xa) <= len(logits) else None
+    torch_model, _ = api.load_float_model(arch, str(weights))
+    row = {
+        "model": ref, "arch": arch, "bits": bits, "fp_top1": float_top1(torch_model, x_eval, y_eval) * 100,
+        "fake_quant_top1": fq_top1, "int_top1": int_top1, "int_minus_fq": int_top1 - fq_top1,
+        "tflite_catrt_top1_agreement": agreement, "agreement_images": int(len(xa)),
+        "eval_images": int(len(y_eval)), "size_bytes": len(model),
+        "extra_clamp_ops": int(program.metadata["catdeploy.extra_clamp_ops"]),
+        "ops": len(program.ops), "calibrate_s": round(calib_s, 1), "export_s": round(export_s, 2),
+        "catrt_eval_s": round(eval_s, 1),
+        "verify": [{"interpreter": r.interpreter, "version": r.version, "resolver": r.resolver,
+                    "profile": r.profile, "images": int(len(xv)), "tensors_compared": r.tensors_compared,
+                    "elements_compared": r.elements_compared,
+                    "mismatched_elements": r.mismatched_elements, "error": r.error} for r in reports],
+    }
+    log(f"{ref} {bits}: FP {row['fp_top1']:.2f} fq {fq_top1:.2f} int {int_top1:.2f} "
+        f"agree {agreement} verify {[(r.interpreter, r.mismatched_elements) for r in reports]}")
+    return row
+
+
+def markdown(rows: list[dict], env: dict) -> str:
+    lines = [BEGIN, "## Integer spine: RTN at every bit setting", "",
+             f"Measured {env['date']} on {env['cpu']} ({env['threads']} threads), {env['versions']}.",
+             "Convention: default (first conv and last FC weights 8 bit, FC input, pre-add tensors, "
+             "residual stream and logits 8 bit, int8 input); weights per-channel asymmetric (8-bit "
+             "symmetric), activations per-tensor asymmetric; ranges by Lp (p=2.4) grid search on "
+             "1024 seeded train images; RTN weights. Integer top-1 = catrt on the exported .tflite "
+             "(= TFLite BUILTIN_REF, see the agreement column); fake-quant = float simulation.",
+             "",
+             "| model | bits | FP top-1 | fake-quant top-1 | integer top-1 | int - fq | TFLite=catrt top-1 | extra clamps | size (bytes) | calib (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        agree = "n/a" if r["tflite_catrt_top1_agreement"] is None else \
+            f"{r['tflite_catrt_top1_agreement']:.2f} % of {r['agreement_images']}"
+        lines.append(f"| {r['model']} | {r['bits']} | {r['fp_top1']:.2f} | {r['fake_quant_top1']:.2f} | "
+                     f"{r['int_top1']:.2f} | {r['int_minus_fq']:+.2f} | {agree} | {r['extra_clamp_ops']} | "
+                     f"{r['size_bytes']} | {r['calibrate_s']} |")
+    lines += ["", "### Bit-exactness (catrt vs interpreter, BUILTIN_REF, every tensor)", "",
+              "| model | bits | interpreter | version | profile | images | tensors | elements | mismatched |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for v in r["verify"]:
+            lines.append(f"| {r['model']} | {r['bits']} | {v['interpreter']} | {v['version']} | {v['profile']} | "
+                         f"{v['images']} | {v['tensors_compared']} | {v['elements_compared']} | "
+                         f"{v['mismatched_elements'] if not v['error'] else 'ERROR ' + v['error']} |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def write_doc(section: str) -> None:
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + section + tail
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    DOC.write_text(text)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default="fmnist-r18,fmnist-mbv2,fmnist-mnas")
+    p.add_argument("--bits", default="w8a8,w4a4,w2a4,w4a2,w2a2")
+    p.add_argument("--samples", type=int, default=1024)
+    p.add_argument("--verify-samples", type=int, default=256)
+    p.add_argument("--eval-samples", type=int, default=10000)
+    p.add_argument("--agreement-samples", type=int, default=10000)
+    p.add_argument("--out-dir", default=str(ROOT / "bench" / "out"))
+    p.add_argument("--no-doc", action="store_true")
+    args = p.parse_args()
+    Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    from catdeploy import api
+    from catdeploy.pipeline import eval_images
+
+    x_test, y_test = eval_images("fashion-mnist:test", None)
+    log = lambda m: print(m, file=sys.stderr, flush=True)
+    previous = json.loads(RESULTS.read_text())["rows"] if RESULTS.exists() else []
+    rows = {(r["model"], r["bits"]): r for r in previous}
+    for ref in args.models.split(","):
+        for bits in args.bits.split(","):
+            rows[(ref, bits)] = run_one(ref, bits, args, x_test, y_test, log)
+            ordered = [rows[k] for k in sorted(rows, key=lambda k: (list(ARCH).index(k[0]),
+                                                                    ["w8a8", "w4a4", "w2a4", "w4a2", "w2a2"].index(k[1])))]
+            import torch
+            env = {"date": date.today().isoformat(), "cpu": cpu_name(),
+                   "threads": torch.get_num_threads(),
+                   "versions": ", ".join(f"{k} {v}" for k, v in api.versions().items())}
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(json.dumps({"env": env, "rows": ordered}, indent=1))
+            if not args.no_doc:
+                write_doc(markdown(ordered, env))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
