@@ -105,7 +105,7 @@ def export_command(
     target: str = typer.Option("tflite", "--target", help="Export target (tflite)."),
     output: Path = typer.Option(..., "--output", "-o", help="File to write; a manifest OUTPUT.json is written beside it."),
     io: str = typer.Option("int8", "--io", help="int8 (default) or float model inputs/outputs."),
-    int4_weights: bool = typer.Option(False, "--int4-weights", help="Pack 4-bit weights as INT4 (not implemented yet)."),
+    int4_weights: bool = typer.Option(False, "--int4-weights", help="Pack <=4-bit weights as TFLite INT4 (2 per byte; use with --symmetric-weights for 4 bit). Not loadable by tflite-runtime 2.14's ref resolver."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="With a model name."),
     data: Optional[str] = typer.Option(None, "--data", "-d", help="With a model name: calibration data."),
     bits: str = BitsOption, method: str = MethodOption, samples: int = SamplesOption,
@@ -122,8 +122,6 @@ def export_command(
 
     if target != "tflite":
         raise UserError(f"--target {target!r}: only 'tflite' is supported")
-    if int4_weights:
-        raise UserError("--int4-weights: packed INT4 export is not implemented yet")
     _reject_cat(cat)
     check_output_path(output, force)
     if Path(source).suffix == ".qg" or Path(source).is_file():
@@ -136,7 +134,7 @@ def export_command(
                                   data_root, weight_bits, act_bits)
         qg = calibrate_model(source, str(weights), data, opts)
         origin = {"model": source, "weights": str(weights), "data": data}
-    manifest = export_quantized(qg, output, io=io, force=force, source=origin)
+    manifest = export_quantized(qg, output, io=io, force=force, source=origin, int4_weights=int4_weights)
     result = {"output": str(output), "manifest": str(output) + ".json", "size_bytes": manifest["size_bytes"],
               "sha256": manifest["sha256"], "setting": manifest["setting"],
               "extra_clamp_ops": manifest["extra_clamp_ops"]}

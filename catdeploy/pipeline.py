@@ -50,14 +50,14 @@ def calibrate_model(model: str, weights: str | None, data: str, opts: CalibrateO
 
 
 def export_quantized(qg: QuantizedGraph, out: Path, *, io: str = "int8", force: bool = False,
-                     source: dict | None = None) -> dict:
+                     source: dict | None = None, int4_weights: bool = False) -> dict:
     """Lower + write `out` and `out`.json atomically; returns the manifest."""
     out = Path(out)
     check_output_path(out, force)
     manifest_path = out.with_name(out.name + ".json")
     if manifest_path.exists() and not force:
         raise UserError(f"{manifest_path}: already exists (pass --force to overwrite)")
-    program = api.lower(qg, io)
+    program = api.lower(qg, io, int4_weights)
     model_bytes = api.export_tflite(program)
     manifest = api.manifest(qg, program, model_bytes, source or {})
     atomic_write_bytes(out, model_bytes)

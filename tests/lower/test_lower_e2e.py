@@ -122,3 +122,24 @@ def test_fake_quant_tracks_integer_logits():
     fq = simulate(qg, x)
     # 8-bit everywhere: integer and fake-quant logits differ by a few output steps at most
     assert np.max(np.abs(deq - fq)) <= 4 * out.scale[0]
+
+
+def test_int4_packed_weights_compute_the_same_as_int8_containers():
+    from catdeploy.verify import verify_model
+
+    g = tiny_resnet(0)
+    rng = np.random.default_rng(0)
+    qg = api.calibrate(g, api.plan(g, "w4a4", symmetric_weights=True), rng.normal(size=(64, 3, 8, 8)).astype(np.float32))
+    packed = api.export_tflite(api.lower(qg, int4_weights=True))
+    plain = api.export_tflite(api.lower(qg))
+    assert len(packed) < len(plain)
+    program = api.lower(qg, int4_weights=True)
+    assert {t.name for t in program.tensors.values() if t.dtype == "int4"} == {"block.conv1/weight", "block.conv2/weight"}
+    from catrt import Interpreter
+
+    x = api.prepare_inputs(plain, rng.normal(size=(8, 3, 8, 8)).astype(np.float32))
+    a = Interpreter(plain).run([x])
+    b = Interpreter(packed).run([x])
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    reports = verify_model(packed, x, ["litert"], ["ref"])
+    assert reports[0].bit_exact, reports[0].to_dict()

@@ -17,7 +17,10 @@ def weight_and_bias(b: ProgramBuilder, node: Node, weight_q: np.ndarray, quantiz
     s_in = np.float32(qg.input_qparams(node.name).scale)
     w_scale = wq.scale.astype(np.float32)
     n = w_scale.size
-    w = b.const(f"{node.name}/weight", weight_q.astype(np.int8), "int8", scale=w_scale,
+    codes = weight_q.astype(np.int8)
+    # Packed INT4 (two values per byte) when asked for and every code fits a signed nibble.
+    packed = b.int4_weights and wq.bits <= 4 and codes.min() >= -8 and codes.max() <= 7
+    w = b.const(f"{node.name}/weight", codes, "int4" if packed else "int8", scale=w_scale,
                 zero_point=np.zeros(n, np.int64), quantized_dimension=quantized_dimension, bits=wq.bits)
     bias_scale = (np.float64(s_in) * w_scale.astype(np.float64)).astype(np.float32)
     bias = b.const(f"{node.name}/bias", qg.bias_codes[node.name].astype(np.int32), "int32",
