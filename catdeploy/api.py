@@ -28,8 +28,9 @@ PLANNED_METHODS = ("adaround", "brecq", "qdrop", "pdquant")
 # capture
 def load_float_model(model: str, weights: str | Path | None, num_classes: int | None = None):
     """(torch model in eval mode, checkpoint meta) for a torchvision name and optional weights."""
-    from catdeploy.data.zoo import build_model, load_model
+    from catdeploy.data.zoo import build_model, check_model_name, load_model
 
+    check_model_name(model)  # name errors before any file is touched
     if weights is None:
         m = build_model(model, num_classes or 10)
         m.eval()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -88,11 +89,12 @@ def calibrate_command(
     check_output_path(output, force)
     opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer, data_root,
                               weight_bits, act_bits)
+    t0 = time.perf_counter()
     qg = calibrate_model(model, str(weights), data, opts)
+    seconds = round(time.perf_counter() - t0, 2)
     save_quantized_graph(qg, output)
     result = {"output": str(output), "setting": qg.plan.setting, "method": qg.meta.get("method"),
-              "calibration_images": qg.meta.get("calibration_images"),
-              "seconds": qg.meta.get("calibration_seconds")}
+              "calibration_images": qg.meta.get("calibration_images"), "seconds": seconds}
     emit_json(result) if json_out else typer.echo(f"{output}: {model} {qg.plan.setting} ({method})")
 
 
@@ -201,6 +203,7 @@ def _inputs_for(path: Path, model_bytes: bytes, x):
     from catdeploy import api
 
     try:
+        _check_model_io(path, model_bytes)
         return api.prepare_inputs(model_bytes, x)
     except Exception as exc:  # catrt rejects the file: report it as a bad input file
         from catrt import CatrtError
@@ -208,6 +211,18 @@ def _inputs_for(path: Path, model_bytes: bytes, x):
         if isinstance(exc, CatrtError):
             raise UserError(f"{path}: {exc}") from None
         raise
+
+
+def _check_model_io(path: Path, model_bytes: bytes) -> None:
+    """The commands feed one image batch and read the first output: a valid .tflite with another
+    signature is a bad input file, not a crash."""
+    from catrt import Interpreter
+
+    interp = Interpreter(model_bytes)
+    n_in, n_out = len(interp.get_input_details()), len(interp.get_output_details())
+    if n_in != 1 or n_out < 1:
+        raise UserError(f"{path}: the model has {n_in} inputs and {n_out} outputs; catdeploy "
+                        "runs models with one image input and at least one output")
 
 
 def eval_quantized(source: Path, data: str, samples: int | None, engine: str, data_root) -> dict:

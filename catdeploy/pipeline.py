@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,15 +37,11 @@ def calibrate_model(model: str, weights: str | None, data: str, opts: CalibrateO
                      observer=opts.observer, weight_overrides=opts.weight_overrides,
                      act_overrides=opts.act_overrides)
     images = api.calibration_images(data, opts.samples, opts.seed, input_size, opts.data_root)
-    t0 = time.perf_counter()
-    qg = api.calibrate(graph, qplan, images, method=opts.method, seed=opts.seed, meta={
+    # No timings in meta: the archive (and the manifest) must be byte-identical for equal inputs.
+    return api.calibrate(graph, qplan, images, method=opts.method, seed=opts.seed, meta={
         "model": model, "weights": str(weights) if weights else None, "data": data,
         "input_size": input_size, "samples": opts.samples,
     })
-    return QuantizedGraph(graph=qg.graph, plan=qg.plan, act_qparams=qg.act_qparams,
-                          weight_qparams=qg.weight_qparams, weight_codes=qg.weight_codes,
-                          bias_codes=qg.bias_codes, cat=qg.cat,
-                          meta={**qg.meta, "calibration_seconds": round(time.perf_counter() - t0, 2)})
 
 
 def export_quantized(qg: QuantizedGraph, out: Path, *, io: str = "int8", force: bool = False,
@@ -60,8 +55,13 @@ def export_quantized(qg: QuantizedGraph, out: Path, *, io: str = "int8", force: 
     program = api.lower(qg, io, int4_weights)
     model_bytes = api.export_tflite(program)
     manifest = api.manifest(qg, program, model_bytes, source or {})
+    manifest_bytes = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
     atomic_write_bytes(out, model_bytes)
-    atomic_write_bytes(manifest_path, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    try:
+        atomic_write_bytes(manifest_path, manifest_bytes)
+    except BaseException:  # failed or interrupted (Ctrl-C): never leave a model without its manifest
+        out.unlink(missing_ok=True)
+        raise
     return manifest
 
 
@@ -75,8 +75,25 @@ def load_model_bytes(path: Path) -> bytes:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
 
 
+# What a malformed (hand-edited, truncated, hostile) .qg archive makes loading or lowering raise.
+MALFORMED_ARCHIVE_ERRORS = (AttributeError, KeyError, IndexError, TypeError, ValueError,
+                            OverflowError, ZeroDivisionError)
+
+
 def load_quantized(path: Path) -> QuantizedGraph:
-    return load_quantized_graph(Path(path))
+    """Load a user-supplied .qg archive and check it lowers: a file whose JSON or arrays are
+    inconsistent is reported as a UserError naming the file, never as a traceback."""
+    path = Path(path)
+    try:
+        qg = load_quantized_graph(path)
+        api.lower(qg)  # cheap (milliseconds): every node, value and grid the export needs exists
+    except UserError:
+        raise
+    except MALFORMED_ARCHIVE_ERRORS as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise UserError(f"{path}: corrupt or inconsistent quantized graph "
+                        f"({type(exc).__name__}: {detail})") from None
+    return qg
 
 
 def eval_images(data: str, samples: int | None, input_size: int = 32, data_root: str | None = None):

@@ -1,0 +1,174 @@
+"""The ``catdeploy`` command line (docs: cli.md). Thin: parse, call a catdeploy module, print.
+
+Conventions for every command (add new ones with ``@command(...)``):
+- ``--json`` prints exactly one JSON object on stdout; logs and progress bars go to stderr;
+- UserError -> "error: <one line>" on stderr, exit 2; CheckFailed -> exit 1;
+  KeyboardInterrupt -> exit 130. Anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from catdeploy.errors import CheckFailed, UserError
+
+EXIT_CHECK_FAILED = 1
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="catdeploy",
+    help="Post-training 2/4-bit quantization with CAT for torchvision CNNs, exported as "
+         "bit-exact integer TFLite graphs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split()) or "unknown error"
+
+
+def report_errors(func: Callable) -> Callable:
+    """Map UserError / CheckFailed / KeyboardInterrupt to a one-line message and exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UserError as exc:
+            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            raise typer.Exit(EXIT_USER_ERROR) from None
+        except CheckFailed as exc:
+            print(f"check failed: {_one_line(exc)}", file=sys.stderr)
+            raise typer.Exit(EXIT_CHECK_FAILED) from None
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper
+
+
+def command(name: str, examples: list[str], **kwargs: Any) -> Callable:
+    """Register ``func`` as a subcommand with error handling and an Examples section in --help."""
+    epilog = "[bold]Examples[/bold]\n\n" + "\n\n".join(f"  $ {e}" for e in examples)
+
+    def decorate(func: Callable) -> Callable:
+        return app.command(name, epilog=epilog, **kwargs)(report_errors(func))
+
+    return decorate
+
+
+def emit_json(obj: dict) -> None:
+    """The single JSON object of a ``--json`` run, on stdout."""
+    sys.stdout.write(json.dumps(obj, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+DataOption = typer.Option(..., "--data", "-d", help="fashion-mnist[:train|:test], "
+                          "digits[:train|:test], imagefolder:PATH or npz:PATH.")
+DataRootOption = typer.Option(None, "--data-root", help="Directory holding the Fashion-MNIST IDX "
+                              "files (default /usr/share/datasets/fashion-mnist).")
+JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout (logs go to stderr).")
+
+
+@command("train", examples=[
+    "catdeploy train resnet18 --data fashion-mnist -o fmnist-r18.pt",
+    "catdeploy train mnasnet0_5 --data digits -o digits.pt --epochs 2 --seed 1",
+    "catdeploy train mobilenet_v2 --data npz:train.npz -o mine.pt --json",
+])
+def train_command(
+    model: str = typer.Argument(..., help="torchvision classification model name, e.g. resnet18."),
+    data: str = DataOption,
+    output: Path = typer.Option(..., "--output", "-o", help="Checkpoint to write (.pt)."),
+    epochs: int = typer.Option(4, "--epochs", help="Training epochs."),
+    seed: int = typer.Option(0, "--seed", help="Seed for init, data order and augmentation."),
+    input_size: int = typer.Option(32, "--input-size", help="Images are resized to this square size."),
+    batch_size: int = typer.Option(128, "--batch-size", help="Mini-batch size."),
+    lr: float = typer.Option(0.05, "--lr", help="Peak learning rate of the one-cycle schedule."),
+    crop_padding: int = typer.Option(0, "--crop-padding", help="Random-crop augmentation with this padding (0: off)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Train on a seeded subset of N images (quick runs)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's)."),
+    data_root: Optional[Path] = DataRootOption,
+    force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT if it exists."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Train a full-precision reference model deterministically on the CPU.
+
+    Writes {"state_dict", "meta"} (loadable with weights_only=True) atomically; prints the final test top-1 for fashion-mnist / digits.
+    """
+    from catdeploy import train as training
+
+    result = training.train(
+        model, data,
+        epochs=epochs, seed=seed, input_size=input_size, batch_size=batch_size, lr=lr,
+        output=output, force=force, data_root=data_root, limit=limit, threads=threads,
+        crop_padding=crop_padding)
+    if json_out:
+        emit_json({"output": str(output), **result.meta})
+    else:
+        top1 = result.meta["test_top1"]
+        typer.echo(f"{output}: {model}" + ("" if top1 is None else f", test top-1 {top1:.2f} %"))
+
+
+@command("eval", examples=[
+    "catdeploy eval resnet18 --weights fmnist-r18.pt --data fashion-mnist:test",
+    "catdeploy eval mnasnet0_5 --weights digits.pt --data digits --samples 200 --json",
+    "catdeploy eval r18_w4a4.tflite --data fashion-mnist:test --engine catrt",
+])
+def eval_command(
+    model: str = typer.Argument(..., help="torchvision model name (with --weights)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="State dict or checkpoint."),
+    data: str = DataOption,
+    samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Evaluate the first N images only."),
+    batch_size: int = typer.Option(500, "--batch-size", help="Images per forward pass."),
+    input_size: Optional[int] = typer.Option(None, "--input-size", help="Default: the checkpoint's, else 32."),
+    data_root: Optional[Path] = DataRootOption,
+    engine: str = typer.Option("catrt", "--engine", help="For a .tflite / .qg: catrt (integer reference) or tflite (tflite-runtime, ref)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Top-1 / top-5 accuracy (JSON: {"top1", "top5", "n", "engine"}) of a float model (MODEL --weights),
+    or of a quantized model: a .tflite (integer accuracy) or a .qg (integer + fake-quant).
+
+    A DATA spec without a split means the test split.
+    """
+    from catdeploy import train as training
+
+    if model.endswith((".tflite", ".qg")) or Path(model).is_file():
+        from catdeploy.cli_spine import eval_quantized
+
+        result = eval_quantized(Path(model), data, samples, engine, data_root)
+        if json_out:
+            emit_json(result)
+        else:
+            typer.echo(f"{result['engine']}: top-1 {result['top1']:.2f} %, top-5 {result['top5']:.2f} % on {result['n']} images"
+                       + (f" (fake-quant top-1 {result['fake_quant_top1']:.2f} %)" if "fake_quant_top1" in result else ""))
+        return
+
+    result = training.evaluate_checkpoint(model, weights=weights, data=data, samples=samples,
+                                          batch_size=batch_size, input_size=input_size,
+                                          data_root=data_root)
+    if json_out:
+        emit_json(result)
+    else:
+        typer.echo(f"{result['engine']}: top-1 {result['top1']:.2f} %, top-5 {result['top5']:.2f} %"
+                   f" on {result['n']} images")
+
+
+from catdeploy import cli_spine  # noqa: E402,F401  (registers calibrate, export, verify, inspect, demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="catdeploy")
+
+
+if __name__ == "__main__":
+    main()

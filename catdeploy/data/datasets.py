@@ -1,0 +1,151 @@
+"""``load_dataset(spec)``: the DATA argument of every command, as preprocessed float32 NCHW images.
+
+Specs (docs/cli.md):
+    fashion-mnist[:train|:test]   Debian package dataset-fashion-mnist (IDX .gz files)
+    digits[:train|:test]          scikit-learn's bundled 8x8 digits, seeded 80/20 split
+    imagefolder:PATH              PATH/<class>/<image>.png|jpg|jpeg
+    npz:PATH                      arrays x ([N,H,W], [N,H,W,C] or [N,C,H,W]; uint8 or float), optional y
+A built-in spec without a split means ``default_split`` (``"test"`` unless the caller says
+otherwise; training and calibration ask for ``"train"``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from catdeploy.data import sources
+from catdeploy.data.preprocess import (DEFAULT_INPUT_SIZE, DIGITS_NORMALIZATION,
+                                       FASHION_MNIST_NORMALIZATION, Normalization, preprocess)
+from catdeploy.errors import UserError
+
+SPLITS = ("train", "test")
+BUILTIN_SOURCES = ("fashion-mnist", "digits")
+PATH_SOURCES = ("imagefolder", "npz")
+BUILTIN_NORMALIZATION = {"fashion-mnist": FASHION_MNIST_NORMALIZATION,
+                         "digits": DIGITS_NORMALIZATION}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A parsed DATA argument: a built-in source with a split, or a path source."""
+
+    source: str
+    split: str | None = None
+    path: str | None = None
+
+    def __str__(self) -> str:
+        if self.path is not None:
+            return f"{self.source}:{self.path}"
+        return self.source if self.split is None else f"{self.source}:{self.split}"
+
+
+def parse_spec(spec: str, default_split: str | None = None) -> DataSpec:
+    """Parse a DATA string; UserError naming the spec if it is not one of the four forms."""
+    text = spec.strip()
+    source, sep, rest = text.partition(":")
+    source = source.lower()
+    if source in PATH_SOURCES:
+        if not rest:
+            raise UserError(f"--data {spec!r}: {source} needs a path, e.g. {source}:./my_data")
+        return DataSpec(source, path=rest)
+    if source in BUILTIN_SOURCES:
+        split = rest.lower() if sep else default_split
+        if split is not None and split not in SPLITS:
+            raise UserError(f"--data {spec!r}: unknown split {rest!r} (use :train or :test)")
+        return DataSpec(source, split=split)
+    raise UserError(f"--data {spec!r}: unknown dataset (use fashion-mnist[:train|:test], "
+                    f"digits[:train|:test], imagefolder:PATH or npz:PATH)")
+
+
+def with_split(spec: str, split: str) -> str:
+    """The spec with its split replaced (built-in sources); path sources are returned unchanged."""
+    parsed = parse_spec(spec)
+    return str(replace(parsed, split=split)) if parsed.source in BUILTIN_SOURCES else str(parsed)
+
+
+def has_splits(spec: str) -> bool:
+    """True for built-in sources, which have a train and a test split."""
+    return parse_spec(spec).source in BUILTIN_SOURCES
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Preprocessed images (float32 NCHW, 3 channels) and int64 labels (None if the data has none).
+
+    ``images`` may be a read-only broadcast view for grey data (the 3 channels share memory);
+    ``batch`` / ``batches`` return contiguous writable copies.
+    """
+
+    spec: str
+    images: np.ndarray
+    labels: np.ndarray | None
+    class_names: tuple[str, ...]
+    normalization: Normalization
+    input_size: int
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def batch(self, indices: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray | None]:
+        """Contiguous (images, labels) for the given indices or slice."""
+        x = np.ascontiguousarray(self.images[indices])
+        y = None if self.labels is None else np.ascontiguousarray(self.labels[indices])
+        return x, y
+
+    def batches(self, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """All images in order, ``batch_size`` at a time."""
+        for start in range(0, len(self), batch_size):
+            yield self.batch(slice(start, start + batch_size))
+
+    def subset(self, indices: np.ndarray) -> "Dataset":
+        """A new Dataset holding only ``indices`` (in that order)."""
+        x, y = self.batch(np.asarray(indices, dtype=np.int64))
+        return replace(self, images=x, labels=y)
+
+    def require_labels(self) -> np.ndarray:
+        if self.labels is None:
+            raise UserError(f"--data {self.spec}: no labels (npz array 'y' missing)")
+        return self.labels
+
+
+def load_unit_images(source: str, split: str | None, root: str | Path | None,
+                     path: str | None = None) -> tuple[np.ndarray, sources.RawImages]:
+    """Raw images in [0, 1] (NCHW) of one source, before resizing and normalisation."""
+    if source == "fashion-mnist":
+        raw = sources.load_fashion_mnist(split or "test", root)
+    elif source == "digits":
+        raw = sources.load_digits(split or "test")
+    elif source == "imagefolder":
+        raw = sources.load_imagefolder(path)
+    elif source == "npz":
+        raw = sources.load_npz(path)
+    else:  # parse_spec guarantees one of the above
+        raise UserError(f"unknown dataset source {source!r}")
+    return raw.images, raw
+
+
+def load_dataset(spec: str, root: str | Path | None = None, *,
+                 input_size: int = DEFAULT_INPUT_SIZE, default_split: str = "test",
+                 normalization: Normalization | None = None) -> Dataset:
+    """Load and preprocess a DATA spec (see module docstring).
+
+    ``root``: where the Fashion-MNIST files are (default /usr/share/datasets/fashion-mnist).
+    ``normalization``: statistics to use (e.g. from a checkpoint); default: the built-in train
+    split constants, or for imagefolder/npz the statistics of the data itself.
+    """
+    if input_size < 1:
+        raise UserError(f"--input-size {input_size}: must be a positive number of pixels")
+    parsed = parse_spec(spec, default_split=default_split)
+    unit_images, raw = load_unit_images(parsed.source, parsed.split, root, parsed.path)
+    if len(unit_images) == 0:
+        raise UserError(f"--data {spec}: no images")
+    norm = normalization if normalization is not None else BUILTIN_NORMALIZATION.get(parsed.source)
+    images, used = preprocess(unit_images, input_size, norm)
+    return Dataset(str(parsed), images, raw.labels, raw.class_names, used, input_size)

@@ -1,0 +1,137 @@
+"""CLI contract of the integer spine: calibrate, export, verify, eval (quantized), inspect."""
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from catdeploy.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(map(str, args)))
+
+
+def one_line_error(result, code=2, *fragments):
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(("error: ", "check failed: ")), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("spine")
+    ckpt = d / "digits.pt"
+    r = run("train", "mnasnet0_5", "--data", "digits", "-o", ckpt, "--epochs", 1, "--limit", 128,
+            "--batch-size", 32)
+    assert r.exit_code == 0, r.stderr
+    qg = d / "m.qg"
+    r = run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w4a4",
+            "--samples", 64, "-o", qg, "--json")
+    assert r.exit_code == 0, r.stderr
+    tfl = d / "m.tflite"
+    r = run("export", qg, "--target", "tflite", "-o", tfl, "--json")
+    assert r.exit_code == 0, r.stderr
+    return d, ckpt, qg, tfl, json.loads(r.stdout)
+
+
+def test_export_writes_model_and_manifest(workdir):
+    d, ckpt, qg, tfl, payload = workdir
+    manifest = json.loads((d / "m.tflite.json").read_text())
+    assert payload["sha256"] == manifest["sha256"] and manifest["setting"] == "w4a4"
+    assert tfl.stat().st_size == manifest["size_bytes"]
+    assert set(manifest["weight_bits"].values()) == {4, 8}
+    assert not [p for p in d.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_export_is_reproducible_and_refuses_overwrite(workdir):
+    d, ckpt, qg, tfl, _ = workdir
+    one_line_error(run("export", qg, "-o", tfl), 2, "already exists", "--force")
+    again = d / "again.tflite"
+    assert run("export", qg, "-o", again).exit_code == 0
+    assert again.read_bytes() == tfl.read_bytes()
+
+
+def test_export_straight_from_model_matches_calibrate_then_export(workdir):
+    d, ckpt, qg, tfl, _ = workdir
+    direct = d / "direct.tflite"
+    r = run("export", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w4a4",
+            "--samples", 64, "--target", "tflite", "-o", direct)
+    assert r.exit_code == 0, r.stderr
+    assert direct.read_bytes() == tfl.read_bytes()
+
+
+def test_verify_json_is_bit_exact(workdir):
+    _, _, _, tfl, _ = workdir
+    r = run("verify", tfl, "--data", "digits", "--samples", 32, "--interpreter", "tflite-runtime,litert",
+            "--resolver", "ref", "--json")
+    assert r.exit_code == 0, r.stderr
+    payload = json.loads(r.stdout)
+    assert payload["bit_exact"] is True and len(payload["runs"]) == 2
+    for run_ in payload["runs"]:
+        assert run_["mismatched_elements"] == 0 and run_["tensors_compared"] > 50
+        assert run_["resolver"] == "ref" and run_["version"] in ("2.14.0", "2.1.0")
+
+
+def test_verify_reports_non_bit_exact_with_exit_1(workdir):
+    """ai-edge-litert's optimized kernels (XNNPACK) round differently: verify must say so."""
+    _, _, _, tfl, _ = workdir
+    r = run("verify", tfl, "--data", "digits", "--samples", 32, "--interpreter", "litert",
+            "--resolver", "auto", "--json")
+    payload = json.loads(r.stdout)
+    assert r.exit_code == 1 and payload["bit_exact"] is False
+    assert payload["runs"][0]["mismatched_elements"] > 0
+
+
+def test_eval_quantized_engines_agree(workdir):
+    _, _, qg, tfl, _ = workdir
+    a = json.loads(run("eval", tfl, "--data", "digits", "--samples", 100, "--engine", "catrt", "--json").stdout)
+    b = json.loads(run("eval", tfl, "--data", "digits", "--samples", 100, "--engine", "tflite", "--json").stdout)
+    c = json.loads(run("eval", qg, "--data", "digits", "--samples", 100, "--json").stdout)
+    assert a["n"] == b["n"] == 100 and a["top1"] == b["top1"] == c["top1"]
+    assert "fake_quant_top1" in c
+
+
+def test_inspect_json(workdir):
+    _, _, _, tfl, _ = workdir
+    r = run("inspect", tfl, "--data", "digits", "--samples", 64, "--json")
+    assert r.exit_code == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["float_ops"] == [] and info["activation_violations"] == [] and info["weight_violations"] == []
+    assert info["op_counts"]["CONV_2D"] > 10 and info["op_counts"]["DEPTHWISE_CONV_2D"] > 5
+    planned = [t for t in info["tensors"] if "distinct_values" in t and "bits" in t]
+    assert planned and all(t["distinct_values"] <= 2 ** t["bits"] for t in planned)
+    assert any(t["bits"] == 4 for t in planned)
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["calibrate", "resnet1800", "--weights", "x.pt", "--data", "digits", "-o", "o.qg"], ["resnet1800"]),
+    (["export", "m.qg", "--target", "onnx", "-o", "o.tflite"], ["--target"]),
+    (["export", "mnasnet0_5", "-o", "o.tflite"], ["--weights"]),
+])
+def test_usage_errors(tmp_path, monkeypatch, args, fragments):
+    monkeypatch.chdir(tmp_path)
+    one_line_error(run(*args), 2, *fragments)
+
+
+def test_bad_bits(workdir, tmp_path):
+    _, ckpt, _, _, _ = workdir
+    one_line_error(run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w3a3",
+                       "-o", tmp_path / "x.qg"), 2, "--bits")
+    assert not (tmp_path / "x.qg").exists()
+
+
+def test_corrupt_inputs(tmp_path):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"TFL3" + bytes(100))
+    one_line_error(run("verify", bad, "--data", "digits", "--samples", 4), 2, "bad.tflite")
+    one_line_error(run("inspect", bad), 2, "bad.tflite")
+    qg = tmp_path / "bad.qg"
+    qg.write_bytes(b"PK\x03\x04garbage")
+    one_line_error(run("export", qg, "-o", tmp_path / "o.tflite"), 2, "bad.qg")
+    assert not (tmp_path / "o.tflite").exists()
