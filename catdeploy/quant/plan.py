@@ -149,11 +149,10 @@ def make_plan(
     convs = [n for n in weighted if n.kind in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D)]
     linears = [n for n in weighted if n.kind == OpKind.LINEAR]
     first_conv = convs[0].name if convs else None
-    last_linear = None
-    for n in reversed(linears):
-        if any(o in graph.outputs for o in n.outputs) or n is linears[-1]:
-            last_linear = n.name
-            break
+    # The classifier: the LINEAR producing a graph output, else the last LINEAR.
+    heads = [n for n in linears if any(o in graph.outputs for o in n.outputs)]
+    last_linear = (heads or linears or [None])[-1]
+    last_linear = last_linear.name if last_linear is not None else None
 
     weights: dict[str, int] = {}
     weight_symmetric: dict[str, bool] = {}
