@@ -9,7 +9,8 @@ from ..errors import CatrtError
 from ..kernels.pad import pad
 from ..profiles import Profile
 from ..reader import Operator
-from .common import check_arity, expect_dtype, input_tensor, output_tensor, per_tensor_qparams
+from .common import (check_arity, expect_dtype, input_tensor, output_tensor, per_tensor_qparams,
+                     tensor_label)
 
 MAX_PAD_RANK = 5
 
@@ -17,6 +18,20 @@ MAX_PAD_RANK = 5
 @dataclass(frozen=True)
 class PadParams:
     pad_value: int
+
+
+def _check_padded_shape(op: Operator, x, paddings: np.ndarray, out) -> None:
+    """Constant paddings must give the output shape the file declares (catrt check, stricter
+    than TFLite's ResizeOutputTensor): a corrupted padding would otherwise make later ops work
+    on an arbitrarily larger tensor. Dimensions that are dynamic in the input's
+    shape_signature (-1) are not compared."""
+    padded = tuple(int(d) + int(b) + int(a) for d, (b, a) in zip(x.shape, paddings.tolist()))
+    signature = x.shape_signature or ()
+    dynamic = {i for i, d in enumerate(signature) if d < 0}
+    if len(out.shape) != len(padded) or any(
+            p != o for i, (p, o) in enumerate(zip(padded, out.shape)) if i not in dynamic):
+        raise CatrtError(f"{op.label}: paddings {paddings.tolist()} give shape {padded}, but the "
+                         f"output tensor {tensor_label(out)} is declared {out.shape}")
 
 
 def prepare(op: Operator, tensors, profile: Profile) -> PadParams:
@@ -35,6 +50,8 @@ def prepare(op: Operator, tensors, profile: Profile) -> PadParams:
                          f"({len(x.shape)}, 2)")
     if paddings.data is not None and np.any(paddings.data < 0):
         raise CatrtError(f"{op.label}: negative paddings {paddings.data.tolist()}")
+    if paddings.data is not None:
+        _check_padded_shape(op, x, paddings.data, out)
     pad_value = 0
     if x.dtype == "int8":
         pad_value = per_tensor_qparams(op, out, "output")[1]
