@@ -120,6 +120,21 @@ def write_doc(section: str) -> None:
     DOC.write_text(text)
 
 
+def save(rows: dict, results: Path, no_doc: bool) -> None:
+    import torch
+
+    from catdeploy import api
+
+    bits_order = ["w8a8", "w4a4", "w2a4", "w4a2", "w2a2"]
+    ordered = [rows[k] for k in sorted(rows, key=lambda k: (list(ARCH).index(k[0]), bits_order.index(k[1])))]
+    env = {"date": date.today().isoformat(), "cpu": cpu_name(), "threads": torch.get_num_threads(),
+           "versions": ", ".join(f"{k} {v}" for k, v in api.versions().items())}
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({"env": env, "rows": ordered}, indent=1))
+    if not no_doc:
+        write_doc(markdown(ordered, env))
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -140,6 +155,8 @@ def main() -> int:
     p.add_argument("--agreement-samples", type=int, default=10000)
     p.add_argument("--out-dir", default=str(ROOT / "bench" / "out"))
     p.add_argument("--no-doc", action="store_true")
+    p.add_argument("--results", default=str(RESULTS), help="JSON file of rows (merged with its earlier rows).")
+    p.add_argument("--merge", default="", help="Comma-separated result JSON files to merge in first.")
     args = p.parse_args()
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     from catdeploy import api
@@ -147,21 +164,16 @@ def main() -> int:
 
     x_test, y_test = eval_images("fashion-mnist:test", None)
     log = lambda m: print(m, file=sys.stderr, flush=True)
-    previous = json.loads(RESULTS.read_text())["rows"] if RESULTS.exists() else []
+    results = Path(args.results)
+    previous = json.loads(results.read_text())["rows"] if results.exists() else []
+    for extra in filter(None, args.merge.split(",")):
+        previous += json.loads(Path(extra).read_text())["rows"]
     rows = {(r["model"], r["bits"]): r for r in previous}
-    for ref in args.models.split(","):
-        for bits in args.bits.split(","):
-            rows[(ref, bits)] = run_one(ref, bits, args, x_test, y_test, log)
-            ordered = [rows[k] for k in sorted(rows, key=lambda k: (list(ARCH).index(k[0]),
-                                                                    ["w8a8", "w4a4", "w2a4", "w4a2", "w2a2"].index(k[1])))]
-            import torch
-            env = {"date": date.today().isoformat(), "cpu": cpu_name(),
-                   "threads": torch.get_num_threads(),
-                   "versions": ", ".join(f"{k} {v}" for k, v in api.versions().items())}
-            RESULTS.parent.mkdir(parents=True, exist_ok=True)
-            RESULTS.write_text(json.dumps({"env": env, "rows": ordered}, indent=1))
-            if not args.no_doc:
-                write_doc(markdown(ordered, env))
+    todo = [(ref, bits) for ref in filter(None, args.models.split(",")) for bits in args.bits.split(",")]
+    for item in todo or [None]:
+        if item is not None:
+            rows[item] = run_one(*item, args, x_test, y_test, log)
+        save(rows, results, args.no_doc)
     return 0
 
 

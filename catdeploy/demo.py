@@ -1,9 +1,7 @@
 """`catdeploy demo`: the whole pipeline on the embedded default model, offline, in a few minutes."""
 from __future__ import annotations
 
-import json
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +12,10 @@ from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images, e
 
 def default_model() -> tuple[str, Path, dict]:
     """(architecture, weights path, recorded training info) of the embedded default model."""
-    assets = resources.files("catdeploy") / "assets"
-    info = json.loads((assets / "default_model.json").read_text())
-    return info["model"], Path(str(assets / "default_model.pt")), info
+    from catdeploy.assets import DEFAULT_MODEL_PATH, default_model_info
+
+    info = default_model_info()
+    return info["model"], DEFAULT_MODEL_PATH, info
 
 
 def run_demo(out_dir: Path, *, bits: str = "w4a4", verify_samples: int = 256, eval_samples: int | None = None,
