@@ -190,3 +190,22 @@ def expect_activation(op: IntOp, x: IntTensor, role: str = "input") -> None:
     """An int8 activation tensor, quantized per tensor."""
     expect_dtype(op, x, role, "int8")
     expect_quantized(op, x, role, per_tensor=True)
+
+
+def convolution_operands(op, tensors, bias_reason: str, channel_axis: int):
+    """(input, filter, bias, output) of CONV_2D / DEPTHWISE_CONV_2D after the checks both share:
+    three inputs, 4-D activation input, constant symmetric 4-D int8/int4 filter with per-channel
+    scales along `channel_axis`."""
+    expect_arity(op, (3, 3))
+    x = required(op, tensors, 0, "input")
+    w = required(op, tensors, 1, "filter")
+    b = required(op, tensors, 2, bias_reason)
+    out = tensors[op.outputs[0]]
+    expect_activation(op, x)
+    expect_rank(op, x, "input", 4)
+    expect_dtype(op, w, "filter", "int8", "int4")
+    expect_constant(op, w, "filter")
+    expect_rank(op, w, "filter", 4)
+    expect_channel_qparams(op, w, "filter", axis=channel_axis)
+    expect_symmetric(op, w, "filter")
+    return x, w, b, out

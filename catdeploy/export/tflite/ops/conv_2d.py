@@ -6,25 +6,14 @@ points are 0, per-channel filter scales run along axis 0 of the [OC, KH, KW, IC]
 from __future__ import annotations
 
 from catdeploy.export.tflite.ops._common import (
-    OpSpec, activation_code, expect_activation, expect_arity, expect_channel_qparams,
-    expect_constant, expect_dtype, expect_rank, expect_shape, expect_spatial_output,
-    expect_symmetric, fail, int_option, padding_code, required,
+    OpSpec, activation_code, convolution_operands, expect_activation, expect_constant,
+    expect_dtype, expect_shape, expect_spatial_output, expect_symmetric, fail, int_option,
+    padding_code,
 )
 
 
 def check(op, tensors) -> None:
-    expect_arity(op, (3, 3))
-    x = required(op, tensors, 0, "input")
-    w = required(op, tensors, 1, "filter")
-    b = required(op, tensors, 2, "bias (mandatory for CONV_2D)")
-    out = tensors[op.outputs[0]]
-    expect_activation(op, x)
-    expect_rank(op, x, "input", 4)
-    expect_dtype(op, w, "filter", "int8", "int4")
-    expect_constant(op, w, "filter")
-    expect_rank(op, w, "filter", 4)
-    expect_channel_qparams(op, w, "filter", axis=0)
-    expect_symmetric(op, w, "filter")
+    x, w, b, out = convolution_operands(op, tensors, "bias (mandatory for CONV_2D)", channel_axis=0)
     oc, kh, kw, ic_filter = w.shape
     if ic_filter < 1 or x.shape[3] % ic_filter:
         raise fail(op, f"filter input channels {ic_filter} do not divide input channels {x.shape[3]}")

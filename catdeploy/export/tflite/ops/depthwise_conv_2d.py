@@ -10,25 +10,14 @@ bias index of -1 is refused at load ("Tensor at index 2 was optional but was exp
 from __future__ import annotations
 
 from catdeploy.export.tflite.ops._common import (
-    OpSpec, activation_code, expect_activation, expect_arity, expect_channel_qparams,
-    expect_constant, expect_dtype, expect_rank, expect_shape, expect_spatial_output,
-    expect_symmetric, fail, int_option, padding_code, required,
+    OpSpec, activation_code, convolution_operands, expect_activation, expect_constant,
+    expect_dtype, expect_shape, expect_spatial_output, expect_symmetric, fail, int_option,
+    padding_code, required,
 )
 
 
 def check(op, tensors) -> None:
-    expect_arity(op, (3, 3))
-    x = required(op, tensors, 0, "input")
-    w = required(op, tensors, 1, "filter")
-    b = required(op, tensors, 2, "bias (TFLite's optimized int8 DEPTHWISE_CONV_2D crashes without it)")
-    out = tensors[op.outputs[0]]
-    expect_activation(op, x)
-    expect_rank(op, x, "input", 4)
-    expect_dtype(op, w, "filter", "int8", "int4")
-    expect_constant(op, w, "filter")
-    expect_rank(op, w, "filter", 4)
-    expect_channel_qparams(op, w, "filter", axis=3)
-    expect_symmetric(op, w, "filter")
+    x, w, b, out = convolution_operands(op, tensors, "bias (TFLite's optimized int8 DEPTHWISE_CONV_2D crashes without it)", channel_axis=3)
     one, kh, kw, oc = w.shape
     if one != 1:
         raise fail(op, f"filter '{w.name}' must have shape [1, KH, KW, OC], got {w.shape}")
