@@ -10,8 +10,7 @@ from ..fixed_point import quantize_multiplier_smaller_than_one_exp
 from ..kernels.add import add
 from ..profiles import Profile
 from ..reader import Operator
-from .common import (activation_range, check_arity, expect_dtype, input_tensor, output_tensor,
-                     per_tensor_qparams)
+from .common import activation_range, binary_int8_qparams
 
 LEFT_SHIFT_INT8 = 20
 
@@ -33,15 +32,7 @@ class AddParams:
 
 
 def prepare(op: Operator, tensors, profile: Profile) -> AddParams:
-    check_arity(op, (2,))
-    a = input_tensor(op, tensors, 0, "first")
-    b = input_tensor(op, tensors, 1, "second")
-    out = output_tensor(op, tensors)
-    for t, role in ((a, "first input"), (b, "second input"), (out, "output")):
-        expect_dtype(op, t, role, ("int8",))
-    s1, z1 = per_tensor_qparams(op, a, "first input")
-    s2, z2 = per_tensor_qparams(op, b, "second input")
-    s_out, z_out = per_tensor_qparams(op, out, "output")
+    (s1, z1), (s2, z2), (s_out, z_out), out = binary_int8_qparams(op, tensors)
     # 2 * max(float, float) is a float32 product; 2^20 * s_out likewise (exact).
     with np.errstate(over="ignore"):  # an overflow gives inf, rejected below
         twice_max = float(np.float32(2.0) * np.float32(max(s1, s2)))

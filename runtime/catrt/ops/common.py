@@ -117,3 +117,16 @@ def check_int4_filter(op: Operator, tensor: Tensor, profile) -> None:
     """Refuse INT4 filters where the profile's Prepare refuses them."""
     if tensor.dtype == "int4" and op.kind not in profile.int4_filter_ops:
         raise CatrtError(f"{op.label}: {profile.name} does not accept INT4 filters for {op.kind}")
+
+
+def binary_int8_qparams(op, tensors):
+    """((s1, z1), (s2, z2), (s_out, z_out), output tensor) of a two-input int8 arithmetic op
+    (ADD, MUL), after the arity, dtype and per-tensor quantization checks both Prepares make."""
+    check_arity(op, (2,))
+    a = input_tensor(op, tensors, 0, "first")
+    b = input_tensor(op, tensors, 1, "second")
+    out = output_tensor(op, tensors)
+    for t, role in ((a, "first input"), (b, "second input"), (out, "output")):
+        expect_dtype(op, t, role, ("int8",))
+    return (per_tensor_qparams(op, a, "first input"), per_tensor_qparams(op, b, "second input"),
+            per_tensor_qparams(op, out, "output"), out)

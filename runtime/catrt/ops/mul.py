@@ -9,8 +9,7 @@ from ..fixed_point import quantize_multiplier
 from ..kernels.mul import mul
 from ..profiles import Profile
 from ..reader import Operator
-from .common import (activation_range, check_arity, expect_dtype, input_tensor, output_tensor,
-                     per_tensor_qparams)
+from .common import activation_range, binary_int8_qparams
 
 
 @dataclass(frozen=True)
@@ -26,15 +25,7 @@ class MulParams:
 
 
 def prepare(op: Operator, tensors, profile: Profile) -> MulParams:
-    check_arity(op, (2,))
-    a = input_tensor(op, tensors, 0, "first")
-    b = input_tensor(op, tensors, 1, "second")
-    out = output_tensor(op, tensors)
-    for t, role in ((a, "first input"), (b, "second input"), (out, "output")):
-        expect_dtype(op, t, role, ("int8",))
-    s1, z1 = per_tensor_qparams(op, a, "first input")
-    s2, z2 = per_tensor_qparams(op, b, "second input")
-    s_out, z_out = per_tensor_qparams(op, out, "output")
+    (s1, z1), (s2, z2), (s_out, z_out), out = binary_int8_qparams(op, tensors)
     with np.errstate(over="ignore"):  # an overflow gives inf, rejected by quantize_multiplier
         real = np.float32(np.float32(s1) * np.float32(s2)) / np.float32(s_out)  # float32 math
     multiplier, shift = quantize_multiplier(float(real))
