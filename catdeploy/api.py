@@ -86,6 +86,43 @@ def calibration_images(data: str, samples: int, seed: int, input_size: int = 32,
     return calibration_subset(ds, samples, seed).images
 
 
+def calibration_data(data: str, samples: int, seed: int, input_size: int = 32,
+                     data_root: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(images, labels or None) of the calibration draw (same images as calibration_images)."""
+    from catdeploy.data.datasets import has_splits, load_dataset, with_split
+    from catdeploy.data.splits import calibration_subset
+
+    spec = with_split(data, "train") if has_splits(data) and ":" not in data else data
+    ds = load_dataset(spec, data_root, input_size=input_size, default_split="train")
+    sub = calibration_subset(ds, samples, seed)
+    return sub.images, sub.labels
+
+
+def fp_logits_function(graph: Graph, batch_size: int = 128) -> Callable[[np.ndarray], np.ndarray]:
+    """images -> FP logits of the float graph, in batches."""
+    def run(images: np.ndarray) -> np.ndarray:
+        return np.concatenate([float_logits(graph, xb) for xb in iterate_batches(images, batch_size)])
+
+    return run
+
+
+def apply_cat(qg: QuantizedGraph, images: np.ndarray, labels: np.ndarray | None, *, clusters: int | None = None,
+              alpha: float | None = None, views: int = 0, seed: int = 0, log=lambda m: None) -> QuantizedGraph:
+    """Fit CAT on any QuantizedGraph (integer logits, held-out selection); see catdeploy.cat.select."""
+    from catdeploy.cat.select import CatOptions, calibrate_cat
+
+    return calibrate_cat(qg, fp_logits_function(qg.graph), images, labels,
+                         CatOptions(clusters=clusters, alpha=alpha, views=views, seed=seed), log=log)
+
+
+def apply_affine_layers(qg: QuantizedGraph, images: np.ndarray, labels: np.ndarray | None, *, seed: int = 0,
+                        log=lambda m: None) -> QuantizedGraph:
+    """Per-channel affine inside the network, folded into each layer (catdeploy.cat.affine_layers)."""
+    from catdeploy.cat.affine_layers import calibrate_affine_layers
+
+    return calibrate_affine_layers(qg, fp_logits_function(qg.graph), images, labels, seed=seed, log=log)
+
+
 def calibrate(graph: Graph, qplan: QuantPlan, calib_images: np.ndarray, *, method: str = "rtn",
               seed: int = 0, batch_size: int = 64, meta: dict | None = None) -> QuantizedGraph:
     if method in PLANNED_METHODS:
@@ -148,9 +185,19 @@ def manifest(qg: QuantizedGraph, program: IntProgram, model_bytes: bytes, source
         "inputs": list(program.inputs), "outputs": list(program.outputs),
         "extra_clamp_ops": int(program.metadata.get("catdeploy.extra_clamp_ops", 0)),
         "requantization": requant_table(program), "tensors": tensors,
-        "cat": None if qg.cat is None else {k: v for k, v in qg.cat.items() if not isinstance(v, np.ndarray)},
+        "cat": cat_manifest(qg),
+        "affine_layers": qg.meta.get("affine_layers"),
         "source": source, "versions": versions(),
     }
+
+
+def cat_manifest(qg: QuantizedGraph) -> dict | None:
+    """The CAT parameters for the manifest: scalars and the cluster sizes (arrays stay in the .qg)."""
+    if qg.cat is None:
+        return None
+    out = {k: v for k, v in qg.cat.items() if not isinstance(v, np.ndarray)}
+    out["cluster_sizes"] = [int(n) for n in np.asarray(qg.cat["cluster_sizes"]).ravel()]
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -219,6 +266,29 @@ def run_tflite(model_bytes: bytes, x_nchw: np.ndarray, interpreter: str = "tflit
         res = run_interpreter(model_bytes, [prepare_inputs(model_bytes, xb)], interpreter, resolver, keep_all=False)
         outs.append(np.asarray(res["outputs"][0]))
     return np.concatenate(outs)
+
+
+def integer_logits_with_and_without_cat(qg: QuantizedGraph, x_nchw: np.ndarray) -> dict[str, np.ndarray]:
+    """Integer (catrt) logits of `qg` with its CAT head and without it (base classifier), from one
+    run of the network: the classifier's int8 input is computed once and fed to both
+    classifier-only programs (the same ops and constants as the exported graphs). Dequantized."""
+    from dataclasses import replace as dc_replace
+
+    from catdeploy.cat.integer import (classifier_bytes, dequantize, integer_tensors, output_qparams,
+                                       program_bytes, run_classifier)
+    from catdeploy.lower import classifier_node
+
+    node = classifier_node(qg.graph)
+    base = dc_replace(qg, cat=None)
+    x_name = qg.plan.node_inputs[node.name][0]
+    features = integer_tensors(program_bytes(base), x_nchw, [x_name])[x_name]
+    out = {}
+    for key, variant in (("without_cat", base), ("with_cat", qg)):
+        if key == "with_cat" and qg.cat is None:
+            continue
+        head = classifier_bytes(variant)
+        out[key] = dequantize(run_classifier(head, features), *output_qparams(head))
+    return out
 
 
 def read_json(path: Path) -> dict:

@@ -149,7 +149,13 @@ def eval_command(
             emit_json(result)
         else:
             typer.echo(f"{result['engine']}: top-1 {result['top1']:.2f} %, top-5 {result['top5']:.2f} % on {result['n']} images"
-                       + (f" (fake-quant top-1 {result['fake_quant_top1']:.2f} %)" if "fake_quant_top1" in result else ""))
+                       + (f" (fake-quant top-1 {result['fake_quant_top1']:.2f} %"
+                          + (", base without CAT" if "top1_with_cat" in result else "") + ")"
+                          if "fake_quant_top1" in result else ""))
+            if "top1_with_cat" in result:
+                typer.echo(f"integer top-1 without CAT {result['top1_without_cat']:.2f} %, with CAT "
+                           f"(K={result['cat']['clusters']}, alpha={result['cat']['alpha']}) "
+                           f"{result['top1_with_cat']:.2f} %")
         return
 
     result = training.evaluate_checkpoint(model, weights=weights, data=data, samples=samples,

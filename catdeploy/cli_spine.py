@@ -34,7 +34,9 @@ def _parse_overrides(items: list[str] | None, option: str) -> dict[str, int]:
 
 
 def _calibrate_options(bits, method, samples, seed, strict, symmetric, observer, data_root,
-                       weight_bits, act_bits):
+                       weight_bits, act_bits, cat=False, clusters="auto", alpha="auto", cat_views=0,
+                       affine_layers=False):
+    from catdeploy.cat.select import parse_alpha, parse_clusters
     from catdeploy.pipeline import CalibrateOptions
 
     if samples < 1:
@@ -43,12 +45,15 @@ def _calibrate_options(bits, method, samples, seed, strict, symmetric, observer,
                             symmetric_weights=symmetric, observer=observer,
                             data_root=None if data_root is None else str(data_root),
                             weight_overrides=_parse_overrides(weight_bits, "--weight-bits"),
-                            act_overrides=_parse_overrides(act_bits, "--act-bits"))
+                            act_overrides=_parse_overrides(act_bits, "--act-bits"),
+                            cat=cat, clusters=parse_clusters(clusters), alpha=parse_alpha(alpha),
+                            cat_views=_check_views(cat_views), affine_layers=affine_layers)
 
 
-def _reject_cat(cat: bool) -> None:
-    if cat:
-        raise UserError("--cat: CAT calibration is not implemented yet (use --no-cat)")
+def _check_views(views: int) -> int:
+    if views < 0:
+        raise UserError(f"--cat-views {views}: must be at least 0")
+    return views
 
 
 BitsOption = typer.Option("w4a4", "--bits", "-b", help="w8a8, w4a4, w2a4, w4a2 or w2a2.")
@@ -58,7 +63,13 @@ SeedOption = typer.Option(0, "--seed", help="Seed of the calibration draw.")
 StrictOption = typer.Option(False, "--strict", help="Configured bits everywhere except input and logits.")
 SymmetricOption = typer.Option(False, "--symmetric-weights", help="Symmetric weight grids (zero point 0).")
 ObserverOption = typer.Option("lp", "--observer", help="Range observer: lp (p=2.4 grid search) or minmax.")
-CatOption = typer.Option(False, "--cat/--no-cat", help="Fit CAT on the logits (not implemented yet).")
+CatOption = typer.Option(False, "--cat/--no-cat", help="Fit CAT on the integer logits and fold it into the "
+                         "exported graph (K, alpha selected on a held-out part of the calibration images).")
+ClustersOption = typer.Option("auto", "--clusters", help="CAT clusters K, or auto (held-out selection among 1..64).")
+AlphaOption = typer.Option("auto", "--alpha", help="CAT blend alpha in (0, 1], or auto (held-out selection).")
+CatViewsOption = typer.Option(0, "--cat-views", help="Augmented views (flips / shifts) per fit image for CAT.")
+AffineLayersOption = typer.Option(False, "--affine-layers/--no-affine-layers", help="Per-channel affine "
+                                  "correction inside the network, folded into each layer (held-out selected).")
 WeightBitsOption = typer.Option(None, "--weight-bits", help="Per-layer override LAYER_GLOB=BITS (repeatable).")
 ActBitsOption = typer.Option(None, "--act-bits", help="Input bits of matching layers LAYER_GLOB=BITS (repeatable).")
 
@@ -74,7 +85,8 @@ def calibrate_command(
     output: Path = typer.Option(..., "--output", "-o", help="QuantizedGraph archive to write (.qg)."),
     bits: str = BitsOption, method: str = MethodOption, samples: int = SamplesOption,
     seed: int = SeedOption, strict: bool = StrictOption, symmetric_weights: bool = SymmetricOption,
-    observer: str = ObserverOption, cat: bool = CatOption,
+    observer: str = ObserverOption, cat: bool = CatOption, clusters: str = ClustersOption,
+    alpha: str = AlphaOption, cat_views: int = CatViewsOption, affine_layers: bool = AffineLayersOption,
     weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
     data_root: Optional[Path] = DataRootOption,
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT."),
@@ -85,16 +97,16 @@ def calibrate_command(
     from catdeploy.quant.quantized_graph import save_quantized_graph
     from catdeploy.util_io import check_output_path
 
-    _reject_cat(cat)
     check_output_path(output, force)
     opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer, data_root,
-                              weight_bits, act_bits)
+                              weight_bits, act_bits, cat, clusters, alpha, cat_views, affine_layers)
     t0 = time.perf_counter()
-    qg = calibrate_model(model, str(weights), data, opts)
+    qg = calibrate_model(model, str(weights), data, opts, log=log)
     seconds = round(time.perf_counter() - t0, 2)
     save_quantized_graph(qg, output)
     result = {"output": str(output), "setting": qg.plan.setting, "method": qg.meta.get("method"),
-              "calibration_images": qg.meta.get("calibration_images"), "seconds": seconds}
+              "calibration_images": qg.meta.get("calibration_images"), "seconds": seconds,
+              "cat": _cat_summary(qg), "affine_layers": qg.meta.get("affine_layers")}
     emit_json(result) if json_out else typer.echo(f"{output}: {model} {qg.plan.setting} ({method})")
 
 
@@ -112,7 +124,8 @@ def export_command(
     data: Optional[str] = typer.Option(None, "--data", "-d", help="With a model name: calibration data."),
     bits: str = BitsOption, method: str = MethodOption, samples: int = SamplesOption,
     seed: int = SeedOption, strict: bool = StrictOption, symmetric_weights: bool = SymmetricOption,
-    observer: str = ObserverOption, cat: bool = CatOption,
+    observer: str = ObserverOption, cat: bool = CatOption, clusters: str = ClustersOption,
+    alpha: str = AlphaOption, cat_views: int = CatViewsOption, affine_layers: bool = AffineLayersOption,
     weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
     data_root: Optional[Path] = DataRootOption,
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT and its manifest."),
@@ -124,7 +137,6 @@ def export_command(
 
     if target != "tflite":
         raise UserError(f"--target {target!r}: only 'tflite' is supported")
-    _reject_cat(cat)
     check_output_path(output, force)
     if Path(source).suffix == ".qg" or Path(source).is_file():
         qg = load_quantized(Path(source))
@@ -133,8 +145,8 @@ def export_command(
         if weights is None or data is None:
             raise UserError(f"export {source}: a model name needs --weights and --data (or pass a .qg file)")
         opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer,
-                                  data_root, weight_bits, act_bits)
-        qg = calibrate_model(source, str(weights), data, opts)
+                                  data_root, weight_bits, act_bits, cat, clusters, alpha, cat_views, affine_layers)
+        qg = calibrate_model(source, str(weights), data, opts, log=log)
         origin = {"model": source, "weights": str(weights), "data": data}
     manifest = export_quantized(qg, output, io=io, force=force, source=origin, int4_weights=int4_weights)
     result = {"output": str(output), "manifest": str(output) + ".json", "size_bytes": manifest["size_bytes"],
@@ -142,6 +154,16 @@ def export_command(
               "extra_clamp_ops": manifest["extra_clamp_ops"]}
     emit_json(result) if json_out else typer.echo(
         f"{output}: {manifest['size_bytes']} bytes, {manifest['setting']}, sha256 {manifest['sha256'][:16]}")
+
+
+def _cat_summary(qg) -> dict | None:
+    sel = qg.meta.get("cat_selection")
+    if sel is None:
+        return None
+    out = {k: v for k, v in sel.items() if k != "candidates"}
+    if qg.cat is not None:
+        out.update({"clusters": int(qg.cat["clusters"]), "alpha": float(qg.cat["alpha"]), "pca": qg.cat["pca"]})
+    return out
 
 
 def _expand(value: str, allowed: tuple[str, ...], option: str) -> list[str]:
@@ -249,6 +271,11 @@ def eval_quantized(source: Path, data: str, samples: int | None, engine: str, da
         logits = api.run_tflite(model_bytes, x)
     result = {"top1": api.top_k(logits, y, 1) * 100, "top5": api.top_k(logits, y, 5) * 100, "n": int(len(y)),
               "engine": engine if engine == "catrt" else "tflite-runtime/ref"}
+    if qg is not None and qg.cat is not None:
+        split = api.integer_logits_with_and_without_cat(qg, x)
+        result["top1_without_cat"] = api.top_k(split["without_cat"], y, 1) * 100
+        result["top1_with_cat"] = api.top_k(split["with_cat"], y, 1) * 100
+        result["cat"] = {"clusters": int(qg.cat["clusters"]), "alpha": float(qg.cat["alpha"])}
     if qg is not None:
         from catdeploy.quant.simulate import simulate_batches
 
@@ -306,27 +333,59 @@ def inspect_command(
         typer.echo(f"activation tensors over 2^b distinct values: {info['activation_violations'] or 'none'}"
                    f" ({info['n_images']} images)")
     typer.echo(f"weight channels over 2^b distinct values: {info['weight_violations'] or 'none'}")
+    head = info.get("cat_head")
+    if head:
+        gain = head.get("heldout_gain")
+        typer.echo(f"CAT head: K={head['clusters']} alpha={head['alpha']} pca={head['pca']}, {head['ops']} ops "
+                   f"{head['op_counts']}, cluster sizes {head['cluster_sizes']}")
+        typer.echo(f"  weight buffer shared by {head['weight_buffer_tensors']} tensors "
+                   f"({head['weight_buffer_distinct_scales']} distinct scale sets, {head['weight_buffer_bytes']} bytes "
+                   f"stored once); head-only constants {head['head_only_constant_bytes']} bytes "
+                   f"({head['head_only_share_of_file'] * 100:.2f} % of the file)")
+        if gain is not None:
+            typer.echo(f"  held-out top-1 {head['heldout_top1_none']:.2f} -> {head['heldout_top1']:.2f} % "
+                       f"({gain:+.2f}, {head['held_out_images']} images; fitted on {head['fit_logits']} logits); "
+                       f"A <= 0 handling: {head['negative_scale_handling']} at {head['a_floor']} "
+                       f"({head['floored_channels']} channels floored)")
 
 
-@command("demo", examples=["catdeploy demo", "catdeploy demo --out-dir demo_out --json"])
+@command("demo", examples=["catdeploy demo", "catdeploy demo --bits w4a4,w2a2 --eval-samples 10000 --json"])
 def demo_command(
-    out_dir: Path = typer.Option(Path("demo_out"), "--out-dir", help="Where the exported model goes."),
-    bits: str = typer.Option("w4a4", "--bits", "-b", help="Bit setting."),
-    eval_samples: Optional[int] = typer.Option(None, "--eval-samples", help="Test images to evaluate (default all 10000)."),
+    out_dir: Path = typer.Option(Path("demo_out"), "--out-dir", help="Where the exported models go."),
+    bits: str = typer.Option("w4a4,w2a4", "--bits", "-b", help="Comma-separated bit settings."),
+    eval_samples: int = typer.Option(2000, "--eval-samples", help="First N test images evaluated (10000 = all)."),
     json_out: bool = JsonOption,
 ) -> None:
-    """The whole pipeline on the embedded default model: calibrate, export, verify, evaluate."""
+    """The whole pipeline on the embedded default model: RTN + CAT, export, verify, evaluate."""
     from catdeploy.demo import run_demo
+    from catdeploy.quant.qparams import BIT_SETTINGS
 
-    summary = run_demo(out_dir, bits=bits, eval_samples=eval_samples, log=log)
+    settings = tuple(b.strip() for b in bits.split(",") if b.strip())
+    for b in settings:
+        if b not in BIT_SETTINGS:
+            raise UserError(f"--bits {b!r} is not one of {', '.join(BIT_SETTINGS)}")
+    summary = run_demo(out_dir, bits=settings, eval_samples=eval_samples, log=log)
     if json_out:
         emit_json(summary)
     else:
+        n = summary["n_eval"]
         typer.echo("")
-        typer.echo(f"model          {summary['model']} {summary['bits']} ({summary['method']})")
-        typer.echo(f"tflite         {summary['tflite']}")
-        typer.echo(f"FP top-1       {summary['fp_top1'] * 100:.2f} %")
-        typer.echo(f"int top-1      {summary['int_top1_catrt'] * 100:.2f} % (catrt = TFLite, {summary['n_eval']} images)")
-        typer.echo(f"bit-exact      {summary['bit_exact']} ({', '.join(r['interpreter'] + '/' + r['resolver'] for r in summary['verify'])})")
+        typer.echo(f"{summary['model']} (embedded), RTN base, FP top-1 {summary['fp_top1'] * 100:.2f} %; integer "
+                   f"top-1 by catrt on the first {n} of 10000 test images" + (" (a subset, to stay within minutes; "
+                   "--eval-samples 10000 for all)" if n < 10000 else ""))
+        typer.echo(f"{'bits':6s} {'CAT':14s} {'int top-1':>10s} {'held-out':>9s}  bit-exact (every tensor, "
+                   f"{summary['n_verify']} images, reference resolvers)")
+        for r in summary["rows"]:
+            exact = ", ".join(f"{v['interpreter']} {v['version']}: {'yes' if v['bit_exact'] else 'NO'}"
+                              for v in r["verify"])
+            typer.echo(f"{r['bits']:6s} {'none':14s} {r['int_top1_without_cat'] * 100:9.2f}% "
+                       f"{_pct(r['heldout_top1_without_cat'])}")
+            cat = f"K={r['clusters']} a={r['alpha']}" if r["cat_applied"] else "not selected"
+            typer.echo(f"{r['bits']:6s} {cat:14s} {r['int_top1_with_cat'] * 100:9.2f}% "
+                       f"{_pct(r['heldout_top1_with_cat'])}  {exact}")
     if not summary["bit_exact"]:
         raise CheckFailed("demo: catrt and a TFLite interpreter disagree")
+
+
+def _pct(value) -> str:
+    return f"{value:8.2f}%" if value is not None else f"{'-':>9s}"

@@ -1,4 +1,10 @@
-"""`catdeploy demo`: the whole pipeline on the embedded default model, offline, in a few minutes."""
+"""`catdeploy demo`: the whole pipeline on the embedded default model, offline, in a few minutes.
+
+For each bit setting (default W4A4 and W2A4): RTN calibration, CAT fitted on the integer logits
+(K and alpha selected on a held-out part of the calibration images), export of the integer graph
+with the CAT head folded in, bit-exactness of every tensor against every installed TFLite
+interpreter (reference resolver), and integer top-1 without and with CAT.
+"""
 from __future__ import annotations
 
 import time
@@ -9,6 +15,8 @@ import numpy as np
 from catdeploy import api
 from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images, export_quantized
 
+DEMO_EVAL_SAMPLES = 2000
+
 
 def default_model() -> tuple[str, Path, dict]:
     """(architecture, weights path, recorded training info) of the embedded default model."""
@@ -18,49 +26,49 @@ def default_model() -> tuple[str, Path, dict]:
     return info["model"], DEFAULT_MODEL_PATH, info
 
 
-def run_demo(out_dir: Path, *, bits: str = "w4a4", verify_samples: int = 256, eval_samples: int | None = None,
-             data: str = "fashion-mnist", log=print) -> dict:
+def run_demo(out_dir: Path, *, bits: tuple[str, ...] = ("w4a4", "w2a4"), verify_samples: int = 128,
+             eval_samples: int | None = DEMO_EVAL_SAMPLES, data: str = "fashion-mnist", log=print) -> dict:
     from catdeploy.interpreters import available_interpreters
     from catdeploy.verify import verify_model
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model, weights, info = default_model()
     log(f"model: {model} (embedded, trained by: {info.get('command', '?')}; FP test top-1 {info.get('test_top1')})")
-    timings = {}
-    t0 = time.perf_counter()
-    qg = calibrate_model(model, str(weights), data, CalibrateOptions(bits=bits, method="rtn"))
-    timings["calibrate_s"] = round(time.perf_counter() - t0, 1)
-    log(f"calibrated {bits} (RTN, Lp-searched ranges) on {qg.meta.get('calibration_images')} images in {timings['calibrate_s']} s")
-    log("CAT: not applied (CAT folding is a later milestone of the integer spine)")
-    tfl = out_dir / f"{model}_{bits}.tflite"
-    t0 = time.perf_counter()
-    manifest = export_quantized(qg, tfl, force=True, source={"model": model, "weights": str(weights)})
-    timings["export_s"] = round(time.perf_counter() - t0, 1)
-    log(f"exported {tfl} ({manifest['size_bytes']} bytes, {manifest['extra_clamp_ops']} extra clamp ops)")
-    model_bytes = tfl.read_bytes()
-
     x_ver, _ = eval_images(data, verify_samples)
-    inputs = api.prepare_inputs(model_bytes, x_ver)
-    interps = list(available_interpreters())
-    reports = verify_model(model_bytes, inputs, interps, ["ref"])
-    for r in reports:
-        log(f"verify {r.interpreter} {r.version} {r.resolver}: {r.tensors_compared} tensors, "
-            f"{r.mismatched_elements} mismatched elements" + (f" ({r.error})" if r.error else ""))
-
     x_eval, y_eval = eval_images(data, eval_samples)
-    t0 = time.perf_counter()
-    logits = api.run_catrt(model_bytes, x_eval)
-    timings["eval_catrt_s"] = round(time.perf_counter() - t0, 1)
-    top1 = api.top_k(logits, y_eval, 1)
     torch_model, _ = api.load_float_model(model, str(weights))
     fp_top1 = float_top1(torch_model, x_eval, y_eval)
-    summary = {
-        "model": model, "bits": bits, "method": "rtn", "tflite": str(tfl),
-        "fp_top1": fp_top1, "int_top1_catrt": top1, "n_eval": int(len(y_eval)),
-        "bit_exact": all(r.bit_exact for r in reports),
-        "verify": [r.to_dict() for r in reports], "timings": timings,
-    }
-    return summary
+    interps = list(available_interpreters())
+    rows = []
+    for setting in bits:
+        t0 = time.perf_counter()
+        qg = calibrate_model(model, str(weights), data, CalibrateOptions(bits=setting, method="rtn", cat=True), log=log)
+        calib_s = round(time.perf_counter() - t0, 1)
+        sel = qg.meta.get("cat_selection", {})
+        log(f"{setting}: RTN (Lp-searched ranges) + CAT calibrated on {qg.meta.get('calibration_images')} images "
+            f"in {calib_s} s")
+        tfl = out_dir / f"{model}_{setting}_cat.tflite"
+        manifest = export_quantized(qg, tfl, force=True, source={"model": model, "weights": str(weights)})
+        model_bytes = tfl.read_bytes()
+        log(f"exported {tfl} ({manifest['size_bytes']} bytes)")
+        reports = verify_model(model_bytes, api.prepare_inputs(model_bytes, x_ver), interps, ["ref"])
+        for r in reports:
+            log(f"verify {r.interpreter} {r.version} {r.resolver}: {r.tensors_compared} tensors, "
+                f"{r.mismatched_elements} mismatched elements" + (f" ({r.error})" if r.error else ""))
+        split = api.integer_logits_with_and_without_cat(qg, x_eval)
+        without = api.top_k(split["without_cat"], y_eval, 1)
+        with_cat = api.top_k(split["with_cat"], y_eval, 1) if "with_cat" in split else without
+        rows.append({
+            "bits": setting, "tflite": str(tfl), "int_top1_without_cat": without, "int_top1_with_cat": with_cat,
+            "cat_applied": qg.cat is not None,
+            "clusters": None if qg.cat is None else int(qg.cat["clusters"]),
+            "alpha": None if qg.cat is None else float(qg.cat["alpha"]),
+            "heldout_top1_without_cat": sel.get("heldout_top1_none"), "heldout_top1_with_cat": sel.get("heldout_top1"),
+            "bit_exact": all(r.bit_exact for r in reports), "verify": [r.to_dict() for r in reports],
+            "calibrate_s": calib_s,
+        })
+    return {"model": model, "method": "rtn", "fp_top1": fp_top1, "n_eval": int(len(y_eval)),
+            "n_verify": int(len(x_ver)), "rows": rows, "bit_exact": all(r["bit_exact"] for r in rows)}
 
 
 def float_top1(torch_model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:

@@ -45,6 +45,7 @@ def inspect_model(model_bytes: bytes, manifest: dict | None = None, images_int8:
     size = Counter()
     tensors = []
     weight_violations = []
+    counted_buffers: set = set()
     for t in model.tensors:
         q = t.quantization
         row = {"name": t.name, "dtype": t.dtype, "shape": list(t.shape), "constant": t.is_constant}
@@ -59,7 +60,9 @@ def inspect_model(model_bytes: bytes, manifest: dict | None = None, images_int8:
             nbytes = int(t.data.nbytes) if t.dtype != "int4" else (t.data.size + 1) // 2
             kind = "weights" if t.dtype in ("int8", "int4") and t.data.ndim >= 2 else (
                 "biases" if t.dtype == "int32" and q is not None else "other constants")
-            size[kind] += nbytes
+            if t.buffer not in counted_buffers:  # a buffer named by several tensors is stored once
+                size[kind] += nbytes
+                counted_buffers.add(t.buffer)
             if t.dtype in ("int8", "int4") and t.data.ndim >= 2 and q is not None:
                 axis = q.quantized_dimension if len(q.scale) > 1 else 0
                 distinct = _channel_distinct(np.asarray(t.data), axis)
@@ -96,4 +99,40 @@ def inspect_model(model_bytes: bytes, manifest: dict | None = None, images_int8:
         "activations_checked": images_int8 is not None,
         "n_images": 0 if images_int8 is None else int(len(images_int8)),
         "cat": (manifest or {}).get("cat"),
+        "cat_head": cat_head_summary(model, len(model_bytes), (manifest or {}).get("cat")),
+    }
+
+
+def cat_head_summary(model, file_size: int, cat: dict | None) -> dict | None:
+    """The CAT head as stored in the file: ops, the shared weight buffer, head bytes, plus the fit
+    summary from the manifest (K, alpha, cluster sizes, held-out gains)."""
+    if not cat:
+        return None
+    layer = cat["layer"]
+    prefix = f"{layer}/cat"
+    head_ops = [op for op in model.operators
+                if any(model.tensors[i].name.startswith(prefix) for i in op.outputs)]
+    by_buffer: dict[int, list] = {}
+    for t in model.tensors:
+        if t.is_constant:
+            by_buffer.setdefault(t.buffer, []).append(t)
+    head_weight = next((t for t in model.tensors if t.name == f"{layer}/cat_head0/weight"), None)
+    sharing = by_buffer.get(head_weight.buffer, []) if head_weight is not None else []
+    distinct_scales = len({tuple(t.quantization.scale) for t in sharing if t.quantization is not None})
+    head_bytes = 0
+    for buffer, ts in by_buffer.items():
+        if all(t.name.startswith(prefix) for t in ts):
+            head_bytes += int(ts[0].data.nbytes)
+    held = cat.get("held_out", {})
+    return {
+        "clusters": cat.get("clusters"), "alpha": cat.get("alpha"), "pca": cat.get("pca"),
+        "cluster_sizes": cat.get("cluster_sizes"), "ops": len(head_ops),
+        "op_counts": dict(Counter(op.kind for op in head_ops)),
+        "weight_buffer_tensors": len(sharing), "weight_buffer_distinct_scales": distinct_scales,
+        "weight_buffer_bytes": int(head_weight.data.nbytes) if head_weight is not None else 0,
+        "head_only_constant_bytes": head_bytes, "head_only_share_of_file": head_bytes / file_size,
+        "heldout_top1_none": held.get("heldout_top1_none"), "heldout_top1": held.get("heldout_top1"),
+        "heldout_gain": held.get("heldout_gain"), "held_out_images": held.get("held_out_images"),
+        "fit_logits": held.get("fit_logits"), "negative_scale_handling": cat.get("negative_scale_handling"),
+        "a_floor": cat.get("a_floor"), "floored_channels": cat.get("floored_channels"),
     }

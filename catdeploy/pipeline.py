@@ -26,22 +26,40 @@ class CalibrateOptions:
     data_root: str | None = None
     weight_overrides: dict = field(default_factory=dict)
     act_overrides: dict = field(default_factory=dict)
+    cat: bool = False
+    clusters: int | None = None      # None: auto
+    alpha: float | None = None       # None: auto
+    cat_views: int = 0
+    affine_layers: bool = False
 
 
-def calibrate_model(model: str, weights: str | None, data: str, opts: CalibrateOptions) -> QuantizedGraph:
-    """Load a torchvision model (+weights), capture it, plan, and calibrate on `data`'s train split."""
+def calibrate_model(model: str, weights: str | None, data: str, opts: CalibrateOptions,
+                    log=lambda m: None) -> QuantizedGraph:
+    """Load a torchvision model (+weights), capture it, plan, and calibrate on `data`'s train split;
+    then optionally the in-network affine (--affine-layers) and CAT (--cat), both selected on a
+    held-out part of the calibration images."""
     torch_model, meta = api.load_float_model(model, weights)
     input_size = int(meta.get("input_size", opts.input_size))
     graph = api.capture(torch_model, input_size)
     qplan = api.plan(graph, opts.bits, strict=opts.strict, symmetric_weights=opts.symmetric_weights,
                      observer=opts.observer, weight_overrides=opts.weight_overrides,
                      act_overrides=opts.act_overrides)
-    images = api.calibration_images(data, opts.samples, opts.seed, input_size, opts.data_root)
+    if opts.cat_views < 0:
+        raise UserError(f"--cat-views {opts.cat_views}: must be at least 0")
+    images, labels = api.calibration_data(data, opts.samples, opts.seed, input_size, opts.data_root)
+    if (opts.cat or opts.affine_layers) and len(images) < 8:
+        raise UserError(f"--samples {opts.samples}: CAT and --affine-layers need at least 8 calibration images")
     # No timings in meta: the archive (and the manifest) must be byte-identical for equal inputs.
-    return api.calibrate(graph, qplan, images, method=opts.method, seed=opts.seed, meta={
+    qg = api.calibrate(graph, qplan, images, method=opts.method, seed=opts.seed, meta={
         "model": model, "weights": str(weights) if weights else None, "data": data,
         "input_size": input_size, "samples": opts.samples,
     })
+    if opts.affine_layers:
+        qg = api.apply_affine_layers(qg, images, labels, seed=opts.seed, log=log)
+    if opts.cat:
+        qg = api.apply_cat(qg, images, labels, clusters=opts.clusters, alpha=opts.alpha, views=opts.cat_views,
+                           seed=opts.seed, log=log)
+    return qg
 
 
 def export_quantized(qg: QuantizedGraph, out: Path, *, io: str = "int8", force: bool = False,

@@ -65,7 +65,8 @@ def lower(qg: QuantizedGraph, io: str = "int8", int4_weights: bool = False) -> I
     for node in graph.nodes:
         REGISTRY[node.kind](b, node)
     outputs = []
-    for v in graph.outputs:
+    for value in graph.outputs:
+        v = b.output_tensors.get(value, value)
         if io == "float":
             name = f"{v}/float"
             b.add_tensor(IntTensor(name=name, shape=b.tensors[v].shape, dtype="float32"))
@@ -78,8 +79,35 @@ def lower(qg: QuantizedGraph, io: str = "int8", int4_weights: bool = False) -> I
         "catdeploy.strict": str(qg.plan.strict).lower(),
         "catdeploy.extra_clamp_ops": str(b.extra_clamps),
     }
+    if qg.cat is not None:
+        metadata["catdeploy.cat_clusters"] = str(int(qg.cat["clusters"]))
     program = b.build(inputs, outputs, metadata)
     return program
 
 
-__all__ = ["lower", "REGISTRY", "IO_MODES", "requant_table"]
+def classifier_node(graph):
+    """The LINEAR node (no fused activation) producing the graph's single output; CAT corrects it."""
+    from catdeploy.ir.graph import OpKind as Kind
+
+    if len(graph.outputs) != 1:
+        raise UserError(f"CAT needs a model with one output, this one has {len(graph.outputs)}")
+    producer = [n for n in graph.nodes if n.output == graph.outputs[0]]
+    if not producer or producer[0].kind != Kind.LINEAR or producer[0].attrs.get("activation", "none") != "none":
+        what = producer[0].kind.value if producer else "no node"
+        raise UserError(f"CAT needs the logits to come from a fully connected layer without activation "
+                        f"(the output is produced by {what})")
+    return producer[0]
+
+
+def lower_classifier(qg: QuantizedGraph) -> IntProgram:
+    """Only the classifier of `qg` (and its CAT head when qg.cat is set): input = the classifier's int8
+    input tensor. Same ops and constants as in the full program; used to score CAT candidates."""
+    node = classifier_node(qg.graph)
+    b = ProgramBuilder(qg)
+    x = qg.plan.node_inputs[node.name][0]
+    b.value_tensor(x)
+    lower_linear(b, node)
+    return b.build([x], [b.output_tensors.get(node.output, node.output)], {})
+
+
+__all__ = ["lower", "lower_classifier", "classifier_node", "REGISTRY", "IO_MODES", "requant_table"]

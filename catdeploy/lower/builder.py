@@ -32,6 +32,7 @@ class ProgramBuilder:
     nonnegative: dict[str, bool] = field(default_factory=dict)  # value -> real values >= 0 guaranteed
     extra_clamps: int = 0
     requant_info: dict[str, dict] = field(default_factory=dict)
+    output_tensors: dict[str, str] = field(default_factory=dict)  # graph value -> tensor (CAT output)
 
     @property
     def graph(self) -> Graph:

@@ -160,29 +160,69 @@ class Interpreter:
         Returns {output name: array}, or with keep_all=True {tensor name: array} for every tensor
         that has a value (constants, inputs and all intermediates).
         """
-        values: dict = {t.index: t.data for t in self.model.tensors if t.is_constant}
-        values.update(self._input_arrays(inputs))
-        for op, module, params in self._prepared:
-            args = [values[i] if i >= 0 else None for i in op.inputs]
-            try:
-                result = module.evaluate(params, args)
-            except CatrtError as exc:
-                message = str(exc)
-                raise CatrtError(message if message.startswith(op.label) else
-                                 f"{op.label}: {message}") from None
-            except (ValueError, IndexError, TypeError) as exc:
-                raise CatrtError(f"{op.label}: {exc}") from None
-            except MemoryError:
-                raise CatrtError(f"{op.label}: out of memory") from None
-            out_index = op.outputs[0]
-            want = self.model.tensors[out_index].numpy_dtype
-            if result.dtype != want:
-                raise CatrtError(f"{op.label}: produced {result.dtype}, output tensor "
-                                 f"{self._names[out_index]!r} is {want.name}")
-            values[out_index] = result
+        values = self.initial_values(inputs)
+        for index in range(len(self._prepared)):
+            self.evaluate_op(index, values)
         if keep_all:
             return {self._names[i]: np.array(v) for i, v in sorted(values.items())}
         return {self._names[i]: np.array(values[i]) for i in self.model.outputs}
+
+    # -- stepping (used by calibration passes that fit one layer at a time) ---------------------
+
+    @property
+    def num_ops(self) -> int:
+        return len(self._prepared)
+
+    def tensor_index(self, name: str) -> int:
+        """Index of the tensor called `name` (names as in get_tensor_details)."""
+        try:
+            return self._names.index(name)
+        except ValueError:
+            raise CatrtError(f"no tensor named {name!r}") from None
+
+    def op_tensors(self, index: int) -> tuple[tuple, tuple]:
+        """(input tensor names, output tensor names) of op `index` ("" for an omitted input)."""
+        op = self._prepared[index][0]
+        return (tuple(self._names[i] if i >= 0 else "" for i in op.inputs),
+                tuple(self._names[i] for i in op.outputs))
+
+    def initial_values(self, inputs) -> dict:
+        """{tensor index: array} holding the constants and the checked inputs; feed it to
+        evaluate_op in op order (what run() does)."""
+        values: dict = {t.index: t.data for t in self.model.tensors if t.is_constant}
+        values.update(self._input_arrays(inputs))
+        return values
+
+    def evaluate_op(self, index: int, values: dict) -> np.ndarray:
+        """Run op `index` on `values` (tensor index -> array), store and return its output."""
+        op, module, params = self._prepared[index]
+        args = [values[i] if i >= 0 else None for i in op.inputs]
+        try:
+            result = module.evaluate(params, args)
+        except CatrtError as exc:
+            message = str(exc)
+            raise CatrtError(message if message.startswith(op.label) else
+                             f"{op.label}: {message}") from None
+        except (ValueError, IndexError, TypeError) as exc:
+            raise CatrtError(f"{op.label}: {exc}") from None
+        except MemoryError:
+            raise CatrtError(f"{op.label}: out of memory") from None
+        out_index = op.outputs[0]
+        want = self.model.tensors[out_index].numpy_dtype
+        if result.dtype != want:
+            raise CatrtError(f"{op.label}: produced {result.dtype}, output tensor "
+                             f"{self._names[out_index]!r} is {want.name}")
+        values[out_index] = result
+        return result
+
+    def accumulators(self, index: int, values: dict) -> np.ndarray:
+        """The exact int32 accumulators (sum of products + bias, before requantization; int64
+        array, wrapped to int32) of a CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED op."""
+        op, module, params = self._prepared[index]
+        accumulate = getattr(module, "accumulate", None)
+        if accumulate is None:
+            raise CatrtError(f"{op.label}: has no accumulators (not a weighted op)")
+        return accumulate(params, [values[i] if i >= 0 else None for i in op.inputs])
 
     def __repr__(self) -> str:
         return (f"Interpreter({len(self.model.operators)} ops, {len(self.model.tensors)} tensors, "

@@ -7,10 +7,12 @@ from catdeploy.ir.graph import Node
 from catdeploy.lower.builder import ProgramBuilder
 
 
-def weight_and_bias(b: ProgramBuilder, node: Node, weight_q: np.ndarray, quantized_dimension: int) -> tuple[str, str]:
+def weight_and_bias(b: ProgramBuilder, node: Node, weight_q: np.ndarray, quantized_dimension: int,
+                    buffer_key: str | None = None) -> tuple[str, str]:
     """Weight tensor (codes q - z in int8, TFLite zero point 0, per-channel scales) and int32 bias.
 
     Bias scale = s_in * s_w[c] (the scale TFLite expects; only checked for uint8 models).
+    buffer_key: share the weight bytes with other tensors of the same key (CAT heads).
     """
     qg = b.qg
     wq = qg.weight_qparams[node.name]
@@ -21,7 +23,8 @@ def weight_and_bias(b: ProgramBuilder, node: Node, weight_q: np.ndarray, quantiz
     # Packed INT4 (two values per byte) when asked for and every code fits a signed nibble.
     packed = b.int4_weights and wq.bits <= 4 and codes.min() >= -8 and codes.max() <= 7
     w = b.const(f"{node.name}/weight", codes, "int4" if packed else "int8", scale=w_scale,
-                zero_point=np.zeros(n, np.int64), quantized_dimension=quantized_dimension, bits=wq.bits)
+                zero_point=np.zeros(n, np.int64), quantized_dimension=quantized_dimension, bits=wq.bits,
+                buffer_key=buffer_key)
     bias_scale = (np.float64(s_in) * w_scale.astype(np.float64)).astype(np.float32)
     bias = b.const(f"{node.name}/bias", qg.bias_codes[node.name].astype(np.int32), "int32",
                    scale=bias_scale, zero_point=np.zeros(n, np.int64), quantized_dimension=0)

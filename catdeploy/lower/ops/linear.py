@@ -11,6 +11,11 @@ def lower_linear(b: ProgramBuilder, node: Node) -> None:
     x = input_tensor(b, node)
     if len(b.tensors[x].shape) != 2:
         raise UserError(f"layer {node.name}: LINEAR on a rank-{len(b.tensors[x].shape)} input is not supported")
+    if b.qg.cat is not None and b.qg.cat.get("layer") == node.name:
+        from catdeploy.lower.ops.cat_head import lower_cat_head
+
+        b.output_tensors[node.output] = lower_cat_head(b, node)
+        return
     wt, bias = weight_and_bias(b, node, b.qg.weight_codes[node.name], quantized_dimension=0)
     act = activation_name(node)
     b.emit_value(node, node.output, "FULLY_CONNECTED", [x, wt, bias],

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CatrtError
-from ..fixed_point import quantize_multiplier
-from ..kernels.conv_2d import conv_2d
+from ..fixed_point import quantize_multiplier, wrap_int32
+from ..kernels.conv_2d import conv_2d, conv_2d_accumulate
 from ..profiles import Profile
 from ..reader import Operator
 from .common import (activation_range, check_arity, check_int4_filter, expect_dtype, expect_rank,
@@ -97,3 +97,10 @@ def evaluate(params: Conv2DParams, inputs: list) -> np.ndarray:
                    output_zero_point=params.output_zero_point,
                    activation_min=params.activation_min, activation_max=params.activation_max,
                    rounding=params.rounding)
+
+
+def accumulate(params: Conv2DParams, inputs: list) -> np.ndarray:
+    """int32 accumulators (as int64) before requantization, NHWC."""
+    acc = conv_2d_accumulate(inputs[0], inputs[1], inputs[2], input_zero_point=params.input_zero_point,
+                             stride=params.stride, dilation=params.dilation, padding=params.padding)
+    return np.asarray(wrap_int32(acc), dtype=np.int64)

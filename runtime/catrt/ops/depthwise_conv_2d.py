@@ -7,7 +7,8 @@ from typing import Optional
 import numpy as np
 
 from ..errors import CatrtError
-from ..kernels.depthwise_conv_2d import depthwise_conv_2d
+from ..fixed_point import wrap_int32
+from ..kernels.depthwise_conv_2d import depthwise_conv_2d, depthwise_conv_2d_accumulate
 from ..profiles import Profile
 from ..reader import Operator
 from .common import (activation_range, check_arity, check_int4_filter, expect_dtype, expect_rank,
@@ -88,3 +89,13 @@ def evaluate(params: DepthwiseConv2DParams, inputs: list) -> np.ndarray:
                              shift=params.shift, output_zero_point=params.output_zero_point,
                              activation_min=params.activation_min,
                              activation_max=params.activation_max, rounding=params.rounding)
+
+
+def accumulate(params: DepthwiseConv2DParams, inputs: list) -> np.ndarray:
+    """int32 accumulators (as int64) before requantization, NHWC."""
+    bias = inputs[2] if params.has_bias else None
+    acc = depthwise_conv_2d_accumulate(inputs[0], inputs[1], bias,
+                                       input_zero_point=params.input_zero_point,
+                                       stride=params.stride, dilation=params.dilation,
+                                       padding=params.padding)
+    return np.asarray(wrap_int32(acc), dtype=np.int64)

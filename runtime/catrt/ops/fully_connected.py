@@ -7,8 +7,8 @@ from typing import Optional
 import numpy as np
 
 from ..errors import CatrtError
-from ..fixed_point import quantize_multiplier
-from ..kernels.fully_connected import fully_connected
+from ..fixed_point import quantize_multiplier, wrap_int32
+from ..kernels.fully_connected import fully_connected, fully_connected_accumulate
 from ..profiles import FLOAT64_RHA, Profile
 from ..reader import Operator
 from .common import (activation_range, check_arity, check_int4_filter, expect_dtype, expect_rank,
@@ -120,3 +120,13 @@ def evaluate(params: FullyConnectedParams, inputs: list) -> np.ndarray:
     if params.keep_num_dims:
         return y.reshape(x.shape[:-1] + (w.shape[0],))
     return y
+
+
+def accumulate(params: FullyConnectedParams, inputs: list) -> np.ndarray:
+    """int32 accumulators (as int64) before requantization, [batch, units]."""
+    x, w = inputs[0], inputs[1]
+    bias = inputs[2] if len(inputs) > 2 else None
+    acc = fully_connected_accumulate(x.reshape(-1, w.shape[1]), w, bias,
+                                     input_zero_point=params.input_zero_point,
+                                     weights_offset=params.weights_offset)
+    return np.asarray(wrap_int32(acc), dtype=np.int64)

@@ -1,0 +1,165 @@
+"""`--affine-layers`: a per-output-channel closed-form affine inside the network (cat-method.md §5).
+
+For every weighted layer, in network order, with the upstream layers already corrected:
+    y  = real pre-activation output of the INTEGER layer = s_in s_w[c] * acc   (catrt accumulators)
+    t  = pre-activation output of the FP layer on the FP input
+    fit t ~ a_c y + b_c per channel by least squares (for layers with a fused ReLU/ReLU6 only on the
+    elements where t > 0 or y > 0, the ones the activation lets through),
+and fold it into the layer: s_w[c] <- a_c s_w[c] (the requantization multiplier), real bias
+<- a_c b + b_c (the int32 bias offset). Zero extra ops, zero extra bytes. The pass is one sweep
+through the catrt program: each layer is fitted on the integer values its corrected upstream
+produces, then the program is re-prepared with the corrected layer and the sweep continues.
+
+Robustness: a_c is pulled toward 1 with strength `strength` and weight n / (n + SHRINK_TAU),
+clipped to [1 / A_CAP, A_CAP]; channels with (near) constant y only get an offset. Strength
+candidates (and "off") are scored on the held-out images by integer top-1 (ties: squared error
+to the FP logits); off wins ties, so the held-out top-1 never drops.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from catdeploy.cat.fit import SHRINK_TAU, VAR_FLOOR
+from catdeploy.cat.integer import dequantize, integer_tensors, output_qparams, program_bytes
+from catdeploy.quant.quantized_graph import QuantizedGraph, bias_codes_for
+from catdeploy.quant.qparams import WeightQParams
+
+A_CAP = 2.0
+STRENGTHS = (0.5, 1.0)
+MAX_FIT_IMAGES = 256
+
+
+def fit_channel_affine(y: np.ndarray, t: np.ndarray, mask: np.ndarray | None, strength: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel (last axis) least squares t ~ a y + b over the masked elements, shrunk toward
+    (1, 0): a = 1 + s w (a_ls - 1), b = intercept for that a; y, t [M, C], mask [M, C] or None."""
+    y = np.asarray(y, np.float64)
+    t = np.asarray(t, np.float64)
+    m = np.ones_like(y, dtype=bool) if mask is None else np.asarray(mask, bool)
+    n = m.sum(axis=0).astype(np.float64)
+    safe = np.maximum(n, 1.0)
+    my = np.where(m, y, 0).sum(axis=0) / safe
+    mt = np.where(m, t, 0).sum(axis=0) / safe
+    var = np.where(m, (y - my) ** 2, 0).sum(axis=0) / safe
+    cov = np.where(m, (y - my) * (t - mt), 0).sum(axis=0) / safe
+    a_ls = np.where(var > VAR_FLOOR, cov / np.maximum(var, VAR_FLOOR), 1.0)
+    w = strength * n / (n + SHRINK_TAU)
+    a = np.clip(1.0 + w * (a_ls - 1.0), 1.0 / A_CAP, A_CAP)
+    b = w * (mt - a * my) + (1 - w) * 0.0
+    b = np.where(n > 0, b, 0.0)
+    return a, b
+
+
+def corrected_layer(qg: QuantizedGraph, node_name: str, a: np.ndarray, b: np.ndarray) -> QuantizedGraph:
+    """qg with layer `node_name` computing a * y + b: scales a s_w (float32), bias re-encoded."""
+    wq = qg.weight_qparams[node_name]
+    s_in = qg.input_qparams(node_name).scale
+    s_w = wq.scale.astype(np.float32).astype(np.float64)
+    bias_real = qg.bias_codes[node_name].astype(np.float64) * np.float64(np.float32(s_in)) * s_w
+    new_scale = (a * s_w).astype(np.float32)
+    new_bias = bias_codes_for(a * bias_real + b, s_in, new_scale)
+    wqs = dict(qg.weight_qparams)
+    wqs[node_name] = WeightQParams(wq.bits, wq.symmetric, new_scale, wq.zero_point)
+    biases = dict(qg.bias_codes)
+    biases[node_name] = new_bias
+    return replace(qg, weight_qparams=wqs, bias_codes=biases)
+
+
+def _fp_preactivations(graph, images: np.ndarray, nodes) -> dict[str, np.ndarray]:
+    """FP pre-activation output (NHWC / [N, C], float32) of each weighted node."""
+    import torch
+
+    from catdeploy.ir.execute import run_graph
+    from catdeploy.ir.float_ops import FLOAT_OPS
+
+    out: dict[str, list] = {n.name: [] for n in nodes}
+    with torch.no_grad():
+        for start in range(0, len(images), 64):
+            _, values = run_graph(graph, images[start:start + 64], keep={n.inputs[0] for n in nodes})
+            for n in nodes:
+                plain = replace(n, attrs={**n.attrs, "activation": "none"})
+                params = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in n.params.items()}
+                y = FLOAT_OPS[n.kind](plain, [torch.from_numpy(values[n.inputs[0]])], params).numpy()
+                out[n.name].append(np.transpose(y, (0, 2, 3, 1)) if y.ndim == 4 else y)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def sweep(qg: QuantizedGraph, images: np.ndarray, strength: float, log=lambda m: None) -> QuantizedGraph:
+    """One pass in network order fitting and folding every weighted layer's affine."""
+    from catrt import Interpreter
+
+    from catdeploy.api import prepare_inputs
+    from catdeploy.export.tflite import write_tflite
+    from catdeploy.lower import lower
+
+    program = lower(qg)
+    layers = {n.name: n for n in qg.graph.nodes if n.name in qg.weight_qparams}
+    op_layer = {i: op.name for i, op in enumerate(program.ops)
+                if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and op.name in layers
+                and op.outputs[0] in (layers[op.name].output, f"{layers[op.name].output}/unclipped")}
+    targets = _fp_preactivations(qg.graph, images, [layers[n] for n in op_layer.values()])
+    model_bytes = write_tflite(program)
+    x_int8 = prepare_inputs(model_bytes, images)
+    rt = Interpreter(model_bytes)
+    values = rt.initial_values(x_int8)
+    for index in range(rt.num_ops):
+        name = op_layer.get(index)
+        if name is not None:
+            node = layers[name]
+            acc = rt.accumulators(index, values).astype(np.float64)
+            s_in = np.float64(np.float32(qg.input_qparams(name).scale))
+            s_w = qg.weight_qparams[name].scale.astype(np.float32).astype(np.float64)
+            y = acc * (s_in * s_w)
+            t = targets[name].astype(np.float64)
+            y2, t2 = y.reshape(-1, y.shape[-1]), t.reshape(-1, t.shape[-1])
+            mask = None
+            if node.attrs.get("activation", "none") != "none":
+                mask = (t2 > 0) | (y2 > 0)
+            a, b = fit_channel_affine(y2, t2, mask, strength)
+            qg = corrected_layer(qg, name, a, b)
+            model_bytes = write_tflite(lower(qg))
+            rt = Interpreter(model_bytes)
+            values.update(rt.initial_values(x_int8))
+        rt.evaluate_op(index, values)
+    return qg
+
+
+def calibrate_affine_layers(qg: QuantizedGraph, fp_logits_of, images: np.ndarray, labels: np.ndarray | None,
+                            held_out_fraction: float = 0.25, seed: int = 0, log=lambda m: None) -> QuantizedGraph:
+    """Select and apply the in-network affine (strength in STRENGTHS or off) on held-out data."""
+    from catdeploy.api import top_k
+    from catdeploy.data.splits import held_out_split
+
+    fit_idx, held_idx = held_out_split(np.arange(len(images)), held_out_fraction, seed)
+    fit_idx = fit_idx[:MAX_FIT_IMAGES]
+    x_fit, x_held = images[fit_idx], images[held_idx]
+    f_held = np.asarray(fp_logits_of(x_held), np.float64)
+    y_held = labels[held_idx] if labels is not None else np.argmax(f_held, axis=1)
+    out_name = qg.graph.outputs[0]
+
+    def score(candidate: QuantizedGraph) -> tuple[float, float]:
+        model_bytes = program_bytes(candidate)
+        scale, zp = output_qparams(model_bytes)
+        z = dequantize(integer_tensors(model_bytes, x_held, [out_name])[out_name], scale, zp)
+        return top_k(z, y_held, 1) * 100, float(np.mean((z - f_held) ** 2))
+
+    base_top1, base_mse = score(qg)
+    rows = [{"strength": 0.0, "heldout_top1": base_top1, "heldout_mse": base_mse}]
+    best_key, best = (base_top1, -base_mse), None
+    for strength in STRENGTHS:
+        cand = sweep(qg, x_fit, strength, log)
+        top1, mse = score(cand)
+        rows.append({"strength": strength, "heldout_top1": top1, "heldout_mse": mse})
+        log(f"affine layers: strength {strength}: held-out top-1 {base_top1:.2f} -> {top1:.2f} %")
+        if (top1, -mse) > best_key:
+            best_key, best = (top1, -mse), (strength, cand)
+    chosen = 0.0 if best is None else best[0]
+    for r in rows:
+        r["chosen"] = r["strength"] == chosen
+    info = {"applied": best is not None, "strength": chosen, "fit_images": int(len(fit_idx)),
+            "held_out_images": int(len(held_idx)), "heldout_top1_none": base_top1,
+            "heldout_top1": best_key[0], "heldout_gain": best_key[0] - base_top1, "candidates": rows,
+            "layers": len([n for n in qg.graph.nodes if n.name in qg.weight_qparams])}
+    result = qg if best is None else best[1]
+    return replace(result, meta={**qg.meta, "affine_layers": info})

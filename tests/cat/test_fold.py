@@ -1,0 +1,157 @@
+"""CAT folded into the integer graph (lower/ops/cat_head.py): one shared weight buffer, the fold
+reproduces float-applied CAT within one output LSB, every tensor bit-exact in every interpreter."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from catrt import Interpreter
+from catrt.reader import read_model
+
+from catdeploy import api
+from catdeploy.cat.fit import CatParams, fit_cat
+from catdeploy.cat.integer import classifier_bytes, dequantize, integer_tensors, output_qparams, program_bytes
+from catdeploy.cat.select import with_cat
+from catdeploy.interpreters import available_interpreters
+from catdeploy.verify import verify_models
+from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
+
+
+def _base(graph_fn, bits="w2a2", seed=0):
+    g = graph_fn(seed)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(256, 3, 8, 8)).astype(np.float32) * 1.5
+    return api.calibrate(g, api.plan(g, bits), x[:64]), x
+
+
+@pytest.fixture(scope="module")
+def heads():
+    """(name, qg with CAT, images, base integer logits) for K = 4 and K = 1 on two tiny graphs."""
+    out = []
+    for fn in (tiny_resnet, tiny_mobilenet):
+        qg, x = _base(fn)
+        model = program_bytes(qg)
+        out_name = qg.graph.outputs[0]
+        q = dequantize(integer_tensors(model, x, [out_name])[out_name], *output_qparams(model))
+        f = api.fp_logits_function(qg.graph)(x)
+        for k in (4, 1):
+            params = fit_cat(q, f, clusters=k, alpha=0.6, pca=2 if k > 1 else None, seed=0)
+            out.append((f"{fn.__name__}-K{k}", with_cat(qg, params, q, "fc"), x, q))
+    return out
+
+
+def _fc_real_output(qg, features):
+    """Exact real output of the classifier before output rounding: s_x s_w (acc + bias)."""
+    node = "fc"
+    xq = qg.act_qparams[qg.plan.node_inputs[node][0]]
+    acc = (features.astype(np.int64) - xq.tflite_zero_point) @ qg.weight_codes[node].astype(np.int64).T
+    acc += qg.bias_codes[node].astype(np.int64)
+    s_w = qg.weight_qparams[node].scale.astype(np.float32).astype(np.float64)
+    return acc * np.float64(np.float32(xq.scale)) * s_w
+
+
+def test_fold_reproduces_float_applied_cat_within_one_output_lsb(heads):
+    for name, qg, x, _ in heads:
+        model = api.export_tflite(api.lower(qg))
+        x_name = qg.plan.node_inputs["fc"][0]
+        out_t = Interpreter(model).get_output_details()[0].name
+        wanted = [x_name, out_t] + (["fc/cat_cluster"] if qg.cat["clusters"] > 1 else [])
+        vals = integer_tensors(model, x, wanted)
+        k = vals["fc/cat_cluster"] if qg.cat["clusters"] > 1 else np.zeros(len(x), np.int64)
+        params = CatParams.from_archive(qg.cat, qg.cat)
+        a, b = params.scale_and_offset()
+        expected = a[k] * _fc_real_output(qg, vals[x_name]) + b[k]
+        scale, zp = output_qparams(model)
+        got = dequantize(vals[out_t], scale, zp)
+        inside = (expected > (-128 - zp) * scale) & (expected < (127 - zp) * scale)
+        assert inside.mean() > 0.95, name
+        assert np.max(np.abs(got - expected)[inside]) <= scale * 1.0 + 1e-9, name
+
+
+def test_heads_share_one_weight_buffer_with_different_scales(heads):
+    for name, qg, _, _ in heads:
+        model = read_model(api.export_tflite(api.lower(qg)))
+        head_w = [t for t in model.tensors if t.name.startswith("fc/cat_head") and t.name.endswith("/weight")]
+        k = qg.cat["clusters"]
+        assert len(head_w) == k, name
+        if k > 1:
+            base_w = next(t for t in model.tensors if t.name == "fc/weight")
+            assert {t.buffer for t in head_w} == {base_w.buffer}, name
+            assert len({t.quantization.scale for t in head_w}) == k, name
+
+
+def test_k1_adds_no_op_and_k_clusters_add_the_stock_head(heads):
+    for name, qg, _, _ in heads:
+        base_ops = len(api.lower(replace(qg, cat=None)).ops)
+        ops = api.lower(qg).ops
+        k = qg.cat["clusters"]
+        extra = [op.kind for op in ops[base_ops - 1:]]
+        if k == 1:
+            assert len(ops) == base_ops, name
+        else:
+            assert len(ops) == base_ops + k + 5, name  # assignment FC, ARG_MAX, K heads, CONCAT, RESHAPE, GATHER
+            assert extra.count("FULLY_CONNECTED") == k + 2 and {"ARG_MAX", "GATHER", "CONCATENATION"} <= set(extra)
+
+
+def test_every_tensor_of_the_head_is_bit_exact_in_every_interpreter(heads):
+    interps = available_interpreters()
+    assert interps
+    cases = []
+    for _, qg, x, _ in heads:
+        model = api.export_tflite(api.lower(qg))
+        cases.append((model, api.prepare_inputs(model, x[:48])))
+    failures = []
+    for (name, *_), runs in zip(heads, verify_models(cases, interps, ["ref"])):
+        for r in runs:
+            assert "fc/cat" in r.per_tensor or r.tensors_compared > 0
+            if not r.bit_exact:
+                failures.append((name, r.interpreter, r.mismatched_elements, r.error))
+    assert failures == []
+
+
+def test_classifier_program_equals_the_full_program(heads):
+    for name, qg, x, _ in heads:
+        full = api.export_tflite(api.lower(qg))
+        x_name = qg.plan.node_inputs["fc"][0]
+        out_t = Interpreter(full).get_output_details()[0].name
+        vals = integer_tensors(full, x, [x_name, out_t])
+        head = classifier_bytes(qg)
+        assert np.array_equal(Interpreter(head).run([vals[x_name]])[Interpreter(head).get_output_details()[0].name],
+                              vals[out_t]), name
+
+
+def test_integer_assignment_agrees_with_float_assignment(heads):
+    for name, qg, x, q in heads:
+        if qg.cat["clusters"] == 1:
+            continue
+        model = api.export_tflite(api.lower(qg))
+        k_int = integer_tensors(model, x, ["fc/cat_cluster"])["fc/cat_cluster"]
+        k_float = CatParams.from_archive(qg.cat, qg.cat).assign(q)
+        assert np.mean(k_int == k_float) > 0.9, name
+
+
+def test_non_positive_scales_are_floored_and_still_bit_exact():
+    qg, x = _base(tiny_resnet, "w4a4")
+    params = CatParams(alpha=1.0, gamma=np.array([[1.0, -2.0, 0.0, 1.5, 0.5], [0.8, 1.2, 1.0, 1.0, 1.0]]),
+                       beta=np.zeros((2, 5)), centroids=np.array([[0, 0, 0, 0, 0], [1.0, 1, 1, 1, 1]]),
+                       cluster_sizes=np.array([5, 5]))
+    cat_qg = with_cat(qg, params, np.random.default_rng(0).normal(size=(64, 5)), "fc")
+    assert cat_qg.cat["floored_channels"] == 2 and cat_qg.cat["negative_scale_handling"] == "floor"
+    program = api.lower(cat_qg)
+    for t in program.tensors.values():
+        if t.name.startswith("fc/cat_head") and t.name.endswith("/weight"):
+            assert min(t.scale) > 0
+    model = api.export_tflite(program)
+    runs = verify_models([(model, api.prepare_inputs(model, x[:16]))], available_interpreters(), ["ref"])[0]
+    assert all(r.bit_exact for r in runs), [r.to_dict() for r in runs]
+
+
+def test_same_inputs_same_bytes_and_archive_round_trip(heads, tmp_path):
+    from catdeploy.quant.quantized_graph import load_quantized_graph, save_quantized_graph
+
+    name, qg, _, _ = heads[0]
+    a = api.export_tflite(api.lower(qg))
+    assert a == api.export_tflite(api.lower(qg))
+    save_quantized_graph(qg, tmp_path / "m.qg")
+    save_quantized_graph(load_quantized_graph(tmp_path / "m.qg"), tmp_path / "again.qg")
+    assert (tmp_path / "m.qg").read_bytes() == (tmp_path / "again.qg").read_bytes()
+    assert api.export_tflite(api.lower(load_quantized_graph(tmp_path / "m.qg"))) == a
