@@ -46,6 +46,13 @@ def calibrate_model(model: str, weights: str | None, data: str, opts: CalibrateO
                      act_overrides=opts.act_overrides)
     if opts.cat_views < 0:
         raise UserError(f"--cat-views {opts.cat_views}: must be at least 0")
+    if opts.cat:
+        from catdeploy.cat.select import check_clusters
+
+        from catdeploy.lower import classifier_node
+
+        check_clusters(opts.clusters, opts.samples, opts.cat_views)
+        classifier_node(graph)  # a model whose logits do not come from a plain FC: say so now
     images, labels = api.calibration_data(data, opts.samples, opts.seed, input_size, opts.data_root)
     if (opts.cat or opts.affine_layers) and len(images) < 8:
         raise UserError(f"--samples {opts.samples}: CAT and --affine-layers need at least 8 calibration images")

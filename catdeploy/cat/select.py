@@ -61,6 +61,19 @@ def parse_alpha(value: str) -> float | None:
     return a
 
 
+def fit_sample_count(samples: int, views: int, held_out_fraction: float = 0.25) -> int:
+    """Logits the CAT fit gets from `samples` calibration images: the non-held-out part, with views."""
+    return (samples - int(round(held_out_fraction * samples))) * (1 + views)
+
+
+def check_clusters(clusters: int | None, samples: int, views: int) -> None:
+    """A requested K must not exceed the fit samples (checked before any calibration work)."""
+    n_fit = fit_sample_count(samples, views)
+    if clusters is not None and clusters > n_fit:
+        raise UserError(f"--clusters {clusters}: more clusters than the {n_fit} fit samples "
+                        f"({samples} calibration images, 25 % held out, {views} views)")
+
+
 def candidate_grid(opts: CatOptions, n_fit: int, classes: int) -> list[tuple[int, float, int | None]]:
     """(K, alpha, PCA size) candidates. A requested K keeps K = 1 as fallback; PCA (half the
     classes) is tried for K > 1 when there are at least 4 classes."""

@@ -135,3 +135,70 @@ def test_corrupt_inputs(tmp_path):
     qg.write_bytes(b"PK\x03\x04garbage")
     one_line_error(run("export", qg, "-o", tmp_path / "o.tflite"), 2, "bad.qg")
     assert not (tmp_path / "o.tflite").exists()
+
+
+@pytest.fixture(scope="module")
+def cat_workdir(workdir):
+    d, ckpt, _, _, _ = workdir
+    qg = d / "cat.qg"
+    r = run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w2a2",
+            "--samples", 96, "--cat", "--cat-views", 1, "--affine-layers", "-o", qg, "--json")
+    assert r.exit_code == 0, r.stderr
+    tfl = d / "cat.tflite"
+    r2 = run("export", qg, "-o", tfl, "--json")
+    assert r2.exit_code == 0, r2.stderr
+    return d, ckpt, qg, tfl, json.loads(r.stdout)
+
+
+def test_cat_calibrate_reports_held_out_selection(cat_workdir):
+    _, _, _, _, payload = cat_workdir
+    cat = payload["cat"]
+    assert cat["fit_images"] == 72 and cat["fit_views"] == 72 and cat["held_out_images"] == 24
+    assert cat["heldout_top1"] >= cat["heldout_top1_none"] if cat["applied"] else True
+    aff = payload["affine_layers"]
+    assert aff["heldout_top1"] >= aff["heldout_top1_none"]
+
+
+def test_cat_export_is_bit_exact_and_inspect_shows_the_head(cat_workdir):
+    d, _, qg, tfl, payload = cat_workdir
+    r = run("verify", tfl, "--data", "digits", "--samples", 32, "--interpreter", "all", "--resolver", "ref", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["bit_exact"] is True
+    manifest = json.loads((d / "cat.tflite.json").read_text())
+    info = json.loads(run("inspect", tfl, "--json").stdout)
+    ev = json.loads(run("eval", qg, "--data", "digits", "--samples", 200, "--json").stdout)
+    if payload["cat"]["applied"]:
+        head = info["cat_head"]
+        k = manifest["cat"]["clusters"]
+        assert head["clusters"] == k and sum(head["cluster_sizes"]) == payload["cat"]["fit_logits"]
+        assert head["weight_buffer_tensors"] == (k + 1 if k > 1 else 1)
+        assert head["weight_buffer_distinct_scales"] == head["weight_buffer_tensors"]
+        assert manifest["cat"]["negative_scale_handling"] == "floor"
+        assert "top1_with_cat" in ev and ev["top1"] == ev["top1_with_cat"]
+        assert ev["top1_without_cat"] >= 0
+    else:
+        assert info["cat_head"] is None and manifest["cat"] is None
+
+
+def test_cat_same_inputs_same_bytes(cat_workdir):
+    d, ckpt, qg, _, _ = cat_workdir
+    again = d / "cat_again.qg"
+    r = run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w2a2",
+            "--samples", 96, "--cat", "--cat-views", 1, "--affine-layers", "-o", again)
+    assert r.exit_code == 0, r.stderr
+    assert again.read_bytes() == qg.read_bytes()
+
+
+@pytest.mark.parametrize("extra,fragment", [
+    (["--clusters", "500"], "--clusters 500"),
+    (["--clusters", "0"], "--clusters"),
+    (["--alpha", "0"], "--alpha"),
+    (["--alpha", "x"], "--alpha"),
+    (["--cat-views", "-1"], "--cat-views"),
+])
+def test_cat_option_errors(workdir, tmp_path, extra, fragment):
+    _, ckpt, _, _, _ = workdir
+    out = tmp_path / "x.qg"
+    one_line_error(run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w4a4",
+                       "--samples", 64, "--cat", *extra, "-o", out), 2, fragment)
+    assert not out.exists()

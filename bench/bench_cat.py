@@ -1,0 +1,274 @@
+"""CAT ablation on the reference models: none / K = 1 / CAT (selected K) / affine-layers / both.
+
+For each model and bit setting, on ONE RTN base (Lp-searched ranges, 1024 seeded train images):
+  - K = 1:   CAT with --clusters 1 (alpha selected on held-out)
+  - CAT:     CAT with K, alpha and PCA selected on held-out (the default --cat)
+  - affine:  --affine-layers (strength selected on held-out)
+  - both:    --affine-layers then --cat
+Held-out = 256 of the 1024 calibration images (never used in the fit; selection only). Test =
+fashion-mnist test split (10 000 images), integer top-1 computed by catrt on the exported
+programs (classifier-only programs fed the network's int8 features, the same ops and constants as
+the exported graph). Also: float-applied CAT on the same base (z' = A_k q + B_k on the integer
+logits, float nearest centroid), float vs integer cluster assignment agreement on the test set,
+the head's share of file size and of tflite-runtime latency (default resolver, 1 thread, batch
+1), and verify of the "both" export (every tensor, BUILTIN_REF, 3 interpreters).
+
+    .venv/bin/python bench/bench_cat.py [--models fmnist-r18,fmnist-mbv2] [--bits w2a2,w4a2,w2a4,w4a4]
+        [--results bench/results/cat.json] [--merge a.json,b.json] [--no-doc]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_spine import ARCH, cpu_name, write_doc  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "cat.json"
+BEGIN, END = "<!-- cat:begin -->", "<!-- cat:end -->"
+BITS_ORDER = ["w8a8", "w4a4", "w2a4", "w4a2", "w2a2"]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def tflite_latency_ms(model: bytes, x_int8: np.ndarray, runs: int) -> float:
+    """Median tflite-runtime invoke time, default resolver, 1 thread, batch 1."""
+    from tflite_runtime.interpreter import Interpreter
+
+    it = Interpreter(model_content=model, num_threads=1)
+    it.allocate_tensors()
+    idx = it.get_input_details()[0]["index"]
+    times = []
+    for i in range(runs + 10):
+        it.set_tensor(idx, x_int8[i % len(x_int8)][None])
+        t0 = time.perf_counter()
+        it.invoke()
+        if i >= 10:
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1000)
+
+
+def test_logits(qg, variants: dict, x_test: np.ndarray) -> tuple[dict, dict]:
+    """Integer test logits of every variant sharing qg's backbone, and the int cluster per variant."""
+    from catrt import Interpreter
+
+    from catdeploy.cat.integer import classifier_bytes, dequantize, integer_tensors, output_qparams, program_bytes
+    from catdeploy.lower import classifier_node
+
+    node = classifier_node(qg.graph)
+    x_name = qg.plan.node_inputs[node.name][0]
+    feats = integer_tensors(program_bytes(replace(qg, cat=None)), x_test, [x_name])[x_name]
+    logits, clusters = {}, {}
+    for key, v in variants.items():
+        head = classifier_bytes(v)
+        rt = Interpreter(head)
+        vals = rt.run([feats], keep_all=True)
+        out = rt.get_output_details()[0].name
+        logits[key] = dequantize(vals[out], *output_qparams(head))
+        if v.cat is not None and int(v.cat["clusters"]) > 1:
+            clusters[key] = vals[f"{node.name}/cat_cluster"]
+        if key == "none" or v.cat is None:
+            logits[f"{key}/q"] = logits[key]
+    return logits, clusters
+
+
+def run_one(ref: str, bits: str, args, x_test, y_test, log) -> dict:
+    from catdeploy import api
+    from catdeploy.cat.fit import CatParams
+    from catdeploy.demo import float_top1
+    from catdeploy.interpreters import available_interpreters
+    from catdeploy.pipeline import CalibrateOptions, calibrate_model
+    from catdeploy.train import reference_checkpoint
+    from catdeploy.verify import verify_model
+
+    arch = ARCH[ref]
+    weights = reference_checkpoint(ref, train_if_missing=False)
+    t0 = time.perf_counter()
+    base = calibrate_model(arch, str(weights), "fashion-mnist", CalibrateOptions(bits=bits, samples=args.samples))
+    images, labels = api.calibration_data("fashion-mnist", args.samples, 0)
+    t_base = time.perf_counter() - t0
+    timings = {"rtn_s": round(t_base, 1)}
+    t0 = time.perf_counter()
+    k1 = api.apply_cat(base, images, labels, clusters=1)
+    timings["cat_k1_s"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
+    cat = api.apply_cat(base, images, labels)
+    timings["cat_s"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
+    aff = api.apply_affine_layers(base, images, labels)
+    timings["affine_s"] = round(time.perf_counter() - t0, 1)
+    both = api.apply_cat(aff, images, labels)
+    x_eval, y_eval = x_test[:args.eval_samples], y_test[:args.eval_samples]
+    lg1, cl1 = test_logits(base, {"none": base, "k1": k1, "cat": cat}, x_eval)
+    lg2, cl2 = test_logits(aff, {"affine": aff, "both": both}, x_eval)
+    logits, clusters = {**lg1, **lg2}, {**cl1, **cl2}
+    top1 = {k: api.top_k(logits[k], y_eval, 1) * 100 for k in ("none", "k1", "cat", "affine", "both")}
+
+    def held(v, key="cat_selection"):
+        s = v.meta.get(key, {})
+        return s.get("heldout_top1_none"), s.get("heldout_top1", s.get("heldout_top1_none"))
+
+    def choice(v):
+        return None if v.cat is None else {"K": int(v.cat["clusters"]), "alpha": float(v.cat["alpha"]),
+                                           "pca": v.cat["pca"]}
+
+    row = {"model": ref, "arch": arch, "bits": bits, "weights_sha256": sha256(weights),
+           "fp_top1": float_top1(api.load_float_model(arch, str(weights))[0], x_eval, y_eval) * 100,
+           "eval_images": int(len(y_eval)), "calibration_images": args.samples, "test_top1": top1,
+           "heldout": {"none": held(cat)[0], "k1": held(k1)[1], "cat": held(cat)[1],
+                       "affine": held(aff, "affine_layers")[1], "both": held(both)[1],
+                       "held_out_images": cat.meta["cat_selection"]["held_out_images"]},
+           "choice": {"k1": choice(k1), "cat": choice(cat), "both": choice(both),
+                      "affine_strength": aff.meta["affine_layers"]["strength"]},
+           "timings": timings}
+    # float-applied CAT on the same base and assignment agreement
+    for key, v in (("cat", cat), ("both", both)):
+        if v.cat is None:
+            row[f"{key}_float_top1"] = None
+            continue
+        params = CatParams.from_archive(v.cat, v.cat)
+        q = logits["none"] if key == "cat" else logits["affine"]
+        row[f"{key}_float_top1"] = api.top_k(params.apply(q), y_eval, 1) * 100
+        if key in clusters:
+            row[f"{key}_assignment_agreement"] = float(np.mean(params.assign(q) == clusters[key])) * 100
+    # files, head share, latency, verify
+    out_dir = Path(args.out_dir)
+    exports = {}
+    for key, v in (("none", base), ("cat", cat), ("affine", aff), ("both", both)):
+        exports[key] = api.export_tflite(api.lower(v))
+        (out_dir / f"{ref}_{bits}_{key}.tflite").write_bytes(exports[key])
+    row["size_bytes"] = {k: len(b) for k, b in exports.items()}
+    row["cat_file_overhead"] = (len(exports["cat"]) - len(exports["none"])) / len(exports["cat"])
+    x1 = api.prepare_inputs(exports["none"], x_test[:64])
+    lat = {k: tflite_latency_ms(exports[k], x1, args.latency_runs) for k in ("none", "cat")}
+    row["latency_ms"] = lat
+    row["cat_latency_share"] = (lat["cat"] - lat["none"]) / lat["cat"]
+    xv = x_test[:args.verify_samples]
+    reports = verify_model(exports["both"], api.prepare_inputs(exports["both"], xv), available_interpreters(), ["ref"])
+    row["verify_both"] = [{"interpreter": r.interpreter, "version": r.version, "resolver": r.resolver,
+                           "profile": r.profile, "images": int(len(xv)), "tensors_compared": r.tensors_compared,
+                           "mismatched_elements": r.mismatched_elements, "error": r.error} for r in reports]
+    log(f"{ref} {bits}: test {top1} held {row['heldout']} choice {row['choice']} "
+        f"float-CAT {row['cat_float_top1']} verify {[(r.interpreter, r.mismatched_elements) for r in reports]}")
+    return row
+
+
+def _f(v, spec=".2f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def markdown(rows: list[dict], env: dict) -> str:
+    shas = sorted({(r["model"], r["weights_sha256"]) for r in rows})
+    lines = [BEGIN, "## CAT ablation (integer graphs, RTN base)", "",
+             f"Measured {env['date']} on {env['cpu']}, {env['versions']}. Checkpoints (sha256): "
+             + "; ".join(f"{m} `{s[:16]}`" for m, s in shas) + ".",
+             "Convention: default (see Integer spine). One RTN base per row (Lp ranges, 1024 seeded train "
+             "images, seed 0). CAT and --affine-layers are fitted on 768 of those images and selected on the "
+             "other 256 (held-out; never the test set). Test = all 10 000 Fashion-MNIST test images, integer "
+             "top-1 by catrt (= TFLite BUILTIN_REF bit for bit). K = 1: --clusters 1 (alpha selected); CAT: "
+             "K, alpha, PCA selected; affine: --affine-layers; both: affine then CAT. A selected 'none' shows "
+             "the base number (the fallback). The held-out numbers are the selection's own scores (optimistic "
+             "by construction: the best of up to 61 candidates on 256 images); the test numbers are honest.",
+             "",
+             "| model | bits | FP | none | K=1 | CAT | affine | both | held-out none / K=1 / CAT / affine / both | CAT choice (K, alpha, PCA) | both choice | float-applied CAT | int - float CAT | assignment agreement |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        t, h, c = r["test_top1"], r["heldout"], r["choice"]
+        ch = lambda x: "none" if x is None else f"{x['K']}, {x['alpha']}, {x['pca'] or '-'}"
+        diff = None if r["cat_float_top1"] is None else t["cat"] - r["cat_float_top1"]
+        agree = r.get("cat_assignment_agreement")
+        lines.append(
+            f"| {r['model']} | {r['bits']} | {r['fp_top1']:.2f} | {t['none']:.2f} | {t['k1']:.2f} | {t['cat']:.2f} | "
+            f"{t['affine']:.2f} | {t['both']:.2f} | {_f(h['none'])} / {_f(h['k1'])} / {_f(h['cat'])} / "
+            f"{_f(h['affine'])} / {_f(h['both'])} | {ch(c['cat'])} | {ch(c['both'])} (affine {c['affine_strength']}) | "
+            f"{_f(r['cat_float_top1'])} | {_f(diff, '+.2f')} | {_f(agree)} % |")
+    lines += ["", "### CAT head cost and bit-exactness", "",
+              "File overhead = (size with CAT - size without) / size with CAT. Latency: tflite-runtime 2.14 "
+              "default resolver, 1 thread, batch 1, median of the stated runs; share = (CAT - none) / CAT. "
+              "Verify: the 'both' export (affine-corrected layers + CAT head), every tensor, first 256 test "
+              "images, BUILTIN_REF.", "",
+              "| model | bits | K | size none / CAT (bytes) | file overhead | latency none / CAT (ms) | latency share | verify (interpreter: tensors, mismatched) |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        k = r["choice"]["cat"]["K"] if r["choice"]["cat"] else 0
+        v = "; ".join(f"{x['interpreter']} {x['version']}: {x['tensors_compared']}, "
+                      f"{x['mismatched_elements'] if not x['error'] else 'ERROR'}" for x in r["verify_both"])
+        lines.append(f"| {r['model']} | {r['bits']} | {k} | {r['size_bytes']['none']} / {r['size_bytes']['cat']} | "
+                     f"{r['cat_file_overhead'] * 100:.2f} % | {r['latency_ms']['none']:.2f} / {r['latency_ms']['cat']:.2f} | "
+                     f"{r['cat_latency_share'] * 100:.1f} % | {v} |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def save(rows: dict, results: Path, no_doc: bool) -> None:
+    import torch
+
+    from catdeploy import api
+
+    ordered = [rows[k] for k in sorted(rows, key=lambda k: (list(ARCH).index(k[0]), BITS_ORDER.index(k[1])))]
+    env = {"date": date.today().isoformat(), "cpu": cpu_name(), "threads": torch.get_num_threads(),
+           "versions": ", ".join(f"{k} {v}" for k, v in api.versions().items())}
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({"env": env, "rows": ordered}, indent=1))
+    if not no_doc:
+        write_doc_section(markdown(ordered, env))
+
+
+def write_doc_section(section: str) -> None:
+    import bench_spine
+
+    old = (bench_spine.BEGIN, bench_spine.END)
+    bench_spine.BEGIN, bench_spine.END = BEGIN, END
+    try:
+        write_doc(section)
+    finally:
+        bench_spine.BEGIN, bench_spine.END = old
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default="fmnist-r18,fmnist-mbv2")
+    p.add_argument("--bits", default="w2a2,w4a2,w2a4,w4a4")
+    p.add_argument("--samples", type=int, default=1024)
+    p.add_argument("--verify-samples", type=int, default=256)
+    p.add_argument("--eval-samples", type=int, default=10000)
+    p.add_argument("--latency-runs", type=int, default=300)
+    p.add_argument("--out-dir", default=str(ROOT / "bench" / "out"))
+    p.add_argument("--no-doc", action="store_true")
+    p.add_argument("--results", default=str(RESULTS))
+    p.add_argument("--merge", default="")
+    args = p.parse_args()
+    Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    import torch
+
+    from catdeploy.pipeline import eval_images
+
+    torch.set_num_threads(1)
+    x_test, y_test = eval_images("fashion-mnist:test", None)
+    log = lambda m: print(m, file=sys.stderr, flush=True)
+    results = Path(args.results)
+    previous = json.loads(results.read_text())["rows"] if results.exists() else []
+    for extra in filter(None, args.merge.split(",")):
+        previous += json.loads(Path(extra).read_text())["rows"]
+    rows = {(r["model"], r["bits"]): r for r in previous}
+    todo = [(ref, bits) for ref in filter(None, args.models.split(",")) for bits in filter(None, args.bits.split(","))]
+    for item in todo or [None]:
+        if item is not None:
+            rows[item] = run_one(*item, args, x_test, y_test, log)
+        save(rows, results, args.no_doc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
