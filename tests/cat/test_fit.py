@@ -95,3 +95,20 @@ def test_same_seed_same_parameters():
     b = fit_cat(q, f, clusters=16, alpha=0.6, pca=3, seed=7)
     for x, y in zip(a.to_archive()[1].values(), b.to_archive()[1].values()):
         assert np.array_equal(x, y)
+
+
+def test_an_empty_cluster_takes_the_parent_fit(monkeypatch):
+    import catdeploy.cat.fit as fit
+
+    q, f = _logits(n=200)
+    real = fit.kmeans_centroids
+
+    def with_far_centroid(points, k, seed):
+        c = real(points, k - 1, seed)
+        return np.concatenate([c, np.full((1, points.shape[1]), 1e6)])  # nobody is nearest to it
+
+    monkeypatch.setattr(fit, "kmeans_centroids", with_far_centroid)
+    params = fit.fit_cat(q, f, clusters=4, alpha=0.5)
+    parent_g, parent_b = closed_form_affine(q, f)
+    assert params.cluster_sizes[-1] == 0
+    assert np.allclose(params.gamma[-1], parent_g) and np.allclose(params.beta[-1], parent_b)
