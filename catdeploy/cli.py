@@ -150,7 +150,7 @@ def eval_command(
         else:
             typer.echo(f"{result['engine']}: top-1 {result['top1']:.2f} %, top-5 {result['top5']:.2f} % on {result['n']} images"
                        + (f" (fake-quant top-1 {result['fake_quant_top1']:.2f} %"
-                          + (", base without CAT" if "top1_with_cat" in result else "") + ")"
+                          + (", CAT applied in float" if "top1_with_cat" in result else "") + ")"
                           if "fake_quant_top1" in result else ""))
             if "top1_with_cat" in result:
                 typer.echo(f"integer top-1 without CAT {result['top1_without_cat']:.2f} %, with CAT "

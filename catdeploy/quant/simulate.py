@@ -59,5 +59,11 @@ def simulate(qg: QuantizedGraph, x: np.ndarray, params: dict | None = None) -> n
 
 
 def simulate_batches(qg: QuantizedGraph, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Fake-quant logits; with qg.cat, CAT applied in float on them (nearest centroid, z' = A z + B)."""
     params = dequantized_params(qg)
-    return np.concatenate([simulate(qg, x[i:i + batch_size], params) for i in range(0, len(x), batch_size)])
+    logits = np.concatenate([simulate(qg, x[i:i + batch_size], params) for i in range(0, len(x), batch_size)])
+    if qg.cat is not None:
+        from catdeploy.cat.fit import CatParams
+
+        logits = CatParams.from_archive(qg.cat, qg.cat).apply(logits).astype(np.float32)
+    return logits
