@@ -42,21 +42,39 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def tflite_latency_ms(model: bytes, x_int8: np.ndarray, runs: int) -> float:
-    """Median tflite-runtime invoke time, default resolver, 1 thread, batch 1."""
+def tflite_latency_ms(models: dict[str, bytes], x_int8: np.ndarray, runs: int) -> dict[str, float]:
+    """Median tflite-runtime invoke time per model, default resolver, 1 thread, batch 1. The models
+    are invoked in turn (interleaved) so that load from other processes affects them alike."""
     from tflite_runtime.interpreter import Interpreter
 
-    it = Interpreter(model_content=model, num_threads=1)
-    it.allocate_tensors()
-    idx = it.get_input_details()[0]["index"]
-    times = []
+    its = {}
+    for key, model in models.items():
+        it = Interpreter(model_content=model, num_threads=1)
+        it.allocate_tensors()
+        its[key] = it
+    times: dict[str, list] = {k: [] for k in models}
     for i in range(runs + 10):
-        it.set_tensor(idx, x_int8[i % len(x_int8)][None])
-        t0 = time.perf_counter()
-        it.invoke()
-        if i >= 10:
-            times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1000)
+        for key, it in its.items():
+            it.set_tensor(it.get_input_details()[0]["index"], x_int8[i % len(x_int8)][None])
+            t0 = time.perf_counter()
+            it.invoke()
+            if i >= 10:
+                times[key].append(time.perf_counter() - t0)
+    return {k: float(np.median(v) * 1000) for k, v in times.items()}
+
+
+def remeasure_latency(rows: dict, args, x_test) -> None:
+    """Re-time the none / CAT exports of every ablation row from bench/out (interleaved)."""
+    from catdeploy import api
+
+    for (ref, bits), row in rows.items():
+        if "test_top1" not in row:
+            continue
+        out_dir = Path(args.out_dir)
+        models = {k: (out_dir / f"{ref}_{bits}_{k}.tflite").read_bytes() for k in ("none", "cat")}
+        lat = tflite_latency_ms(models, api.prepare_inputs(models["none"], x_test[:64]), args.latency_runs)
+        row["latency_ms"] = lat
+        row["cat_latency_share"] = (lat["cat"] - lat["none"]) / lat["cat"]
 
 
 def test_logits(qg, variants: dict, x_test: np.ndarray) -> tuple[dict, dict]:
@@ -151,7 +169,7 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log) -> dict:
     row["size_bytes"] = {k: len(b) for k, b in exports.items()}
     row["cat_file_overhead"] = (len(exports["cat"]) - len(exports["none"])) / len(exports["cat"])
     x1 = api.prepare_inputs(exports["none"], x_test[:64])
-    lat = {k: tflite_latency_ms(exports[k], x1, args.latency_runs) for k in ("none", "cat")}
+    lat = tflite_latency_ms({k: exports[k] for k in ("none", "cat")}, x1, args.latency_runs)
     row["latency_ms"] = lat
     row["cat_latency_share"] = (lat["cat"] - lat["none"]) / lat["cat"]
     xv = x_test[:args.verify_samples]
@@ -164,11 +182,58 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log) -> dict:
     return row
 
 
+def run_verify_only(ref: str, bits: str, args, x_test, log) -> dict:
+    """RTN -> --affine-layers -> --cat (the 'both' export), verify every tensor; held-out numbers only."""
+    from catdeploy import api
+    from catdeploy.interpreters import available_interpreters
+    from catdeploy.pipeline import CalibrateOptions, calibrate_model
+    from catdeploy.train import reference_checkpoint
+    from catdeploy.verify import verify_model
+
+    arch = ARCH[ref]
+    weights = reference_checkpoint(ref, train_if_missing=False)
+    both = calibrate_model(arch, str(weights), "fashion-mnist",
+                           CalibrateOptions(bits=bits, samples=args.samples, cat=True, affine_layers=True))
+    model = api.export_tflite(api.lower(both))
+    (Path(args.out_dir) / f"{ref}_{bits}_both.tflite").write_bytes(model)
+    xv = x_test[:args.verify_samples]
+    reports = verify_model(model, api.prepare_inputs(model, xv), available_interpreters(), ["ref"])
+    sel, aff = both.meta.get("cat_selection", {}), both.meta["affine_layers"]
+    row = {"model": ref, "bits": bits, "weights_sha256": sha256(weights), "size_bytes": len(model),
+           "cat": None if both.cat is None else {"K": int(both.cat["clusters"]), "alpha": float(both.cat["alpha"])},
+           "affine_strength": aff["strength"], "heldout_none": aff["heldout_top1_none"],
+           "heldout_affine": aff["heldout_top1"], "heldout_both": sel.get("heldout_top1", sel.get("heldout_top1_none")),
+           "verify_both": [{"interpreter": r.interpreter, "version": r.version, "resolver": r.resolver,
+                            "profile": r.profile, "images": int(len(xv)), "tensors_compared": r.tensors_compared,
+                            "mismatched_elements": r.mismatched_elements, "error": r.error} for r in reports]}
+    log(f"{ref} {bits} verify-only: {row['cat']} affine {row['affine_strength']} "
+        f"{[(r.interpreter, r.tensors_compared, r.mismatched_elements) for r in reports]}")
+    return row
+
+
+def verify_markdown(rows: list[dict]) -> str:
+    lines = ["", "### Bit-exactness of every export with --affine-layers and --cat", "",
+             "Every reference model at every bit setting, calibrated with `--affine-layers --cat` (both selected "
+             "on held-out; 'none' = CAT not selected, the graph then has no head), verified on the first 256 test "
+             "images, every tensor, BUILTIN_REF. Rows of the ablation above are included with their 'both' export.", "",
+             "| model | bits | CAT (K, alpha) | affine strength | tflite-runtime 2.14.0 | ai-edge-litert 2.1.0 | tensorflow 2.19.0 |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        by = {v["interpreter"]: v for v in r["verify_both"]}
+        cell = lambda k: "-" if k not in by else (f"{by[k]['tensors_compared']} tensors, "
+                                                  f"{by[k]['mismatched_elements'] if not by[k]['error'] else 'ERROR'} mismatched")
+        cat = "none" if r["cat"] is None else f"{r['cat']['K']}, {r['cat']['alpha']}"
+        lines.append(f"| {r['model']} | {r['bits']} | {cat} | {r['affine_strength']} | {cell('tflite-runtime')} | "
+                     f"{cell('litert')} | {cell('tensorflow')} |")
+    return "\n".join(lines)
+
+
 def _f(v, spec=".2f") -> str:
     return "-" if v is None else format(v, spec)
 
 
-def markdown(rows: list[dict], env: dict) -> str:
+def markdown(all_rows: list[dict], env: dict) -> str:
+    rows = [r for r in all_rows if "test_top1" in r]
     shas = sorted({(r["model"], r["weights_sha256"]) for r in rows})
     lines = [BEGIN, "## CAT ablation (integer graphs, RTN base)", "",
              f"Measured {env['date']} on {env['cpu']}, {env['versions']}. Checkpoints (sha256): "
@@ -195,7 +260,7 @@ def markdown(rows: list[dict], env: dict) -> str:
             f"{_f(r['cat_float_top1'])} | {_f(diff, '+.2f')} | {_f(agree)} % |")
     lines += ["", "### CAT head cost and bit-exactness", "",
               "File overhead = (size with CAT - size without) / size with CAT. Latency: tflite-runtime 2.14 "
-              "default resolver, 1 thread, batch 1, median of the stated runs; share = (CAT - none) / CAT. "
+              "default resolver, 1 thread, batch 1, median of 300 runs, the two models invoked in turn; share = (CAT - none) / CAT. "
               "Verify: the 'both' export (affine-corrected layers + CAT head), every tensor, first 256 test "
               "images, BUILTIN_REF.", "",
               "| model | bits | K | size none / CAT (bytes) | file overhead | latency none / CAT (ms) | latency share | verify (interpreter: tensors, mismatched) |",
@@ -207,7 +272,15 @@ def markdown(rows: list[dict], env: dict) -> str:
         lines.append(f"| {r['model']} | {r['bits']} | {k} | {r['size_bytes']['none']} / {r['size_bytes']['cat']} | "
                      f"{r['cat_file_overhead'] * 100:.2f} % | {r['latency_ms']['none']:.2f} / {r['latency_ms']['cat']:.2f} | "
                      f"{r['cat_latency_share'] * 100:.1f} % | {v} |")
-    lines += ["", END]
+    vrows = []
+    for r in all_rows:
+        if "test_top1" in r:
+            c = r["choice"]["both"]
+            vrows.append({"model": r["model"], "bits": r["bits"], "cat": c and {"K": c["K"], "alpha": c["alpha"]},
+                          "affine_strength": r["choice"]["affine_strength"], "verify_both": r["verify_both"]})
+        else:
+            vrows.append(r)
+    lines += [verify_markdown(vrows), "", END]
     return "\n".join(lines)
 
 
@@ -248,6 +321,8 @@ def main() -> int:
     p.add_argument("--no-doc", action="store_true")
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--merge", default="")
+    p.add_argument("--verify-only", action="store_true", help="Only the --affine-layers --cat export and its verify.")
+    p.add_argument("--latency-only", action="store_true", help="Re-time the none/CAT exports of the stored rows.")
     args = p.parse_args()
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     import torch
@@ -262,10 +337,15 @@ def main() -> int:
     for extra in filter(None, args.merge.split(",")):
         previous += json.loads(Path(extra).read_text())["rows"]
     rows = {(r["model"], r["bits"]): r for r in previous}
+    if args.latency_only:
+        remeasure_latency(rows, args, x_test)
+        save(rows, results, args.no_doc)
+        return 0
     todo = [(ref, bits) for ref in filter(None, args.models.split(",")) for bits in filter(None, args.bits.split(","))]
     for item in todo or [None]:
         if item is not None:
-            rows[item] = run_one(*item, args, x_test, y_test, log)
+            rows[item] = (run_verify_only(*item, args, x_test, log) if args.verify_only
+                          else run_one(*item, args, x_test, y_test, log))
         save(rows, results, args.no_doc)
     return 0
 
