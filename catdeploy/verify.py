@@ -103,18 +103,25 @@ def probe_model(model_bytes: bytes) -> bytes:
     return bytes(builder.Output())
 
 
-def catrt_profile(interpreter: str, resolver: str) -> tuple[str, str]:
-    """(catrt profile to run, label for the report). Resolvers without a catrt profile yet
-    (optimized kernels, XNNPACK) are compared with the interpreter's reference profile."""
+def catrt_profile(interpreter: str, resolver: str, version: str | None = None,
+                  arch: str | None = None) -> tuple[str, str]:
+    """(catrt profile to run, label for the report): the profile of that interpreter build,
+    resolver and CPU architecture (catrt.profiles.profile_for; arch None = this machine). A
+    combination without a profile (another wheel version, an unmodelled CPU) is compared with
+    the interpreter's reference profile and labelled so."""
     from catrt import CatrtError
     from catrt.profiles import profile_for
 
     try:
-        name = profile_for(interpreter, resolver).name
+        name = profile_for(interpreter, resolver, version, arch).name
         return name, name
     except CatrtError:
+        pass
+    try:
+        name = profile_for(interpreter, "ref", version, arch).name
+    except CatrtError:
         name = profile_for(interpreter, "ref").name
-        return name, f"{name} (no {resolver} profile yet)"
+    return name, f"{name} (no {resolver} profile for {version or 'this version'})"
 
 
 def verify_models(cases: list[tuple[bytes, np.ndarray]], interpreters: list[str], resolvers: list[str],
@@ -139,7 +146,7 @@ def verify_models(cases: list[tuple[bytes, np.ndarray]], interpreters: list[str]
         for c, (model_bytes, inputs) in enumerate(cases):
             for resolver in resolvers:
                 result = next(results)
-                profile_name, label = catrt_profile(interp, resolver)
+                profile_name, label = catrt_profile(interp, resolver, result.get("version") or None)
                 report = RunReport(interp, result.get("version") or "?", resolver, label)
                 if result.get("error"):
                     report.error = result["error"]

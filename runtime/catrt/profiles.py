@@ -1,49 +1,82 @@
 """Arithmetic profiles: which integer arithmetic each op uses in one TFLite build + op resolver.
 
-A Profile is data only; kernels read the fields they need. Today's profiles are the reference
-kernels (OpResolverType.BUILTIN_REF) of the three pinned wheels, which agree on every op except
-FULLY_CONNECTED (docs/tflite-int8-arithmetic.md §0.2, §2.4). Optimized (BUILTIN without
-delegates), XNNPACK and Arm profiles are added by filling the same fields with other variants:
-the field values below list the variants foreseen.
+A Profile is data only; kernels read the fields they need. There is one profile per
+(interpreter, version, resolver, CPU architecture) that catrt reproduces bit for bit
+(docs/PROFILES.md has the table and how each was measured):
+
+- BUILTIN_REF: the reference kernels of the three pinned wheels. They agree on every op except
+  FULLY_CONNECTED (docs/tflite-int8-arithmetic.md §0.2, §2.4) and are the same on x86_64 and
+  aarch64 (arm-emulation.md).
+- BUILTIN_WITHOUT_DEFAULT_DELEGATES on x86_64: the optimized kernels. ruy's x86 AVX kernels
+  round CONV_2D / FULLY_CONNECTED with "dr_up" (§1.3). The TF 2.19 and LiteRT 2.1.0 wheels
+  also compile the NEON code paths through NEON_2_SSE (USE_NEON): those vector loops round
+  differently from their scalar leftovers, so the choice depends on shapes (channels in
+  blocks of 8 for DEPTHWISE_CONV_2D, flat elements in blocks of 16 or 8 for ADD, QUANTIZE and
+  DEQUANTIZE); catrt models the split, not one case. tflite-runtime 2.14 has no USE_NEON.
+- BUILTIN and AUTO: the same kernels plus the default XNNPACK delegate. tflite-runtime 2.14
+  never delegates int8 ops (its BUILTIN/AUTO equal its BUILTIN_WITHOUT_DEFAULT_DELEGATES);
+  TF 2.19 and LiteRT 2.1.0 do. A delegated op uses XNNPACK's arithmetic (catrt.xnnpack), an op
+  XNNPACK refuses for its types or scales falls back to the built-in optimized kernel: the
+  choice is made per op from the same checks as the delegate's VisitNode.
 """
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Union
+from typing import Mapping, Optional, Union
 
 from .errors import CatrtError
-from .fixed_point import ROUNDINGS
+from .fixed_point import DR_AWAY, DR_UP, ROUNDINGS
 
 # FULLY_CONNECTED requantization: a MultiplyByQuantizedMultiplier rounding, or
 # "float64_rha": int32(round_half_away(double(acc) * double(s_in)*double(s_w[c])/double(s_out)))
 # (LiteRT >= 1.3 reference kernel, commit 921360770).
 FLOAT64_RHA = "float64_rha"
 FC_REQUANTS = ROUNDINGS + (FLOAT64_RHA,)
-# ADD: "ref" = reference_integer_ops::Add with the 20-bit left shift (§2.5);
-# foreseen: "neon_fused" (optimized add.h under USE_NEON), "xnnpack".
-ADD_ALGORITHMS = ("ref",)
+# ADD: "ref" = reference_integer_ops::Add with the 20-bit left shift (§2.5); "neon" =
+# optimized_integer_ops::AddElementwiseInt8 under USE_NEON (fused shifts on the leading
+# multiple of 16 elements, the reference formula on the rest).
+ADD_ALGORITHMS = ("ref", "neon")
 # QUANTIZE float32 -> int8: "f32_divide_rha" = REF: round_half_away(float32(x / float32(s)));
-# foreseen: "f64_divide_rha" (optimized, no USE_NEON), "reciprocal_rne" (USE_NEON / XNNPACK).
-QUANTIZE_FLOAT_ALGORITHMS = ("f32_divide_rha",)
+# "f64_divide_rha" = optimized AffineQuantize without USE_NEON: round_half_away(double(x) / s);
+# "neon_reciprocal_rne" = optimized AffineQuantize under USE_NEON: the leading multiple of 8
+# elements rne(float32(x * float32(1/s))), the rest as f64_divide_rha.
+QUANTIZE_FLOAT_ALGORITHMS = ("f32_divide_rha", "f64_divide_rha", "neon_reciprocal_rne")
+# DEQUANTIZE int8 -> float32: "ref" = float32(double(s) * (q - z)); "neon" = optimized
+# Dequantize under USE_NEON: the leading multiple of 8 elements
+# float32(float32(q) * float32(s)) + float32(-z * s), the rest as ref.
+DEQUANTIZE_ALGORITHMS = ("ref", "neon")
+# XNNPACK delegate taking int8 ops: "" none, or the build whose rules and arithmetic apply.
+XNNPACK_BUILDS = ("", "tf219", "litert21")
+ARCHES = ("any", "x86_64", "aarch64")
 
 
 @dataclass(frozen=True)
 class Profile:
-    """The integer arithmetic of one interpreter build with one op resolver."""
+    """The integer arithmetic of one interpreter build with one op resolver on one CPU."""
 
     name: str
     interpreter: str            # "tflite_runtime" | "tensorflow" | "ai_edge_litert"
     interpreter_version: str
-    resolver: str               # "BUILTIN_REF"; later "BUILTIN", "BUILTIN_WITHOUT_DEFAULT_..."
+    resolver: str               # "BUILTIN_REF" | "BUILTIN" | "BUILTIN_WITHOUT_DEFAULT_DELEGATES" | "AUTO"
     description: str = ""
-    conv_rounding: str = "dr_away"            # CONV_2D per-channel requantization
-    depthwise_rounding: str = "dr_away"       # DEPTHWISE_CONV_2D
-    fully_connected_requant: str = "dr_away"  # FULLY_CONNECTED, one of FC_REQUANTS
-    mul_rounding: str = "dr_away"             # MUL
-    requantize_rounding: str = "dr_away"      # QUANTIZE int8 -> int8
+    arch: str = "any"           # "any" (same arithmetic on every CPU), "x86_64", "aarch64"
+    conv_rounding: str = DR_AWAY              # CONV_2D per-channel requantization
+    depthwise_rounding: str = DR_AWAY         # DEPTHWISE_CONV_2D (scalar channels)
+    # optimized_ops::Quantize under USE_NEON: channels [0, 8*floor(OC/8)) are requantized by
+    # the vector loop with "dr_up" (vqrdmulh + vrshl), the rest with depthwise_rounding. 0 = off.
+    depthwise_neon_channel_block: int = 0
+    fully_connected_requant: str = DR_AWAY    # FULLY_CONNECTED, one of FC_REQUANTS
+    mul_rounding: str = DR_AWAY               # MUL
+    requantize_rounding: str = DR_AWAY        # QUANTIZE int8 -> int8 (scalar elements)
+    # optimized Requantize<int8, int8> under USE_NEON: the leading multiple of 16 flat elements
+    # use "dr_up" (MultiplyByQuantizedMultiplier4Rows). 0 = off.
+    requantize_neon_block: int = 0
     add_algorithm: str = "ref"
     quantize_float: str = "f32_divide_rha"
+    dequantize_algorithm: str = "ref"
+    xnnpack: str = ""
     # tflite-runtime 2.14's reference per-channel FULLY_CONNECTED reads batches = Dims(0) and
     # depth = Dims(1) of the output, so keep_num_dims with an output of rank > 2 computes a few
     # values and leaves the rest uninitialized: not reproducible, catrt refuses it.
@@ -61,17 +94,21 @@ class Profile:
             if getattr(self, name) not in ROUNDINGS:
                 raise CatrtError(f"profile {self.name}: {name}={getattr(self, name)!r} "
                                  f"not in {ROUNDINGS}")
-        if self.fully_connected_requant not in FC_REQUANTS:
-            raise CatrtError(f"profile {self.name}: fully_connected_requant "
-                             f"{self.fully_connected_requant!r} not in {FC_REQUANTS}")
-        if self.add_algorithm not in ADD_ALGORITHMS:
-            raise CatrtError(f"profile {self.name}: add_algorithm {self.add_algorithm!r} "
-                             f"not in {ADD_ALGORITHMS}")
-        if self.quantize_float not in QUANTIZE_FLOAT_ALGORITHMS:
-            raise CatrtError(f"profile {self.name}: quantize_float {self.quantize_float!r} "
-                             f"not in {QUANTIZE_FLOAT_ALGORITHMS}")
+        choices = (("fully_connected_requant", FC_REQUANTS), ("add_algorithm", ADD_ALGORITHMS),
+                   ("quantize_float", QUANTIZE_FLOAT_ALGORITHMS),
+                   ("dequantize_algorithm", DEQUANTIZE_ALGORITHMS), ("xnnpack", XNNPACK_BUILDS),
+                   ("arch", ARCHES))
+        for name, allowed in choices:
+            if getattr(self, name) not in allowed:
+                raise CatrtError(f"profile {self.name}: {name} {getattr(self, name)!r} "
+                                 f"not in {allowed}")
+        for name in ("depthwise_neon_channel_block", "requantize_neon_block"):
+            if getattr(self, name) not in (0, 8, 16):
+                raise CatrtError(f"profile {self.name}: {name} must be 0, 8 or 16")
         object.__setattr__(self, "int4_filter_ops", frozenset(self.int4_filter_ops))
 
+
+# ------------------------------------------------------------------------------- reference kernels
 
 REF_TFLITE214 = Profile(
     name="ref-tflite214",
@@ -100,8 +137,71 @@ REF_LITERT21 = Profile(
     fully_connected_requant=FLOAT64_RHA,
 )
 
-PROFILES: Mapping[str, Profile] = MappingProxyType(
-    {p.name: p for p in (REF_TFLITE214, REF_TF219, REF_LITERT21)})
+# ------------------------------------------------------------------------------- x86_64 optimized
+
+# tflite-runtime 2.14: ruy (dr_up) for CONV_2D and FULLY_CONNECTED, the scalar DepthwiseConvGeneral
+# output stage (dr_away), reference ADD / Requantize, AffineQuantize in double. Its XNNPACK never
+# takes int8 ops, so the three non-reference resolvers are one arithmetic.
+_TFLITE214_OPT = dict(
+    interpreter="tflite_runtime", interpreter_version="2.14.0", arch="x86_64",
+    conv_rounding=DR_UP, fully_connected_requant=DR_UP, quantize_float="f64_divide_rha",
+    int4_filter_ops=frozenset({"CONV_2D"}), fc_int4_per_channel=False,
+)
+OPT_TFLITE214_NODELEGATE = Profile(
+    name="nodelegate-tflite214-x86", resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+    description="tflite-runtime 2.14.0 optimized kernels on x86_64 (ruy AVX, no USE_NEON)",
+    **_TFLITE214_OPT)
+OPT_TFLITE214_BUILTIN = Profile(
+    name="builtin-tflite214-x86", resolver="BUILTIN",
+    description="tflite-runtime 2.14.0 BUILTIN on x86_64 (XNNPACK takes no int8 op)",
+    **_TFLITE214_OPT)
+OPT_TFLITE214_AUTO = Profile(
+    name="auto-tflite214-x86", resolver="AUTO",
+    description="tflite-runtime 2.14.0 AUTO on x86_64 (XNNPACK takes no int8 op)",
+    **_TFLITE214_OPT)
+
+# TF 2.19 / LiteRT 2.1.0: the same ruy rounding plus the USE_NEON (NEON_2_SSE) loops.
+_NEON_X86 = dict(
+    arch="x86_64", conv_rounding=DR_UP, fully_connected_requant=DR_UP,
+    depthwise_neon_channel_block=8, requantize_neon_block=16, add_algorithm="neon",
+    quantize_float="neon_reciprocal_rne", dequantize_algorithm="neon",
+)
+OPT_TF219_NODELEGATE = Profile(
+    name="nodelegate-tf219-x86", interpreter="tensorflow", interpreter_version="2.19.0",
+    resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+    description="tensorflow 2.19.0 optimized kernels on x86_64 (ruy AVX, USE_NEON via NEON_2_SSE)",
+    **_NEON_X86)
+OPT_TF219_BUILTIN = Profile(
+    name="builtin-tf219-x86", interpreter="tensorflow", interpreter_version="2.19.0",
+    resolver="BUILTIN", xnnpack="tf219",
+    description="tensorflow 2.19.0 BUILTIN on x86_64: XNNPACK for the int8 ops it takes",
+    **_NEON_X86)
+OPT_TF219_AUTO = Profile(
+    name="auto-tf219-x86", interpreter="tensorflow", interpreter_version="2.19.0",
+    resolver="AUTO", xnnpack="tf219",
+    description="tensorflow 2.19.0 AUTO on x86_64: XNNPACK for the int8 ops it takes",
+    **_NEON_X86)
+OPT_LITERT21_NODELEGATE = Profile(
+    name="nodelegate-litert21-x86", interpreter="ai_edge_litert", interpreter_version="2.1.0",
+    resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+    description="ai-edge-litert 2.1.0 optimized kernels on x86_64 (ruy AVX, USE_NEON via NEON_2_SSE)",
+    **_NEON_X86)
+OPT_LITERT21_BUILTIN = Profile(
+    name="builtin-litert21-x86", interpreter="ai_edge_litert", interpreter_version="2.1.0",
+    resolver="BUILTIN", xnnpack="litert21",
+    description="ai-edge-litert 2.1.0 BUILTIN on x86_64: XNNPACK for the int8 ops it takes",
+    **_NEON_X86)
+OPT_LITERT21_AUTO = Profile(
+    name="auto-litert21-x86", interpreter="ai_edge_litert", interpreter_version="2.1.0",
+    resolver="AUTO", xnnpack="litert21",
+    description="ai-edge-litert 2.1.0 AUTO on x86_64: XNNPACK for the int8 ops it takes",
+    **_NEON_X86)
+
+PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
+    REF_TFLITE214, REF_TF219, REF_LITERT21,
+    OPT_TFLITE214_BUILTIN, OPT_TFLITE214_NODELEGATE, OPT_TFLITE214_AUTO,
+    OPT_TF219_BUILTIN, OPT_TF219_NODELEGATE, OPT_TF219_AUTO,
+    OPT_LITERT21_BUILTIN, OPT_LITERT21_NODELEGATE, OPT_LITERT21_AUTO)})
 DEFAULT_PROFILE = REF_TFLITE214.name
 
 
@@ -123,26 +223,42 @@ _INTERPRETER_ALIASES = {
 }
 _RESOLVER_ALIASES = {
     "builtinref": "BUILTIN_REF", "ref": "BUILTIN_REF", "reference": "BUILTIN_REF",
+    "builtin": "BUILTIN", "auto": "AUTO",
+    "builtinwithoutdefaultdelegates": "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+    "nodelegate": "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "nodelegates": "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
 }
+_ARCH_ALIASES = {"x8664": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
 def _key(text: str) -> str:
     return "".join(ch for ch in str(text).lower() if ch.isalnum())
 
 
-def profile_for(interpreter_name: str, resolver) -> Profile:
+def host_arch() -> str:
+    """This machine's CPU architecture in profile terms ("x86_64", "aarch64" or as reported)."""
+    machine = platform.machine()
+    return _ARCH_ALIASES.get(_key(machine), machine.lower())
+
+
+def profile_for(interpreter_name: str, resolver, version: Optional[str] = None,
+                arch: Optional[str] = None) -> Profile:
     """The profile of an interpreter ("tflite_runtime" / "tensorflow" / "ai_edge_litert", aliases
     such as "tflite-runtime", "tf", "litert" accepted) run with an OpResolverType (a name such as
-    "BUILTIN_REF" or an enum member)."""
+    "BUILTIN_REF", "nodelegate" or an enum member), at `version` (None: the pinned one) on `arch`
+    (None: this machine). Raises CatrtError when catrt has no profile for that combination."""
     interpreter = _INTERPRETER_ALIASES.get(_key(interpreter_name))
     if interpreter is None:
         raise CatrtError(f"unknown interpreter {interpreter_name!r}; "
                          "expected tflite_runtime, tensorflow or ai_edge_litert")
     resolver_name = getattr(resolver, "name", resolver)
     resolver_key = _RESOLVER_ALIASES.get(_key(resolver_name), str(resolver_name).upper())
+    cpu = host_arch() if arch is None else _ARCH_ALIASES.get(_key(arch), str(arch).lower())
     for p in PROFILES.values():
-        if p.interpreter == interpreter and p.resolver == resolver_key:
+        if (p.interpreter == interpreter and p.resolver == resolver_key
+                and (version is None or p.interpreter_version == str(version))
+                and p.arch in ("any", cpu)):
             return p
-    known = ", ".join(f"{p.interpreter}/{p.resolver}" for p in PROFILES.values())
-    raise CatrtError(f"no arithmetic profile yet for {interpreter} with resolver "
-                     f"{resolver_name!r}; known: {known}")
+    known = ", ".join(f"{p.interpreter} {p.interpreter_version}/{p.resolver}/{p.arch}"
+                      for p in PROFILES.values())
+    what = f"{interpreter}{' ' + str(version) if version else ''} with resolver {resolver_name!r} on {cpu}"
+    raise CatrtError(f"no arithmetic profile yet for {what}; known: {known}")

@@ -156,7 +156,8 @@ def test_fc_keep_num_dims_refused_only_for_tflite214():
 
 
 def test_profiles():
-    assert set(PROFILES) == {"ref-tflite214", "ref-tf219", "ref-litert21"}
+    assert {"ref-tflite214", "ref-tf219", "ref-litert21"} <= set(PROFILES)
+    assert len(PROFILES) == 12
     assert profile_for("tflite_runtime", "BUILTIN_REF") is REF_TFLITE214
     assert profile_for("tflite-runtime", "builtin_ref") is REF_TFLITE214
     assert profile_for("tensorflow", "BUILTIN_REF") is REF_TF219
@@ -167,8 +168,14 @@ def test_profiles():
     class FakeEnum:
         name = "BUILTIN_REF"
     assert profile_for("litert", FakeEnum()) is REF_LITERT21
+    assert profile_for("tensorflow", "BUILTIN", arch="x86_64").name == "builtin-tf219-x86"
+    assert profile_for("litert", "nodelegate", "2.1.0", "x86_64").name == "nodelegate-litert21-x86"
+    assert profile_for("tflite-runtime", "AUTO", arch="amd64").name == "auto-tflite214-x86"
+    assert profile_for("tensorflow", "BUILTIN_REF", arch="aarch64") is REF_TF219
     with pytest.raises(CatrtError, match="no arithmetic profile yet"):
-        profile_for("tensorflow", "BUILTIN")
+        profile_for("tensorflow", "BUILTIN", arch="aarch64")
+    with pytest.raises(CatrtError, match="no arithmetic profile yet"):
+        profile_for("tensorflow", "BUILTIN_REF", version="2.20.0")
     with pytest.raises(CatrtError, match="unknown interpreter"):
         profile_for("onnxruntime", "BUILTIN_REF")
     with pytest.raises(CatrtError, match="unknown profile"):

@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
 from ..errors import CatrtError
-from ..fixed_point import quantize_multiplier, wrap_int32
+from .. import xnnpack
+from ..fixed_point import DR_AWAY, quantize_multiplier, wrap_int32
 from ..kernels.conv_2d import conv_2d, conv_2d_accumulate
 from ..profiles import Profile
 from ..reader import Operator
 from .common import (activation_range, check_arity, check_int4_filter, expect_dtype, expect_rank,
                      filter_scales, input_tensor, output_tensor, per_tensor_qparams, tensor_label)
+
+
+XNNPACK_FP32 = "xnnpack_fp32"
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,8 @@ class Conv2DParams:
     shift: np.ndarray        # int64 [OC]
     activation_min: int
     activation_max: int
-    rounding: str
+    rounding: str            # a MultiplyByQuantizedMultiplier rounding, or "xnnpack_fp32"
+    xnnpack_scale: Optional[np.ndarray] = None   # float32 [OC], for "xnnpack_fp32"
 
 
 def per_channel_multipliers(input_scale: float, scales, output_scale: float,
@@ -82,15 +88,32 @@ def prepare(op: Operator, tensors, profile: Profile) -> Conv2DParams:
     s_out, z_out = per_tensor_qparams(op, out, "output")
     multiplier, shift = per_channel_multipliers(s_in, scales, s_out, channels)
     lo, hi = activation_range(op, out, o["fused_activation_function"])
+    xnn_scale = None
+    if profile.xnnpack:
+        # The delegate takes every int8 CONV_2D catrt accepts (static filter and bias, zero
+        # filter zero points, grouped too): XNNPACK fp32 requantization and RNE clamps.
+        rounding = XNNPACK_FP32
+        xnn_scale = np.broadcast_to(xnnpack.requantization_scales(s_in, scales, s_out),
+                                    (channels,)).copy()
+        lo, hi = xnnpack.activation_range(o["fused_activation_function"], s_out, z_out)
+    elif x.shape[3] != w.shape[3]:
+        rounding = DR_AWAY   # conv.cc: grouped convolution always runs the reference kernel
+    else:
+        rounding = profile.conv_rounding
     return Conv2DParams(input_zero_point=z_in, output_zero_point=z_out,
                         stride=(o["stride_h"], o["stride_w"]),
                         dilation=(o["dilation_h_factor"], o["dilation_w_factor"]),
                         padding=o["padding"], multiplier=multiplier, shift=shift,
-                        activation_min=lo, activation_max=hi, rounding=profile.conv_rounding)
+                        activation_min=lo, activation_max=hi, rounding=rounding,
+                        xnnpack_scale=xnn_scale)
 
 
 def evaluate(params: Conv2DParams, inputs: list) -> np.ndarray:
     x, w, bias = inputs[0], inputs[1], inputs[2]
+    if params.rounding == XNNPACK_FP32:
+        return xnnpack.requantize_fp32(accumulate(params, inputs), params.xnnpack_scale,
+                                       params.output_zero_point, params.activation_min,
+                                       params.activation_max)
     return conv_2d(x, w, bias, input_zero_point=params.input_zero_point, stride=params.stride,
                    dilation=params.dilation, padding=params.padding,
                    multiplier=params.multiplier, shift=params.shift,

@@ -7,13 +7,15 @@ from typing import Optional
 import numpy as np
 
 from ..errors import CatrtError
+from .. import xnnpack
 from ..fixed_point import wrap_int32
 from ..kernels.depthwise_conv_2d import depthwise_conv_2d, depthwise_conv_2d_accumulate
+from ..kernels.requantize_optimized import requantize_channel_split
 from ..profiles import Profile
 from ..reader import Operator
 from .common import (activation_range, check_arity, check_int4_filter, expect_dtype, expect_rank,
                      filter_scales, input_tensor, output_tensor, per_tensor_qparams, tensor_label)
-from .conv_2d import per_channel_multipliers
+from .conv_2d import XNNPACK_FP32, per_channel_multipliers
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,10 @@ class DepthwiseConv2DParams:
     shift: np.ndarray
     activation_min: int
     activation_max: int
-    rounding: str
+    rounding: str            # a MultiplyByQuantizedMultiplier rounding, or "xnnpack_fp32"
     has_bias: bool
+    neon_channel_block: int = 0                  # profile.depthwise_neon_channel_block
+    xnnpack_scale: Optional[np.ndarray] = None   # float32 [OC], for "xnnpack_fp32"
 
 
 def prepare(op: Operator, tensors, profile: Profile) -> DepthwiseConv2DParams:
@@ -74,15 +78,32 @@ def prepare(op: Operator, tensors, profile: Profile) -> DepthwiseConv2DParams:
     s_out, z_out = per_tensor_qparams(op, out, "output")
     multiplier, shift = per_channel_multipliers(s_in, scales, s_out, channels)
     lo, hi = activation_range(op, out, o["fused_activation_function"])
+    rounding, xnn_scale = profile.depthwise_rounding, None
+    if profile.xnnpack and bias is not None:
+        # VisitDepthwiseConv2DNode takes int8 DW with a static filter and bias.
+        rounding = XNNPACK_FP32
+        xnn_scale = np.broadcast_to(xnnpack.requantization_scales(s_in, scales, s_out),
+                                    (channels,)).copy()
+        lo, hi = xnnpack.activation_range(o["fused_activation_function"], s_out, z_out)
     return DepthwiseConv2DParams(
         input_zero_point=z_in, output_zero_point=z_out, stride=(o["stride_h"], o["stride_w"]),
         dilation=(o["dilation_h_factor"], o["dilation_w_factor"]), padding=o["padding"],
         multiplier=multiplier, shift=shift, activation_min=lo, activation_max=hi,
-        rounding=profile.depthwise_rounding, has_bias=bias is not None)
+        rounding=rounding, has_bias=bias is not None,
+        neon_channel_block=profile.depthwise_neon_channel_block, xnnpack_scale=xnn_scale)
 
 
 def evaluate(params: DepthwiseConv2DParams, inputs: list) -> np.ndarray:
     bias = inputs[2] if params.has_bias else None
+    if params.rounding == XNNPACK_FP32:
+        return xnnpack.requantize_fp32(accumulate(params, inputs), params.xnnpack_scale,
+                                       params.output_zero_point, params.activation_min,
+                                       params.activation_max)
+    if params.neon_channel_block:
+        return requantize_channel_split(accumulate(params, inputs), params.multiplier,
+                                        params.shift, params.output_zero_point,
+                                        params.activation_min, params.activation_max,
+                                        params.rounding, params.neon_channel_block)
     return depthwise_conv_2d(inputs[0], inputs[1], bias, input_zero_point=params.input_zero_point,
                              stride=params.stride, dilation=params.dilation,
                              padding=params.padding, multiplier=params.multiplier,

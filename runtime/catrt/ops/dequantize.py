@@ -7,6 +7,7 @@ import numpy as np
 
 from ..errors import CatrtError
 from ..kernels.dequantize import dequantize
+from ..kernels.dequantize_optimized import dequantize_neon
 from ..profiles import Profile
 from ..reader import Operator
 from .common import check_arity, expect_dtype, filter_scales, input_tensor, output_tensor
@@ -17,6 +18,7 @@ class DequantizeParams:
     scale: tuple
     zero_point: tuple
     axis: int
+    neon: bool = False   # optimized_ops::Dequantize under USE_NEON (per-tensor int8 only)
 
 
 def prepare(op: Operator, tensors, profile: Profile) -> DequantizeParams:
@@ -29,9 +31,15 @@ def prepare(op: Operator, tensors, profile: Profile) -> DequantizeParams:
     q = x.quantization
     if len(scales) > 1 and not x.shape:
         raise CatrtError(f"{op.label}: per-channel DEQUANTIZE of a scalar")
-    return DequantizeParams(scale=q.scale, zero_point=q.zero_point, axis=q.quantized_dimension)
+    # XNNPACK's qs8 -> f32 convert equals the reference; the USE_NEON built-in kernel does not.
+    neon = (profile.dequantize_algorithm == "neon" and not profile.xnnpack
+            and x.dtype == "int8" and len(scales) == 1 and not x.is_constant)
+    return DequantizeParams(scale=q.scale, zero_point=q.zero_point, axis=q.quantized_dimension,
+                            neon=neon)
 
 
 def evaluate(params: DequantizeParams, inputs: list) -> np.ndarray:
+    if params.neon:
+        return dequantize_neon(inputs[0], scale=params.scale[0], zero_point=params.zero_point[0])
     return dequantize(inputs[0], scale=params.scale, zero_point=params.zero_point,
                       axis=params.axis)

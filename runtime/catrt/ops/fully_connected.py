@@ -7,6 +7,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import CatrtError
+from .. import xnnpack
 from ..fixed_point import quantize_multiplier, wrap_int32
 from ..kernels.fully_connected import fully_connected, fully_connected_accumulate
 from ..profiles import FLOAT64_RHA, Profile
@@ -14,6 +15,9 @@ from ..reader import Operator
 from .common import (activation_range, check_arity, check_int4_filter, expect_dtype, expect_rank,
                      filter_scales, input_tensor, num_elements, output_tensor, per_tensor_qparams,
                      tensor_label)
+
+
+XNNPACK_FP32 = "xnnpack_fp32"
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class FullyConnectedParams:
     multiplier: Optional[np.ndarray]
     shift: Optional[np.ndarray]
     effective_scale: Optional[np.ndarray]   # float64 [O] or scalar, for "float64_rha"
+    xnnpack_scale: Optional[np.ndarray] = None   # float32 [O] or [1], for "xnnpack_fp32"
 
 
 def prepare(op: Operator, tensors, profile: Profile) -> FullyConnectedParams:
@@ -98,11 +103,18 @@ def prepare(op: Operator, tensors, profile: Profile) -> FullyConnectedParams:
         effective = np.asarray([float(s_in) * float(s_w) / float(s_out)])
     multiplier = np.asarray([p[0] for p in pairs], dtype=np.int64)
     shift = np.asarray([p[1] for p in pairs], dtype=np.int64)
+    requant, xnn_scale = profile.fully_connected_requant, None
+    if (profile.xnnpack and w.quantization.zero_point[0] == 0
+            and not (w.dtype == "int4" and depth % 2)):
+        # VisitFullyConnectedNode: static int8 (or int4, even depth) weights with zero point 0.
+        requant = XNNPACK_FP32
+        xnn_scale = xnnpack.requantization_scales(s_in, scales, s_out)
+        lo, hi = xnnpack.activation_range(activation, s_out, z_out)
     return FullyConnectedParams(
         input_zero_point=z_in, weights_offset=weights_offset, output_zero_point=z_out,
         activation_min=lo, activation_max=hi, keep_num_dims=bool(o["keep_num_dims"]),
-        requant=profile.fully_connected_requant, multiplier=multiplier, shift=shift,
-        effective_scale=effective if profile.fully_connected_requant == FLOAT64_RHA else None)
+        requant=requant, multiplier=multiplier, shift=shift,
+        effective_scale=effective if requant == FLOAT64_RHA else None, xnnpack_scale=xnn_scale)
 
 
 def evaluate(params: FullyConnectedParams, inputs: list) -> np.ndarray:
@@ -110,6 +122,11 @@ def evaluate(params: FullyConnectedParams, inputs: list) -> np.ndarray:
     bias = inputs[2] if len(inputs) > 2 else None
     depth = w.shape[1]
     x2d = x.reshape(-1, depth)
+    if params.requant == XNNPACK_FP32:
+        y = xnnpack.requantize_fp32(accumulate(params, inputs), params.xnnpack_scale,
+                                    params.output_zero_point, params.activation_min,
+                                    params.activation_max)
+        return y.reshape(x.shape[:-1] + (w.shape[0],)) if params.keep_num_dims else y
     y = fully_connected(x2d, w, bias, input_zero_point=params.input_zero_point,
                         weights_offset=params.weights_offset,
                         output_zero_point=params.output_zero_point,
