@@ -400,6 +400,99 @@ def case_gather_table(rng):
                 "GATHER rows of a constant int8 table with int32 indices given as the model input")
 
 
+# ----------------------------------------------------------------------------- optimized-path choices
+# Cases whose element counts or channel counts are not multiples of the NEON vector blocks (8 / 16),
+# so the vector loop and the scalar leftovers of the USE_NEON kernels both run, and cases whose
+# scales make the XNNPACK delegate refuse a node (it then falls back to the built-in kernel).
+
+def case_dw_neon_tail_ties(rng):
+    s_in, s_out = 2.0**-4, 2.0**-3
+    multipliers = (TIE_MULTIPLIERS + TIE_MULTIPLIERS)[:12]
+    return dw_case(rng, x_shape=(2, 5, 5, 12), dm=1, kernel=3, stride=1, padding="SAME", s_in=s_in, z_in=1,
+                   s_w=dyadic_weight_scales(s_in, s_out, multipliers), s_out=s_out, z_out=2,
+                   w_range=(-2, 2), x_range=(-10, 10), bias_range=(-30, 30),
+                   description="DEPTHWISE_CONV_2D with 12 channels and dyadic multipliers: channels 0-7 take "
+                               "the USE_NEON vector output stage (ties up), 8-11 the scalar one (ties away)")
+
+
+def case_add_neon_tail(rng):
+    return add_case(rng, shape=(1, 3, 3, 5), qa=(2.0**-3, 3), qb=(2.0**-4, -2), qy=(2.0**-1, 1),
+                    description="ADD on 45 elements with power-of-two ratios: 32 take the USE_NEON fused-shift "
+                                "loop, 13 the reference formula")
+
+
+def case_add_outside_xnnpack(rng):
+    case = add_case(rng, shape=(1, 4, 4, 4), qa=(0.01, 3), qb=(0.00001, -5), qy=(0.02, 1),
+                    description="ADD with s_b / s_out = 1/2000 < 2^-10: XNNPACK refuses the node, the built-in "
+                                "kernel runs under AUTO/BUILTIN (b = z_b on half the elements: exact a/2 ties, "
+                                "which XNNPACK's formula would round up)")
+    b = case.inputs[1].copy()
+    b.reshape(-1)[::2] = -5
+    return Case(case.program, (case.inputs[0], b), case.description)
+
+
+def case_quantize_i8_ties_tail(rng):
+    tensors = [act("x", (3, 15), 2.0**-4, 6), act("y", (3, 15), 2.0**-2, -3)]
+    op = IntOp("QUANTIZE", ("x",), ("y",), name="requantize")
+    return Case(program(tensors, [op], ["x"], ["y"]), (int8_inputs(rng, (3, 15)),),
+                "QUANTIZE int8 -> int8 with multiplier 0.25 on 45 elements (32 in the USE_NEON loop, ties up; "
+                "13 scalar, ties away; XNNPACK's Q8 convert)")
+
+
+def case_quantize_i8_scale_0p3(rng):
+    tensors = [act("x", (2, 20), 0.03, -4), act("y", (2, 20), 0.1, 7)]
+    op = IntOp("QUANTIZE", ("x",), ("y",), name="requantize")
+    return Case(program(tensors, [op], ["x"], ["y"]), (int8_inputs(rng, (2, 20)),),
+                "QUANTIZE int8 -> int8 with multiplier 0.3 (XNNPACK's 8-bit multiplier round(0.3 * 256) / 256 "
+                "differs from TFLite's 31-bit one)")
+
+
+def case_quantize_i8_outside_xnnpack(rng):
+    tensors = [act("x", (2, 20), 0.001, 2), act("y", (2, 20), 0.4, -1)]
+    op = IntOp("QUANTIZE", ("x",), ("y",), name="requantize")
+    x = int8_inputs(rng, (2, 20))
+    x[:, :6] = -128                  # XNNPACK's Q8 multiplier (1) would give -1 + z_out here
+    return Case(program(tensors, [op], ["x"], ["y"]), (x,),
+                "QUANTIZE int8 -> int8 with s_in / s_out = 1/400 < 1/256: XNNPACK refuses the node")
+
+
+def case_quantize_f32_tail(rng):
+    s, z = 2.0**-4, -2
+    ties = (np.arange(-10, 10) + 0.5) * s
+    x = np.concatenate([ties, rng.uniform(-6, 6, size=17)]).astype(np.float32).reshape(1, 37)
+    tensors = [IntTensor("x", (1, 37), "float32"), act("y", (1, 37), s, z)]
+    op = IntOp("QUANTIZE", ("x",), ("y",), name="quantize")
+    return Case(program(tensors, [op], ["x"], ["y"]), (x,),
+                "QUANTIZE float32 -> int8 on 37 elements with ties: 32 in the USE_NEON loop (half to even), "
+                "5 scalar (half away)")
+
+
+def case_dequantize_tail(rng):
+    tensors = [act("x", (3, 13), 0.0173, 11), IntTensor("y", (3, 13), "float32")]
+    op = IntOp("DEQUANTIZE", ("x",), ("y",), name="dequantize")
+    return Case(program(tensors, [op], ["x"], ["y"]), (int8_inputs(rng, (3, 13)),),
+                "DEQUANTIZE on 39 elements: 32 in the USE_NEON loop (q * s + (-z * s)), 7 scalar")
+
+
+def case_conv_grouped_ties(rng):
+    s_in, s_out = 2.0**-4, 2.0**-3
+    return conv_case(rng, x_shape=(1, 5, 5, 8), oc=8, kernel=3, stride=1, padding="SAME", groups=2,
+                     s_in=s_in, z_in=1, s_out=s_out, z_out=0,
+                     s_w=dyadic_weight_scales(s_in, s_out, TIE_MULTIPLIERS), w_range=(-2, 2),
+                     x_range=(-10, 10), bias_range=(-30, 30),
+                     description="grouped CONV_2D with dyadic multipliers: the optimized resolvers run the "
+                                 "reference kernel for groups != 1, XNNPACK takes it")
+
+
+def case_fc_batch1_ties(rng):
+    s_in, s_out = 2.0**-4, 2.0**-3
+    multipliers = TIE_MULTIPLIERS
+    return fc_case(rng, x_shape=(1, 24), units=len(multipliers), s_in=s_in, z_in=2,
+                   s_w=dyadic_weight_scales(s_in, s_out, multipliers), s_out=s_out, z_out=-3,
+                   w_range=(-2, 2), x_range=(-10, 10), bias_range=(-40, 40),
+                   description="FULLY_CONNECTED batch 1 with dyadic multipliers (the USE_NEON custom GEMV path)")
+
+
 # Interpreter runs whose output is not a golden: (case, interpreter, resolver) -> why.
 KNOWN_BROKEN = {
     ("fc_keep_num_dims", "tflite-runtime", "ref"):
