@@ -18,7 +18,6 @@ the head's share of file size and of tflite-runtime latency (default resolver, 1
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -31,7 +30,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_spine import ARCH, cpu_name, write_doc  # noqa: E402
+from bench_spine import ARCH, common_arguments, cpu_name, load_rows, write_doc  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "cat.json"
 BEGIN, END = "<!-- cat:begin -->", "<!-- cat:end -->"
@@ -295,32 +294,12 @@ def save(rows: dict, results: Path, no_doc: bool) -> None:
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps({"env": env, "rows": ordered}, indent=1))
     if not no_doc:
-        write_doc_section(markdown(ordered, env))
-
-
-def write_doc_section(section: str) -> None:
-    import bench_spine
-
-    old = (bench_spine.BEGIN, bench_spine.END)
-    bench_spine.BEGIN, bench_spine.END = BEGIN, END
-    try:
-        write_doc(section)
-    finally:
-        bench_spine.BEGIN, bench_spine.END = old
+        write_doc(markdown(ordered, env), BEGIN, END)
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", default="fmnist-r18,fmnist-mbv2")
-    p.add_argument("--bits", default="w2a2,w4a2,w2a4,w4a4")
-    p.add_argument("--samples", type=int, default=1024)
-    p.add_argument("--verify-samples", type=int, default=256)
-    p.add_argument("--eval-samples", type=int, default=10000)
+    p = common_arguments(__doc__, "fmnist-r18,fmnist-mbv2", "w2a2,w4a2,w2a4,w4a4", RESULTS)
     p.add_argument("--latency-runs", type=int, default=300)
-    p.add_argument("--out-dir", default=str(ROOT / "bench" / "out"))
-    p.add_argument("--no-doc", action="store_true")
-    p.add_argument("--results", default=str(RESULTS))
-    p.add_argument("--merge", default="")
     p.add_argument("--verify-only", action="store_true", help="Only the --affine-layers --cat export and its verify.")
     p.add_argument("--latency-only", action="store_true", help="Re-time the none/CAT exports of the stored rows.")
     args = p.parse_args()
@@ -333,10 +312,7 @@ def main() -> int:
     x_test, y_test = eval_images("fashion-mnist:test", None)
     log = lambda m: print(m, file=sys.stderr, flush=True)
     results = Path(args.results)
-    previous = json.loads(results.read_text())["rows"] if results.exists() else []
-    for extra in filter(None, args.merge.split(",")):
-        previous += json.loads(Path(extra).read_text())["rows"]
-    rows = {(r["model"], r["bits"]): r for r in previous}
+    rows = load_rows(args)
     if args.latency_only:
         remeasure_latency(rows, args, x_test)
         save(rows, results, args.no_doc)

@@ -118,11 +118,12 @@ def markdown(rows: list[dict], env: dict) -> str:
     return "\n".join(lines)
 
 
-def write_doc(section: str) -> None:
+def write_doc(section: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the section between the begin/end markers of docs/BENCHMARKS.md (or append it)."""
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
         text = head + section + tail
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
@@ -154,18 +155,33 @@ def cpu_name() -> str:
     return platform.machine()
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", default="fmnist-r18,fmnist-mbv2,fmnist-mnas")
-    p.add_argument("--bits", default="w8a8,w4a4,w2a4,w4a2,w2a2")
+def common_arguments(doc: str, models: str, bits: str, results: Path) -> argparse.ArgumentParser:
+    """The options every reference-model benchmark takes."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--models", default=models)
+    p.add_argument("--bits", default=bits)
     p.add_argument("--samples", type=int, default=1024)
     p.add_argument("--verify-samples", type=int, default=256)
     p.add_argument("--eval-samples", type=int, default=10000)
-    p.add_argument("--agreement-samples", type=int, default=10000)
     p.add_argument("--out-dir", default=str(ROOT / "bench" / "out"))
     p.add_argument("--no-doc", action="store_true")
-    p.add_argument("--results", default=str(RESULTS), help="JSON file of rows (merged with its earlier rows).")
+    p.add_argument("--results", default=str(results), help="JSON file of rows (merged with its earlier rows).")
     p.add_argument("--merge", default="", help="Comma-separated result JSON files to merge in first.")
+    return p
+
+
+def load_rows(args) -> dict:
+    """{(model, bits): row} from --results and the --merge files."""
+    results = Path(args.results)
+    previous = json.loads(results.read_text())["rows"] if results.exists() else []
+    for extra in filter(None, args.merge.split(",")):
+        previous += json.loads(Path(extra).read_text())["rows"]
+    return {(r["model"], r["bits"]): r for r in previous}
+
+
+def main() -> int:
+    p = common_arguments(__doc__, "fmnist-r18,fmnist-mbv2,fmnist-mnas", "w8a8,w4a4,w2a4,w4a2,w2a2", RESULTS)
+    p.add_argument("--agreement-samples", type=int, default=10000)
     args = p.parse_args()
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     from catdeploy import api
@@ -174,10 +190,7 @@ def main() -> int:
     x_test, y_test = eval_images("fashion-mnist:test", None)
     log = lambda m: print(m, file=sys.stderr, flush=True)
     results = Path(args.results)
-    previous = json.loads(results.read_text())["rows"] if results.exists() else []
-    for extra in filter(None, args.merge.split(",")):
-        previous += json.loads(Path(extra).read_text())["rows"]
-    rows = {(r["model"], r["bits"]): r for r in previous}
+    rows = load_rows(args)
     todo = [(ref, bits) for ref in filter(None, args.models.split(",")) for bits in args.bits.split(",")]
     for item in todo or [None]:
         if item is not None:
