@@ -14,11 +14,15 @@ from typing import Any
 import torch
 import torch.fx as fx
 
-from catdeploy.capture.ops import FUNCTION_HANDLERS, METHOD_HANDLERS, module_handler
+from catdeploy.capture.kinds import CaptureKind
+from catdeploy.capture.ops import (
+    FUNCTION_HANDLERS, METHOD_HANDLERS, MULTI_FUNCTION_HANDLERS, MULTI_METHOD_HANDLERS, module_handler,
+)
 from catdeploy.capture.ops._base import OpCall, TensorArg, Unsupported
+from catdeploy.capture.ops.split import Parts
 from catdeploy.capture.trace import TensorMeta, TensorTuple, Traced
 from catdeploy.errors import UserError
-from catdeploy.ir.graph import Graph, Node, Value
+from catdeploy.ir.graph import Graph, Node, OpKind, Value
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,19 @@ def to_raw_graph(traced: Traced, model_name: str) -> Graph:
             outputs.extend(_graph_outputs(fx_node, env, model_name))
             continue
         if isinstance(result, TensorTuple):
+            multi = _multi_handler(fx_node)
+            if multi is not None:
+                call = OpCall(name=fx_node.name, module=None,
+                              args=tuple(_resolve(a, env) for a in fx_node.args),
+                              kwargs={k: _resolve(v, env) for k, v in fx_node.kwargs.items()})
+                try:
+                    env[fx_node] = multi(call)
+                    continue
+                except Unsupported as exc:
+                    unsupported.append(_unsupported(gm, fx_node, records, str(exc)))
+                    tuple_producers.add(fx_node)
+                    env[fx_node] = result
+                    continue
             # A call returning several tensors: reported here; the getitem calls that unpack it
             # are not reported again.
             tuple_producers.add(fx_node)
@@ -94,6 +111,10 @@ def to_raw_graph(traced: Traced, model_name: str) -> Graph:
         if fx_node.op == "call_function" and fx_node.target is operator.getitem \
                 and isinstance(fx_node.args[0], fx.Node) and fx_node.args[0] in tuple_producers:
             continue
+        if fx_node.op == "call_function" and fx_node.target is operator.getitem \
+                and isinstance(args[0], Parts):
+            nodes.append(_part(name, args[0], args[1]))
+            continue
         if result.dtype != torch.float32:
             unsupported.append(_unsupported(gm, fx_node, records, f"produces {result.dtype}"))
             continue
@@ -103,7 +124,13 @@ def to_raw_graph(traced: Traced, model_name: str) -> Graph:
             continue
         call = OpCall(name=name, module=module, args=args, kwargs=kwargs, output_shape=result.shape)
         try:
-            nodes.append(handler(call))
+            node = handler(call)
+            if node.kind in (CaptureKind.RESHAPE, CaptureKind.TRANSPOSE):
+                # Resolved by the channel_shuffle pass, which refuses leftovers with this text.
+                refusal = _unsupported(gm, fx_node, records, "not part of a channel shuffle").describe()
+                node = Node(node.name, node.kind, node.inputs, node.outputs,
+                            {**node.attrs, "refusal": refusal})
+            nodes.append(node)
         except Unsupported as exc:
             unsupported.append(_unsupported(gm, fx_node, records, str(exc)))
 
@@ -125,6 +152,24 @@ def _handler(fx_node: fx.Node, module: torch.nn.Module | None):
     if fx_node.op == "call_method":
         return METHOD_HANDLERS.get(fx_node.target)
     return None
+
+
+def _multi_handler(fx_node: fx.Node):
+    if fx_node.op == "call_function":
+        try:
+            return MULTI_FUNCTION_HANDLERS.get(fx_node.target)
+        except TypeError:
+            return None
+    if fx_node.op == "call_method":
+        return MULTI_METHOD_HANDLERS.get(fx_node.target)
+    return None
+
+
+def _part(name: str, parts: Parts, index: Any) -> Node:
+    """parts[index] as a SLICE of the split's source."""
+    start, stop = parts.ranges[index]
+    return Node(name=name, kind=OpKind.SLICE, inputs=(parts.source.name,), outputs=(name,),
+                attrs={"axis": parts.axis, "start": start, "stop": stop})
 
 
 def _resolve(arg: Any, env: dict[fx.Node, Any]) -> Any:

@@ -113,10 +113,20 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     return _extract_state_dict(_read_checkpoint(Path(path)), Path(path))
 
 
+# Auxiliary classifier heads that build_model leaves out (they only matter in training).
+AUX_HEADS = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
+
+
 def check_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
                      source: str, architecture: str) -> None:
     """UserError naming the first missing/unexpected/mis-shaped key or non-finite tensor."""
     expected = model.state_dict()
+    aux = sorted({key.split(".")[0] for key in state if key not in expected
+                  and key.split(".")[0] in AUX_HEADS.get(architecture, ())})
+    if aux:
+        raise UserError(f"{source}: the state dict has auxiliary-head keys ({', '.join(f'{a}.*' for a in aux)}); "
+                        f"catdeploy builds {architecture} without auxiliary heads (aux_logits=False): "
+                        f"drop those keys or save the model built with aux_logits=False")
     for key, target in expected.items():
         if key not in state:
             raise UserError(f"{source}: missing key {key!r} for {architecture} "

@@ -29,6 +29,11 @@ class OpKind(str, enum.Enum):
     FLATTEN = "FLATTEN"                  # [N, C, 1, 1] or [N, C, H, W] -> [N, C*H*W]
     CONCAT = "CONCAT"
     PAD = "PAD"
+    SIGMOID = "SIGMOID"                  # 1 / (1 + exp(-x)); output in (0, 1)
+    HARDSIGMOID = "HARDSIGMOID"          # relu6(x + 3) / 6; output in [0, 1]
+    SILU = "SILU"                        # x * sigmoid(x)
+    CHANNEL_SHUFFLE = "CHANNEL_SHUFFLE"  # output channel c reads (c % groups) * (C / groups) + c // groups
+    SLICE = "SLICE"                      # x[:, start:stop] along one non-batch axis
 
 
 # Attributes each kind carries (all plain Python values, JSON-serialisable).
@@ -40,6 +45,8 @@ class OpKind(str, enum.Enum):
 #       ceil_mode (bool), count_include_pad (bool, AVG only)
 #   CONCAT: axis (NCHW axis)
 #   PAD: pads (top, left, bottom, right), value (float)
+#   CHANNEL_SHUFFLE: groups (reshape [N, g, C/g, H, W], swap dims 1 and 2, reshape back)
+#   SLICE: axis (NCHW axis, not 0), start, stop (0 <= start < stop <= size)
 # Parameters (numpy float32): CONV2D/DEPTHWISE_CONV2D "weight" [OC, IC/groups, KH, KW] and
 # "bias" [OC] (always present after capture: zeros when the layer had none); LINEAR "weight"
 # [OUT, IN] and "bias" [OUT].

@@ -34,6 +34,11 @@ ATTRS_BY_KIND: Mapping[OpKind, frozenset[str]] = {
     OpKind.FLATTEN: frozenset(),
     OpKind.CONCAT: frozenset({"axis"}),
     OpKind.PAD: frozenset({"pads", "value"}),
+    OpKind.SIGMOID: frozenset(),
+    OpKind.HARDSIGMOID: frozenset(),
+    OpKind.SILU: frozenset(),
+    OpKind.CHANNEL_SHUFFLE: frozenset({"groups"}),
+    OpKind.SLICE: frozenset({"axis", "start", "stop"}),
 }
 
 # The parameter names each kind carries, exactly.
@@ -163,8 +168,18 @@ def infer_shape(node: Node, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, 
         if kind == OpKind.ADD:
             _activation(attrs)
         return _broadcast(in_shapes[0], in_shapes[1])
-    if kind in (OpKind.RELU, OpKind.RELU6, OpKind.HARDSWISH):
+    if kind in (OpKind.RELU, OpKind.RELU6, OpKind.HARDSWISH, OpKind.SIGMOID, OpKind.HARDSIGMOID,
+                OpKind.SILU):
         return tuple(in_shapes[0])
+    if kind == OpKind.CHANNEL_SHUFFLE:
+        x = in_shapes[0]
+        groups = attrs["groups"]
+        if len(x) < 2 or not isinstance(groups, int) or isinstance(groups, bool) or groups < 1 \
+                or x[1] % groups:
+            raise InvalidGraph(f"CHANNEL_SHUFFLE groups={groups!r} does not divide the channels of {x}")
+        return tuple(x)
+    if kind == OpKind.SLICE:
+        return _slice_shape(attrs, in_shapes[0])
     if kind in (OpKind.MAX_POOL2D, OpKind.AVG_POOL2D):
         return _pool_shape(kind, attrs, in_shapes[0])
     if kind == OpKind.GLOBAL_AVG_POOL:
@@ -249,6 +264,19 @@ def _concat_shape(attrs: Mapping[str, Any], shapes: Sequence[tuple[int, ...]]) -
             raise InvalidGraph(f"CONCAT inputs {list(shapes)} differ outside axis {axis}")
     out = list(shapes[0])
     out[axis] = sum(s[axis] for s in shapes)
+    return tuple(out)
+
+
+def _slice_shape(attrs: Mapping[str, Any], x: tuple[int, ...]) -> tuple[int, ...]:
+    axis, start, stop = attrs["axis"], attrs["start"], attrs["stop"]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (axis, start, stop)):
+        raise InvalidGraph(f"SLICE axis/start/stop must be ints, got {axis!r}, {start!r}, {stop!r}")
+    if not 1 <= axis < len(x):
+        raise InvalidGraph(f"SLICE axis {axis} is not a non-batch axis of rank {len(x)}")
+    if not 0 <= start < stop <= x[axis]:
+        raise InvalidGraph(f"SLICE [{start}:{stop}] is not a non-empty range of size {x[axis]}")
+    out = list(x)
+    out[axis] = stop - start
     return tuple(out)
 
 

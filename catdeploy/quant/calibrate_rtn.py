@@ -11,7 +11,7 @@ import numpy as np
 
 from catdeploy.errors import UserError
 from catdeploy.ir.graph import Graph
-from catdeploy.quant.observers import LpSearch, observe_activation, observe_weight
+from catdeploy.quant.observers import LpSearch, fixed_grid, observe_activation, observe_weight
 from catdeploy.quant.plan import QuantPlan
 from catdeploy.quant.quantized_graph import QuantizedGraph, bias_codes_for
 from catdeploy.quant.qparams import ActQParams, quantize_weight_rtn
@@ -71,12 +71,19 @@ def calibrate_activations(graph: Graph, plan: QuantPlan, samples: dict[str, np.n
     act: dict[str, ActQParams] = {}
     for rep in sorted(members):
         names = sorted(members[rep])
-        data = np.concatenate([samples[n] for n in names])
-        qp = observe_activation(data, plan.values[rep], plan.observer, search)
+        rules = sorted({plan.fixed_grids[n] for n in names if n in plan.fixed_grids})
+        if rules:  # a bounded activation: its grid is fixed by the op's range
+            qp = fixed_grid(rules[0], plan.values[rep])
+        else:
+            data = np.concatenate([samples[n] for n in names])
+            qp = observe_activation(data, plan.values[rep], plan.observer, search)
         for n in names:
             act[n] = qp
     for derived, (source, bits) in sorted(plan.requants.items()):
-        act[derived] = observe_activation(samples[source], bits, plan.observer, search)
+        if derived in plan.grid_of:  # a concatenation input copied onto the output's grid
+            act[derived] = act[plan.grid_of[derived]]
+        else:
+            act[derived] = observe_activation(samples[source], bits, plan.observer, search)
     return act
 
 

@@ -20,6 +20,11 @@ from catdeploy.quant.qparams import (
 )
 
 OBSERVERS = ("minmax", "lp")
+# Bounded activations whose grid is fixed by the op, not observed (QuantPlan.fixed_grids):
+#   "logistic": TFLite LOGISTIC's int8 output grid, scale 1/256 with real 0 at int8 -128
+#               (activations.cc SigmoidPrepare requires it); always 8 bit;
+#   "unit_interval": the grid of [0, 1] at the planned width (hard sigmoid: its range exactly).
+FIXED_GRIDS = ("logistic", "unit_interval")
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,15 @@ def observe_activation(samples: np.ndarray, bits: int, observer: str, search: Lp
         if err < best_err:
             best, best_err = qp, err
     return best
+
+
+def fixed_grid(rule: str, bits: int) -> ActQParams:
+    """The grid of a bounded activation (FIXED_GRIDS)."""
+    if rule == "logistic":
+        return ActQParams(8, 1.0 / 256.0, 0)
+    if rule == "unit_interval":
+        return act_qparams_from_range(0.0, 1.0, bits)
+    raise ValueError(f"unknown fixed grid {rule!r}; expected one of {FIXED_GRIDS}")
 
 
 def observe_weight(w: np.ndarray, bits: int, symmetric: bool, observer: str,

@@ -6,9 +6,21 @@ the FC input, tensors read by a residual ADD, the network input and the logits a
 plan uses the configured bits everywhere except the network input and the logits.
 
 A tensor has one grid. Ops that pass values through without requantizing (pooling, flatten, pad,
-standalone ReLU, concatenation) share their input's grid, so their inputs and outputs form one
-*qparam group*; the group takes the widest width any reader needs. A reader that needs fewer bits
-than its group gets a *requantized copy* of the value (an int8 -> int8 QUANTIZE in the integer graph).
+standalone ReLU, channel shuffle, slices, concatenation) share their input's grid, so their inputs
+and outputs form one *qparam group*; the group takes the widest width any reader needs. A reader
+that needs fewer bits than its group gets a *requantized copy* of the value (an int8 -> int8
+QUANTIZE in the integer graph).
+
+Concatenation: the output's group takes in the inputs whose producer requantizes anyway (a conv,
+ADD, MUL, ... read by nothing else), so they are written straight into the concatenated grid;
+every other input (a slice, a pooled or shared value, a graph input) gets a requantized copy on
+the output's grid (`grid_of`), because TFLite's int8 CONCATENATION needs equal qparams.
+
+Bounded activations (`fixed_grids`): SIGMOID outputs get TFLite LOGISTIC's fixed int8 grid
+(scale 1/256, real 0 at -128; always 8 bit), HARDSIGMOID outputs the grid of [0, 1] at their width.
+Squeeze-excitation (`se_path`): the values between a global pool and the sigmoid / hard-sigmoid
+gate that a MUL applies (1x1 maps read by one node each) and the weights of the 1x1 convs on that
+path are 8 bit by default (configured bits with `strict`).
 """
 from __future__ import annotations
 
@@ -26,8 +38,11 @@ from catdeploy.quant.qparams import BIT_SETTINGS
 # Ops whose output shares the input's grid (TFLite assumes equal qparams for these).
 SHARED_GRID_OPS = frozenset({
     OpKind.GLOBAL_AVG_POOL, OpKind.AVG_POOL2D, OpKind.MAX_POOL2D, OpKind.FLATTEN, OpKind.PAD,
-    OpKind.RELU, OpKind.RELU6, OpKind.CONCAT,
+    OpKind.RELU, OpKind.RELU6, OpKind.CONCAT, OpKind.CHANNEL_SHUFFLE, OpKind.SLICE,
 })
+# Outputs with a grid fixed by the op's range: name of the rule (quant/observers.py FIXED_GRIDS).
+FIXED_GRID_OPS = {OpKind.SIGMOID: "logistic", OpKind.HARDSIGMOID: "unit_interval"}
+GATE_OPS = frozenset({OpKind.SIGMOID, OpKind.HARDSIGMOID})
 WEIGHTED_OPS = frozenset({OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D, OpKind.LINEAR})
 
 
@@ -48,9 +63,14 @@ class QuantPlan:
     first_conv: str | None = None
     last_linear: str | None = None
     overrides: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    grid_of: Mapping[str, str] = field(default_factory=dict)     # requantized copy -> value whose grid it takes
+    fixed_grids: Mapping[str, str] = field(default_factory=dict)  # value -> bounded-range rule
+    se_path: tuple[str, ...] = ()                                 # squeeze-excitation values (sorted)
 
     def __post_init__(self) -> None:
-        for name in ("weights", "weight_symmetric", "values", "groups", "requants", "node_inputs", "overrides"):
+        object.__setattr__(self, "se_path", tuple(self.se_path))
+        for name in ("weights", "weight_symmetric", "values", "groups", "requants", "node_inputs", "overrides",
+                     "grid_of", "fixed_grids"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def to_dict(self) -> dict:
@@ -64,6 +84,8 @@ class QuantPlan:
             "node_inputs": {k: list(v) for k, v in self.node_inputs.items()},
             "first_conv": self.first_conv, "last_linear": self.last_linear,
             "overrides": {k: dict(v) for k, v in self.overrides.items()},
+            "grid_of": dict(self.grid_of), "fixed_grids": dict(self.fixed_grids),
+            "se_path": list(self.se_path),
         }
 
     @staticmethod
@@ -80,6 +102,8 @@ class QuantPlan:
             node_inputs={k: tuple(v) for k, v in d["node_inputs"].items()},
             first_conv=d.get("first_conv"), last_linear=d.get("last_linear"),
             overrides={k: {kk: int(vv) for kk, vv in v.items()} for k, v in d.get("overrides", {}).items()},
+            grid_of=dict(d.get("grid_of", {})), fixed_grids=dict(d.get("fixed_grids", {})),
+            se_path=tuple(d.get("se_path", ())),
         )
 
     def to_json(self) -> str:
@@ -154,11 +178,20 @@ def make_plan(
     last_linear = (heads or linears or [None])[-1]
     last_linear = last_linear.name if last_linear is not None else None
 
+    counts: dict[str, int] = {}
+    for n in graph.nodes:
+        for v in n.inputs:
+            counts[v] = counts.get(v, 0) + 1
+    for v in graph.outputs:
+        counts[v] = counts.get(v, 0) + 1
+    producer_of = {v: n for n in graph.nodes for v in n.outputs}
+    se_path = squeeze_excitation_values(graph, producer_of, counts)
+
     weights: dict[str, int] = {}
     weight_symmetric: dict[str, bool] = {}
     for n in weighted:
         b = w_bits
-        if not strict and n.name in (first_conv, last_linear):
+        if not strict and (n.name in (first_conv, last_linear) or n.output in se_path):
             b = 8
         override = _match(weight_overrides, n.name)
         if override is not None:
@@ -168,18 +201,29 @@ def make_plan(
         weight_symmetric[n.name] = symmetric_weights or b == 8
 
     uf = _UnionFind(graph.values)
+    copied_inputs: dict[str, list[str]] = {}   # CONCAT node -> inputs that get a copy on its grid
     for n in graph.nodes:
-        if n.kind in SHARED_GRID_OPS:
-            for v in n.inputs[1:] if n.kind != OpKind.CONCAT else n.inputs:
+        if n.kind == OpKind.CONCAT:
+            copied_inputs[n.name] = []
+            for v in n.inputs:
+                if _writes_own_grid(graph, producer_of.get(v), v, counts):
+                    uf.union(n.output, v)
+                else:
+                    copied_inputs[n.name].append(v)
+        elif n.kind in SHARED_GRID_OPS:
+            for v in n.inputs[1:]:
                 uf.union(n.inputs[0], v)
             for v in n.outputs:
                 uf.union(n.inputs[0], v)
+    fixed_grids = {n.output: FIXED_GRID_OPS[n.kind] for n in graph.nodes if n.kind in FIXED_GRID_OPS}
 
     def reader_need(node, value: str) -> int:
         override = _match(act_overrides, node.name)
         if override is not None:
             return override
         if value in graph.inputs:
+            return 8
+        if value in se_path and not strict:
             return 8
         if node.kind in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D):
             return a_bits
@@ -203,6 +247,9 @@ def make_plan(
         group_bits[g] = max(group_bits.get(g, 0), 8)
     for v in graph.inputs:
         group_bits[uf.find(v)] = 8
+    for v, rule in fixed_grids.items():
+        if rule == "logistic":  # TFLite LOGISTIC writes scale 1/256: 8 bit whatever reads it
+            group_bits[uf.find(v)] = 8
     values = {}
     for v in graph.values:
         g = uf.find(v)
@@ -220,6 +267,18 @@ def make_plan(
                 requants[derived] = (v, need)
                 inputs[i] = derived
         node_inputs[n.name] = tuple(inputs)
+    grid_of: dict[str, str] = {}
+    for n in graph.nodes:
+        if n.kind != OpKind.CONCAT:
+            continue
+        inputs = list(n.inputs)
+        for i, v in enumerate(n.inputs):
+            if v in copied_inputs[n.name] and uf.find(v) != uf.find(n.output):
+                derived = f"{v}@{n.name}"
+                requants[derived] = (v, values[n.output])
+                grid_of[derived] = n.output
+                inputs[i] = derived
+        node_inputs[n.name] = tuple(inputs)
 
     return QuantPlan(
         setting=bits.lower(), weight_bits_default=w_bits, act_bits_default=a_bits, strict=strict,
@@ -228,4 +287,44 @@ def make_plan(
         groups={v: uf.find(v) for v in graph.values}, requants=requants, node_inputs=node_inputs,
         first_conv=first_conv, last_linear=last_linear,
         overrides={"weights": dict(weight_overrides), "activations": dict(act_overrides)},
+        grid_of=grid_of, fixed_grids=fixed_grids, se_path=tuple(sorted(se_path)),
     )
+
+
+def squeeze_excitation_values(graph: Graph, producer_of, counts) -> set[str]:
+    """Values of squeeze-excitation scale paths: from each SIGMOID / HARDSIGMOID output that a MUL
+    reads, backwards through values with a 1x1 spatial map (or rank 2) read by one node only: the
+    gate, the 1x1 convs and their activations, the global pool's output. Stops at the feature map
+    being scaled (read twice: by the pool or first conv, and by the MUL)."""
+    found: set[str] = set()
+    for mul in graph.nodes:
+        if mul.kind != OpKind.MUL:
+            continue
+        for gate in mul.inputs:
+            gate_producer = producer_of.get(gate)
+            if gate_producer is None or gate_producer.kind not in GATE_OPS:
+                continue
+            pending = [gate]
+            while pending:
+                v = pending.pop()
+                if v in found:
+                    continue
+                found.add(v)
+                producer = producer_of.get(v)
+                if producer is None:
+                    continue
+                for w in producer.inputs:
+                    shape = graph.values[w].shape
+                    pooled = len(shape) == 2 or (len(shape) == 4 and shape[2] == shape[3] == 1)
+                    if pooled and counts.get(w, 0) == 1 and w not in graph.inputs:
+                        pending.append(w)
+    return found
+
+
+def _writes_own_grid(graph: Graph, producer, value: str, counts) -> bool:
+    """True when `value` can be written straight into a concatenation's grid: its producer
+    requantizes into any grid it is given (not a grid-sharing or fixed-grid op), and nothing else
+    reads it."""
+    return (producer is not None and producer.kind not in SHARED_GRID_OPS
+            and producer.kind not in FIXED_GRID_OPS and counts.get(value, 0) == 1
+            and value not in graph.outputs)

@@ -7,13 +7,15 @@ from typing import Any, Callable, Mapping
 import torch.nn as nn
 
 from catdeploy.capture.ops import (
-    adaptive_pool, add, avg_pool2d, batchnorm, clamp, concat, conv2d, flatten, hardswish, identity,
-    linear, max_pool2d, mean, mul, pad, relu, relu6,
+    adaptive_pool, add, avg_pool2d, batchnorm, clamp, concat, conv2d, flatten, hardsigmoid,
+    hardswish, identity, linear, max_pool2d, mean, mul, pad, relu, relu6, sigmoid, silu, split,
+    transpose,
 )
 from catdeploy.capture.ops._base import Handler, OpCall, TensorArg, Unsupported
 
 _FILES = (adaptive_pool, add, avg_pool2d, batchnorm, clamp, concat, conv2d, flatten, hardswish,
-          identity, linear, max_pool2d, mean, mul, pad, relu, relu6)
+          identity, linear, max_pool2d, mean, mul, pad, relu, relu6, hardsigmoid, sigmoid, silu,
+          split, transpose)
 
 
 def _merge(attribute: str) -> dict:
@@ -29,6 +31,9 @@ def _merge(attribute: str) -> dict:
 MODULE_HANDLERS: Mapping[type, Handler] = _merge("MODULES")
 FUNCTION_HANDLERS: Mapping[Callable[..., Any], Handler] = _merge("FUNCTIONS")
 METHOD_HANDLERS: Mapping[str, Handler] = _merge("METHODS")
+# Calls returning several tensors (torch.chunk, torch.split): handler(OpCall) -> split.Parts.
+MULTI_FUNCTION_HANDLERS: Mapping[Callable[..., Any], Callable] = _merge("MULTI_FUNCTIONS")
+MULTI_METHOD_HANDLERS: Mapping[str, Callable] = _merge("MULTI_METHODS")
 
 
 def module_handler(module: nn.Module) -> Handler | None:
@@ -43,5 +48,6 @@ def module_handler(module: nn.Module) -> Handler | None:
     return None
 
 
-__all__ = ["MODULE_HANDLERS", "FUNCTION_HANDLERS", "METHOD_HANDLERS", "module_handler", "OpCall",
+__all__ = ["MODULE_HANDLERS", "FUNCTION_HANDLERS", "METHOD_HANDLERS", "MULTI_FUNCTION_HANDLERS",
+           "MULTI_METHOD_HANDLERS", "module_handler", "OpCall",
            "TensorArg", "Unsupported"]

@@ -1,6 +1,8 @@
 """Reshapes that flatten per sample -> FLATTEN: torch.flatten / Tensor.flatten / nn.Flatten,
 view / reshape to (N, -1), squeeze of [N, C, 1, 1]. Decided from the captured shapes: the result
-must be [N, prod(rest)] with N the input's batch dimension."""
+must be [N, prod(rest)] with N the input's batch dimension. Other view / reshape calls that keep
+the batch dimension become RESHAPE (capture-only), which the channel_shuffle pass resolves or
+refuses."""
 from __future__ import annotations
 
 import math
@@ -8,6 +10,7 @@ import math
 import torch
 import torch.nn as nn
 
+from catdeploy.capture.kinds import CaptureKind
 from catdeploy.capture.ops._base import OpCall, Unsupported, tensor
 from catdeploy.ir.graph import Node, OpKind
 
@@ -17,6 +20,9 @@ def convert_flatten(call: OpCall) -> Node:
     out = call.output_shape
     if not (len(x.shape) >= 2 and len(out) == 2 and out[0] == x.shape[0]
             and out[1] == math.prod(x.shape[1:])):
+        if (call.module is None and out and out[0] == x.shape[0] and math.prod(out) == math.prod(x.shape)
+                and len(x.shape) >= 2 and (len(out) > 2 or len(x.shape) > 2)):
+            return call.node(CaptureKind.RESHAPE, [x], {"shape": tuple(out)})
         raise Unsupported(f"reshape {x.shape} -> {out} is not a per-sample flatten to [N, features]")
     if call.module is not None and not isinstance(call.module, nn.Flatten):
         raise Unsupported(f"module {type(call.module).__name__}")

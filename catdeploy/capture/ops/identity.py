@@ -1,10 +1,12 @@
 """Ops that do nothing at inference -> IDENTITY, removed by the remove_identity pass: dropout in
-eval mode, nn.Identity, contiguous / clone / detach."""
+eval mode, stochastic depth in eval mode (torchvision.ops.StochasticDepth / stochastic_depth),
+nn.Identity, contiguous / clone / detach."""
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torchvision.ops
 
 from catdeploy.capture.kinds import CaptureKind
 from catdeploy.capture.ops._base import OpCall, Unsupported, tensor
@@ -23,7 +25,19 @@ def convert_functional_dropout(call: OpCall) -> Node:
     return call.node(CaptureKind.IDENTITY, [tensor(a["input"])])
 
 
+def convert_stochastic_depth(call: OpCall) -> Node:
+    """torchvision.ops.stochastic_depth(input, p, mode, training=True): identity when not training
+    (or p == 0); the module form is always captured in eval mode."""
+    if call.module is not None:
+        return convert_identity(call)
+    a = call.bind(lambda input, p, mode, training=True: None)
+    if a["training"] and a["p"] != 0:
+        raise Unsupported("stochastic depth with training=True is random at inference")
+    return call.node(CaptureKind.IDENTITY, [tensor(a["input"])])
+
+
 MODULES = {
+    torchvision.ops.StochasticDepth: convert_stochastic_depth,
     nn.Identity: convert_identity,
     nn.Dropout: convert_identity,
     nn.Dropout1d: convert_identity,
@@ -32,7 +46,7 @@ MODULES = {
     nn.AlphaDropout: convert_identity,
     nn.FeatureAlphaDropout: convert_identity,
 }
-FUNCTIONS = {F.dropout: convert_functional_dropout, F.dropout1d: convert_functional_dropout,
+FUNCTIONS = {torchvision.ops.stochastic_depth: convert_stochastic_depth, F.dropout: convert_functional_dropout, F.dropout1d: convert_functional_dropout,
              F.dropout2d: convert_functional_dropout, F.alpha_dropout: convert_functional_dropout,
              F.feature_alpha_dropout: convert_functional_dropout, torch.clone: convert_identity,
              torch.detach: convert_identity}

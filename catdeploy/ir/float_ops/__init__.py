@@ -10,8 +10,8 @@ from typing import Callable, Mapping, Sequence
 import torch
 
 from catdeploy.ir.float_ops import (
-    add, avg_pool2d, concat, conv2d, depthwise_conv2d, flatten, global_avg_pool, hardswish, linear,
-    max_pool2d, mul, pad, relu, relu6,
+    add, avg_pool2d, channel_shuffle, concat, conv2d, depthwise_conv2d, flatten, global_avg_pool,
+    hardsigmoid, hardswish, linear, max_pool2d, mul, pad, relu, relu6, sigmoid, silu, slice,
 )
 from catdeploy.ir.graph import Node, OpKind
 
@@ -32,4 +32,9 @@ FLOAT_OPS: Mapping[OpKind, FloatOp] = {
     OpKind.FLATTEN: flatten.run,
     OpKind.CONCAT: concat.run,
     OpKind.PAD: pad.run,
+    OpKind.SIGMOID: sigmoid.run,
+    OpKind.HARDSIGMOID: hardsigmoid.run,
+    OpKind.SILU: silu.run,
+    OpKind.CHANNEL_SHUFFLE: channel_shuffle.run,
+    OpKind.SLICE: slice.run,
 }
