@@ -96,3 +96,24 @@ def convert_supported(input_scale: float, output_scale: float) -> bool:
     """The delegate's QUANTIZE int8 -> int8 check: s_in / s_out in [1/256, 128]."""
     ratio = _F32(input_scale) / _F32(output_scale)
     return bool(_F32(1.0 / 256.0) <= ratio <= _F32(128.0))
+
+
+def mul_scale_supported(a_scale: float, b_scale: float, output_scale: float) -> bool:
+    """The delegate's CheckTensorsInputProductOutputScale for MUL: float32 s_a * s_b / s_out in
+    [2^-16, 2^8)."""
+    with np.errstate(over="ignore"):
+        scale = (_F32(a_scale) * _F32(b_scale)) / _F32(output_scale)
+    return bool(_F32(1.0 / 65536.0) <= scale < _F32(256.0))
+
+
+def requantize_rndnu(acc: np.ndarray, scale: float, output_zero_point: int, activation_min: int,
+                     activation_max: int) -> np.ndarray:
+    """"rndnu" requantization of the Arm qs8 vmul microkernels (qs8-vmul-minmax-rndnu-neon):
+    the float32 scale as a 24-bit mantissa and a shift, round half up:
+    clamp(((acc * mantissa + 2^(shift - 1)) >> shift) + z_out, lo, hi)."""
+    bits = int(np.asarray(_F32(scale)).view(np.uint32))
+    mantissa = (bits & 0x7FFFFF) | 0x800000
+    shift = 127 + 23 - (bits >> 23)
+    product = np.asarray(wrap_int32(acc), np.int64) * mantissa
+    out = ((product + (1 << (shift - 1))) >> shift) + int(output_zero_point)
+    return np.clip(out, activation_min, activation_max).astype(np.int8)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import xnnpack
 from ..fixed_point import quantize_multiplier
 from ..kernels.mul import mul
 from ..profiles import Profile
@@ -22,6 +23,8 @@ class MulParams:
     activation_min: int
     activation_max: int
     rounding: str
+    algorithm: str = "ref"        # "ref", "xnnpack_fp32" (x86) or "xnnpack_rndnu" (Arm)
+    xnnpack_scale: float = 0.0    # float32 s1 * s2 / s_out
 
 
 def prepare(op: Operator, tensors, profile: Profile) -> MulParams:
@@ -30,12 +33,23 @@ def prepare(op: Operator, tensors, profile: Profile) -> MulParams:
         real = np.float32(np.float32(s1) * np.float32(s2)) / np.float32(s_out)  # float32 math
     multiplier, shift = quantize_multiplier(float(real))
     lo, hi = activation_range(op, out, op.options["fused_activation_function"])
+    algorithm, xnn_scale = "ref", 0.0
+    if profile.xnnpack and xnnpack.mul_scale_supported(s1, s2, s_out):
+        algorithm = "xnnpack_rndnu" if profile.arch == "aarch64" else "xnnpack_fp32"
+        xnn_scale = float(real)
+        lo, hi = xnnpack.activation_range(op.options["fused_activation_function"], s_out, z_out)
     return MulParams(input1_zero_point=z1, input2_zero_point=z2, multiplier=multiplier,
                      shift=shift, output_zero_point=z_out, activation_min=lo, activation_max=hi,
-                     rounding=profile.mul_rounding)
+                     rounding=profile.mul_rounding, algorithm=algorithm, xnnpack_scale=xnn_scale)
 
 
 def evaluate(params: MulParams, inputs: list) -> np.ndarray:
+    if params.algorithm != "ref":
+        product = ((np.asarray(inputs[0], np.int64) - params.input1_zero_point)
+                   * (np.asarray(inputs[1], np.int64) - params.input2_zero_point))
+        kernel = xnnpack.requantize_fp32 if params.algorithm == "xnnpack_fp32" else xnnpack.requantize_rndnu
+        return kernel(product, params.xnnpack_scale, params.output_zero_point,
+                      params.activation_min, params.activation_max)
     return mul(inputs[0], inputs[1], input1_zero_point=params.input1_zero_point,
                input2_zero_point=params.input2_zero_point, multiplier=params.multiplier,
                shift=params.shift, output_zero_point=params.output_zero_point,
