@@ -26,10 +26,12 @@ import numpy as np
 #   QUANTIZE / DEQUANTIZE: (none)
 #   ARG_MAX:            output_type ("INT32")  (inputs: x, int32 axis constant)
 #   GATHER:             axis, batch_dims
+#   MUL:                fused_activation (two int8 inputs with their own qparams, broadcast)
+#   LOGISTIC / HARD_SWISH: (none)
 OP_NAMES = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D",
     "RESHAPE", "PAD", "CONCATENATION", "MINIMUM", "MAXIMUM", "QUANTIZE", "DEQUANTIZE", "ARG_MAX",
-    "GATHER",
+    "GATHER", "MUL", "LOGISTIC", "HARD_SWISH",
 )
 DTYPES = ("int8", "int32", "float32")
 

@@ -10,15 +10,22 @@ from catdeploy.ir.int_program import IntProgram, IntTensor
 from catdeploy.lower.builder import ProgramBuilder, nhwc_shape
 from catdeploy.lower.ops.add import lower_add
 from catdeploy.lower.ops.avg_pool2d import lower_avg_pool2d
+from catdeploy.lower.ops.channel_shuffle import lower_channel_shuffle
 from catdeploy.lower.ops.concat import lower_concat
 from catdeploy.lower.ops.conv2d import lower_conv2d
 from catdeploy.lower.ops.depthwise_conv2d import lower_depthwise_conv2d
 from catdeploy.lower.ops.flatten import lower_flatten
 from catdeploy.lower.ops.global_avg_pool import lower_global_avg_pool
+from catdeploy.lower.ops.hardsigmoid import lower_hardsigmoid
+from catdeploy.lower.ops.hardswish import lower_hardswish
 from catdeploy.lower.ops.linear import lower_linear
 from catdeploy.lower.ops.max_pool2d import lower_max_pool2d
+from catdeploy.lower.ops.mul import lower_mul
 from catdeploy.lower.ops.pad import lower_pad
 from catdeploy.lower.ops.relu import lower_relu
+from catdeploy.lower.ops.sigmoid import lower_sigmoid
+from catdeploy.lower.ops.silu import lower_silu
+from catdeploy.lower.ops.slice import lower_slice
 from catdeploy.lower.requant import requant_table
 from catdeploy.quant.quantized_graph import QuantizedGraph
 
@@ -35,6 +42,13 @@ REGISTRY = {
     OpKind.RELU: lower_relu,
     OpKind.RELU6: lower_relu,
     OpKind.CONCAT: lower_concat,
+    OpKind.MUL: lower_mul,
+    OpKind.HARDSWISH: lower_hardswish,
+    OpKind.SIGMOID: lower_sigmoid,
+    OpKind.HARDSIGMOID: lower_hardsigmoid,
+    OpKind.SILU: lower_silu,
+    OpKind.CHANNEL_SHUFFLE: lower_channel_shuffle,
+    OpKind.SLICE: lower_slice,
 }
 IO_MODES = ("int8", "float")
 

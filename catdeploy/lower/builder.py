@@ -94,6 +94,15 @@ class ProgramBuilder:
         self.nonnegative[value] = nonneg
         self.emit_requants(value)
 
+    def emit_copy(self, node: Node, value: str, kind: str, inputs, options) -> None:
+        """Emit an op that only moves raw values of one input on its (shared) grid (GATHER as a
+        channel permutation or slice): the output holds a subset of the input's values, so no
+        clip is needed and non-negativity carries over."""
+        self.value_tensor(value)
+        self.op(kind, inputs, [value], options, name=node.name)
+        self.nonnegative[value] = self.nonnegative.get(node.inputs[0], False)
+        self.emit_requants(value)
+
     def add_lower_clip(self, src: str, dst: str, qp: ActQParams, layer: str) -> None:
         self.value_tensor(dst)
         floor = self.const(f"{dst}/grid_min", np.array(container_offset(qp.bits), np.int8), "int8",

@@ -5,14 +5,16 @@ from types import MappingProxyType
 
 from catdeploy.export.tflite.ops import (
     add, arg_max, average_pool_2d, concatenation, conv_2d, depthwise_conv_2d, dequantize,
-    fully_connected, gather, max_pool_2d, maximum, minimum, pad, quantize, reshape,
+    fully_connected, gather, hard_swish, logistic, max_pool_2d, maximum, minimum, mul, pad,
+    quantize, reshape,
 )
 from catdeploy.export.tflite.ops._common import OpSpec
 
 OP_SPECS: MappingProxyType[str, OpSpec] = MappingProxyType({
     m.SPEC.kind: m.SPEC for m in (
         conv_2d, depthwise_conv_2d, fully_connected, add, average_pool_2d, max_pool_2d, reshape,
-        pad, concatenation, minimum, maximum, quantize, dequantize, arg_max, gather,
+        pad, concatenation, minimum, maximum, quantize, dequantize, arg_max, gather, mul, logistic,
+        hard_swish,
     )
 })
 

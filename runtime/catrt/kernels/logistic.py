@@ -1,0 +1,61 @@
+"""LOGISTIC int8: a 256-entry lookup table (activations.cc SigmoidPrepare -> LUTPopulate<int8_t>,
+common.h detail::LUTPopulateInt8; SigmoidEval -> LookupTable), §2.10. The reference and the
+generic optimized kernels both use it.
+
+Table, in float32 as the C code computes it (float * int, float std::exp = expf):
+  v        = f32(s_in * f32(q - z_in))
+  sigma    = f32(1 / f32(1 + expf(-v)))
+  lut[q]   = clamp(int32(round_half_away(f32(sigma * f32(1 / s_out))) + z_out), -128, 127)
+Eval: y = lut[x].
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import numpy as np
+
+from ..fixed_point import round_half_away
+
+
+def _libm_expf():
+    """The C library's expf (what TFLite's std::exp(float) calls), or None when not loadable."""
+    try:
+        name = ctypes.util.find_library("m")
+        if name is None:
+            return None
+        expf = ctypes.CDLL(name).expf
+    except (OSError, AttributeError):
+        return None
+    expf.restype = ctypes.c_float
+    expf.argtypes = [ctypes.c_float]
+    return expf
+
+
+_EXPF = _libm_expf()
+
+
+def expf(v: np.ndarray) -> np.ndarray:
+    """float32 exp of float32 values: libm's expf when available, else exp in double rounded to
+    float32 (the correctly rounded value; glibc's expf agreed with it on 3 million table entries)."""
+    v = np.asarray(v, dtype=np.float32)
+    if _EXPF is not None:
+        return np.array([_EXPF(float(e)) for e in v.ravel()], dtype=np.float32).reshape(v.shape)
+    with np.errstate(over="ignore"):
+        return np.exp(v.astype(np.float64)).astype(np.float32)
+
+
+def logistic_table(input_scale: float, input_zero_point: int, output_scale: float,
+                   output_zero_point: int) -> np.ndarray:
+    """The int8 LOGISTIC table indexed by x + 128."""
+    codes = np.arange(-128, 128, dtype=np.int64)
+    inverse = np.float32(np.float32(1.0) / np.float32(output_scale))
+    with np.errstate(over="ignore"):
+        v = np.float32(input_scale) * (codes - int(input_zero_point)).astype(np.float32)
+        sigma = np.float32(1.0) / (np.float32(1.0) + expf(-v))
+        rescaled = round_half_away(sigma * inverse)
+    quantized = rescaled + float(np.float32(output_zero_point))
+    return np.clip(quantized, -128, 127).astype(np.int8)
+
+
+def logistic(x: np.ndarray, *, table: np.ndarray) -> np.ndarray:
+    return table[np.asarray(x, dtype=np.int64) + 128]

@@ -1,0 +1,73 @@
+"""HARD_SWISH int8 (activations.cc HardSwishPrepare + reference HardSwish eval), §2.10.
+
+Prepare, in float32 as TFLite: hires = (1/128) * s_in, M_out = QuantizeMultiplier(hires / s_out)
+(exponent must be <= 0, else Prepare fails), M_relu = QuantizeMultiplier(hires / (3 / 32768)),
+both narrowed by DownScaleInt32ToInt16Multiplier (common.h): (M + 2^15) >> 16, or 32767 when
+M >= 2^31 - 1 - 2^15.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import CatrtError
+from ..fixed_point import quantize_multiplier
+from ..kernels.hard_swish import hard_swish
+from ..profiles import Profile
+from ..reader import Operator
+from .common import check_arity, expect_dtype, input_tensor, output_tensor, per_tensor_qparams
+
+
+@dataclass(frozen=True)
+class HardSwishParams:
+    input_zero_point: int
+    output_zero_point: int
+    output_multiplier: int
+    output_exponent: int
+    reluish_multiplier: int
+    reluish_exponent: int
+
+
+def downscale_multiplier_to_int16(multiplier: int) -> int:
+    """DownScaleInt32ToInt16Multiplier (kernels/internal/common.h)."""
+    if multiplier < 0:
+        raise CatrtError(f"negative multiplier {multiplier}")
+    if multiplier >= (1 << 31) - 1 - (1 << 15):
+        return (1 << 15) - 1
+    return (multiplier + (1 << 15)) >> 16
+
+
+def prepare(op: Operator, tensors, profile: Profile) -> HardSwishParams:
+    check_arity(op, (1,))
+    x = input_tensor(op, tensors, 0, "input")
+    out = output_tensor(op, tensors)
+    expect_dtype(op, x, "input", ("int8",))
+    expect_dtype(op, out, "output", ("int8",))
+    if tuple(x.shape) != tuple(out.shape):
+        raise CatrtError(f"{op.label}: output shape {out.shape} differs from input shape {x.shape}")
+    s_in, z_in = per_tensor_qparams(op, x, "input")
+    s_out, z_out = per_tensor_qparams(op, out, "output")
+    hires = np.float32(np.float32(1.0 / 128.0) * np.float32(s_in))
+    with np.errstate(over="ignore", divide="ignore"):
+        output_real = np.float32(hires / np.float32(s_out))
+        reluish_real = np.float32(hires / np.float32(np.float32(3.0) / np.float32(32768.0)))
+    output_m, output_e = quantize_multiplier(float(output_real))
+    if output_e > 0:
+        raise CatrtError(f"{op.label}: input scale {s_in} / (128 * output scale {s_out}) is >= 1; "
+                         "TFLite's HardSwishPrepare requires an output multiplier exponent <= 0")
+    reluish_m, reluish_e = quantize_multiplier(float(reluish_real))
+    return HardSwishParams(input_zero_point=z_in, output_zero_point=z_out,
+                           output_multiplier=downscale_multiplier_to_int16(output_m),
+                           output_exponent=output_e,
+                           reluish_multiplier=downscale_multiplier_to_int16(reluish_m),
+                           reluish_exponent=reluish_e)
+
+
+def evaluate(params: HardSwishParams, inputs: list) -> np.ndarray:
+    return hard_swish(inputs[0], input_zero_point=params.input_zero_point,
+                      output_zero_point=params.output_zero_point,
+                      output_multiplier=params.output_multiplier,
+                      output_exponent=params.output_exponent,
+                      reluish_multiplier=params.reluish_multiplier,
+                      reluish_exponent=params.reluish_exponent)

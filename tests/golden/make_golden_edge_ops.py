@@ -1,0 +1,237 @@
+"""Golden vectors for the edge-architecture ops (HARD_SWISH, LOGISTIC, MUL with broadcasting and
+constants, ADD with a constant, GATHER as a channel permutation, CONCATENATION of requantized
+inputs): one IntProgram per case, written with write_tflite, run on every installed TFLite
+interpreter under every resolver, stored as tests/golden/edge_<case>.npz in the format of
+make_golden.py (README.md). tests/runtime/test_golden_files.py checks catrt against every file.
+
+    python tests/golden/make_golden_edge_ops.py             # regenerate every case
+    python tests/golden/make_golden_edge_ops.py --check     # rerun "ref", compare, write nothing
+
+Activation ops get the whole int8 domain (all 256 codes) under several qparams each, so every
+table entry and every fixed-point branch that the scales reach is compared.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zlib
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from catdeploy.export.tflite import write_tflite
+from catdeploy.interpreters import RESOLVERS, RunRequest, available_interpreters, run_requests
+from catdeploy.ir.int_program import IntOp, IntTensor
+from tests.golden.make_golden import (
+    Case, act, f32, int8_inputs, int32_const, load_golden, program, save_npz,
+)
+
+GOLDEN_DIR = Path(__file__).resolve().parent
+PREFIX = "edge_"
+REFERENCE_RESOLVER = "ref"
+ALL_CODES = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+
+
+def int8_scalar(name: str, value: int, scale: float, zero_point: int, rank: int = 4) -> IntTensor:
+    return IntTensor(name, (1,) * rank, "int8", (f32(scale),), (int(zero_point),),
+                     data=np.full((1,) * rank, value, dtype=np.int8))
+
+
+def unary_case(kind: str, qparams, description: str) -> Case:
+    """One `kind` op per (input qparams, output qparams), each fed all 256 int8 codes."""
+    tensors, ops, inputs, outputs = [], [], [], []
+    for i, (q_in, q_out) in enumerate(qparams):
+        tensors += [act(f"x{i}", (1, 256), *q_in), act(f"y{i}", (1, 256), *q_out)]
+        ops.append(IntOp(kind, (f"x{i}",), (f"y{i}",), name=f"{kind.lower()}{i}"))
+        inputs.append(f"x{i}")
+        outputs.append(f"y{i}")
+    return Case(program(tensors, ops, inputs, outputs), tuple(ALL_CODES for _ in qparams), description)
+
+
+# (input scale, zero point), (output scale, zero point): reluish exponent > 0 (s_in >= 3/256),
+# < 0, output exponent 0 (s_in / 128 / s_out just below 1), deep right shifts, saturation.
+HARD_SWISH_QPARAMS = (
+    ((0.05, -3), (0.04, -100)),
+    ((0.1, 20), (0.03, -128)),        # reluish exponent 4; output saturates at 127
+    ((0.002, 0), (0.0015, -60)),      # reluish exponent -2
+    ((1.0, -128), (1 / 120, -128)),   # output multiplier 0.9375 (exponent 0)
+    ((0.01, 5), (0.5, -1)),           # output exponent -12
+    ((2.0 ** -4, 0), (2.0 ** -5, -10)),  # dyadic: fixed-point ties
+    ((0.0235, 17), (0.0235, 17)),     # equal grids (a requantization-free hardswish)
+    ((0.3, -50), (0.25, -120)),       # large input range (x/3 saturates early)
+)
+
+LOGISTIC_QPARAMS = (
+    ((2.0 ** -4, 0), (1 / 256, -128)),
+    ((0.0373, -9), (1 / 256, -128)),
+    ((0.1, 30), (1 / 256, -128)),
+    ((0.5, -128), (1 / 256, -128)),    # saturates at both ends
+    ((1 / 256, 0), (1 / 256, -128)),   # tiny inputs: sigma ~ 0.5 + x / 4
+    ((0.0625, -100), (1 / 256, -128)),
+    ((0.02, 0), (1 / 256, 0)),         # any zero point is accepted by the reference kernel
+)
+
+
+def case_hard_swish_scales(rng):
+    return unary_case("HARD_SWISH", HARD_SWISH_QPARAMS,
+                      "HARD_SWISH on all 256 int8 codes under 8 qparam pairs: reluish exponent > 0 and "
+                      "< 0, output exponent 0 and -12, dyadic ties, saturation")
+
+
+def case_logistic_scales(rng):
+    return unary_case("LOGISTIC", LOGISTIC_QPARAMS,
+                      "LOGISTIC on all 256 int8 codes under 7 input grids (output 1/256): the float "
+                      "LUT, saturation at both ends, tiny inputs, an output zero point other than -128")
+
+
+def mul_case(shape_a, shape_b, qa, qb, qy, description, activation="NONE", x_range=(-128, 127)) -> Case:
+    rng = np.random.default_rng(zlib.crc32(description.encode()))
+    out_shape = tuple(np.broadcast_shapes(shape_a, shape_b))
+    tensors = [act("a", shape_a, *qa), act("b", shape_b, *qb), act("y", out_shape, *qy)]
+    op = IntOp("MUL", ("a", "b"), ("y",), dict(fused_activation=activation), name="mul")
+    inputs = (int8_inputs(rng, shape_a, *x_range), int8_inputs(rng, shape_b, *x_range))
+    return Case(program(tensors, [op], ["a", "b"], ["y"]), inputs, description)
+
+
+def case_mul_se_broadcast(rng):
+    return mul_case((2, 4, 4, 8), (2, 1, 1, 8), (0.045, -7), (1 / 256, -128), (0.03, 11),
+                    "MUL [2, 4, 4, 8] x [2, 1, 1, 8] (squeeze-excitation: feature map times a LOGISTIC gate)")
+
+
+def case_mul_ties(rng):
+    return mul_case((1, 6, 6, 4), (1, 6, 6, 4), (2.0 ** -3, 3), (2.0 ** -4, -5), (2.0 ** -6, 1),
+                    "MUL with s1 * s2 / s_out = 0.5 exactly: every odd product is a rounding tie",
+                    x_range=(-20, 20))
+
+
+def case_mul_gt1_relu(rng):
+    return mul_case((1, 5, 5, 6), (1, 1, 1, 6), (0.2, 0), (0.15, 4), (0.02, -100),
+                    "MUL with s1 * s2 / s_out = 1.5 (op version 3, left shift), broadcast, fused RELU",
+                    activation="RELU", x_range=(-30, 30))
+
+
+def case_mul_const_identity(rng):
+    """MUL by a constant whose multiplier is exactly 1: codes copied onto a 1/6 scale (hardsigmoid)."""
+    s_x = 0.0731
+    s_c = f32(1 / 6)
+    s_t = f32(np.float32(s_x) * np.float32(s_c))
+    tensors = [act("x", (1, 4, 4, 8), s_x, -20), int8_scalar("c", 1, s_c, 0), act("y", (1, 4, 4, 8), s_t, -20)]
+    op = IntOp("MUL", ("x", "c"), ("y",), dict(fused_activation="NONE"), name="mul")
+    return Case(program(tensors, [op], ["x"], ["y"]), (int8_inputs(rng, (1, 4, 4, 8)),),
+                "MUL by a constant scalar with multiplier exactly 1.0 (M = 2^30, shift 1): output codes "
+                "equal input codes")
+
+
+def case_add_const_relu(rng):
+    tensors = [act("x", (1, 4, 4, 8), f32(0.0731 / 6), -20), int8_scalar("half", 64, 2.0 ** -7, 0),
+               act("y", (1, 4, 4, 8), f32(1 / 15), 112)]
+    op = IntOp("ADD", ("x", "half"), ("y",), dict(fused_activation="RELU"), name="add")
+    return Case(program(tensors, [op], ["x"], ["y"]), (int8_inputs(rng, (1, 4, 4, 8)),),
+                "ADD of a constant 0.5 with fused RELU into the 4-bit grid of [0, 1] (hardsigmoid's "
+                "second op; int8 saturation is the upper clip)")
+
+
+def case_gather_shuffle(rng):
+    q = (0.05, -4)
+    groups, channels = 2, 12
+    perm = [(c % groups) * (channels // groups) + c // groups for c in range(channels)]
+    tensors = [act("x", (2, 3, 3, channels), *q), int32_const("indices", perm), act("y", (2, 3, 3, channels), *q)]
+    op = IntOp("GATHER", ("x", "indices"), ("y",), dict(axis=3, batch_dims=0), name="shuffle")
+    return Case(program(tensors, [op], ["x"], ["y"]), (int8_inputs(rng, (2, 3, 3, channels)),),
+                "GATHER on axis 3 as a channel shuffle (groups 2, 12 channels)")
+
+
+def case_concat_requantized(rng):
+    q_a, q_b, q_y = (0.031, -40), (0.07, 100), (0.05, -8)
+    tensors = [act("a", (1, 3, 3, 4), *q_a), act("b", (1, 3, 3, 2), *q_b), act("a@y", (1, 3, 3, 4), *q_y),
+               act("b@y", (1, 3, 3, 2), *q_y), act("y", (1, 3, 3, 6), *q_y)]
+    ops = [IntOp("QUANTIZE", ("a",), ("a@y",), name="requantize a"),
+           IntOp("QUANTIZE", ("b",), ("b@y",), name="requantize b"),
+           IntOp("CONCATENATION", ("a@y", "b@y"), ("y",), dict(axis=3, fused_activation="NONE"), name="cat")]
+    inputs = (int8_inputs(rng, (1, 3, 3, 4)), int8_inputs(rng, (1, 3, 3, 2)))
+    return Case(program(tensors, ops, ["a", "b"], ["y"]), inputs,
+                "CONCATENATION of two inputs requantized (int8 -> int8 QUANTIZE) onto the output grid")
+
+
+CASES: dict[str, Callable[[np.random.Generator], Case]] = {
+    name[len("case_"):]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")
+}
+
+
+def build_case(name: str) -> Case:
+    return CASES[name](np.random.default_rng(zlib.crc32(name.encode())))
+
+
+def run_cases(names, interpreters, resolvers) -> dict[str, dict]:
+    built = {name: build_case(name) for name in names}
+    models = {name: write_tflite(case.program) for name, case in built.items()}
+    results: dict[str, dict] = {name: {} for name in names}
+    for interpreter in interpreters:
+        requests = [RunRequest(models[name], built[name].inputs, resolver, keep_all=False,
+                               model_name=f"{name}.tflite", extra={"case": name})
+                    for name in names for resolver in resolvers]
+        for request, result in zip(requests, run_requests(interpreter, requests)):
+            results[request.extra["case"]][(interpreter, request.resolver)] = result
+    return results
+
+
+def npz_arrays(name: str, runs: dict) -> dict[str, np.ndarray]:
+    case = build_case(name)
+    arrays: dict[str, np.ndarray] = {"model": np.frombuffer(write_tflite(case.program), dtype=np.uint8)}
+    for i, x in enumerate(case.inputs):
+        arrays[f"input_{i}"] = x
+    versions, differs = {}, {}
+    for (interpreter, resolver), result in sorted(runs.items()):
+        versions[interpreter] = result["version"]
+        if result["error"]:
+            arrays[f"error__{interpreter}__{resolver}"] = np.array(result["error"])
+            continue
+        for i, y in enumerate(result["outputs"]):
+            arrays[f"output__{interpreter}__{resolver}__{i}"] = y
+    for (interpreter, resolver), result in sorted(runs.items()):
+        ref = runs.get((interpreter, REFERENCE_RESOLVER))
+        if resolver == REFERENCE_RESOLVER or result["error"] or ref is None or ref["error"]:
+            continue
+        differs[f"{interpreter}/{resolver}"] = int(sum(
+            np.count_nonzero(a != b) for a, b in zip(result["outputs"], ref["outputs"])))
+    meta = {"case": PREFIX + name, "description": case.description, "ops": [op.kind for op in case.program.ops],
+            "inputs": list(case.program.inputs), "outputs": list(case.program.outputs), "versions": versions,
+            "runs": sorted(f"{i}/{r}" for i, r in runs), "elements_differing_from_ref": differs}
+    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+    return arrays
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("cases", nargs="*", help=f"case names (default: all): {', '.join(CASES)}")
+    parser.add_argument("--check", action="store_true", help="rerun 'ref' and compare with the stored files")
+    args = parser.parse_args(argv)
+    names = args.cases or list(CASES)
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(unknown)}")
+    resolvers = [REFERENCE_RESOLVER] if args.check else list(RESOLVERS)
+    results = run_cases(names, available_interpreters(), resolvers)
+    failures = 0
+    for name in names:
+        arrays = npz_arrays(name, results[name])
+        path = GOLDEN_DIR / f"{PREFIX}{name}.npz"
+        if args.check:
+            stored = load_golden(path)
+            same = all(key in stored and np.array_equal(stored[key], value)
+                       for key, value in arrays.items() if key != "meta")
+            failures += not same
+            print(f"{name}: {'ok' if same else 'DIFFERS'}")
+            continue
+        save_npz(path, arrays)
+        meta = json.loads(str(arrays["meta"]))
+        errors = [k for k in arrays if k.startswith("error__")]
+        print(f"{name}: {path.stat().st_size} bytes, differs from ref: {meta['elements_differing_from_ref']}"
+              + (f", errors: {errors}" if errors else ""))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
