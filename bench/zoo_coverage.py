@@ -1,0 +1,123 @@
+"""Every torchvision classifier: exported bit-exact, or refused cleanly (exit 2, one line naming
+every unsupported op and where it occurs).
+
+Per model (num_classes=10, seeded random weights, 32x32 input): capture; a refusal is recorded
+with its one-line message. A captured model is planned (W4A4, default convention), calibrated
+(RTN, Lp ranges) on --samples seeded Fashion-MNIST train images, lowered, written and verified
+(catrt vs every installed interpreter's BUILTIN_REF, every tensor) on --verify-samples test
+images. Models above --max-params parameters are listed as not run (CPU time). Writes
+bench/results/zoo_coverage.json and the coverage table of docs/ARCHITECTURES.md.
+
+    .venv/bin/python bench/zoo_coverage.py [--max-params 30e6] [--capture-only] [--models a,b]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "zoo_coverage.json"
+DOC = ROOT / "docs" / "ARCHITECTURES.md"
+BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
+
+
+def run_one(name: str, args, images, test_images) -> dict:
+    import torch
+
+    from catdeploy import api
+    from catdeploy.data.zoo import build_model
+    from catdeploy.errors import UserError
+
+    with torch.device("meta"):  # count parameters without allocating (vit_h_14 has 632 M)
+        params = sum(p.numel() for p in build_model(name, 10).parameters())
+    row = {"model": name, "params": int(params)}
+    if params > args.max_params:
+        row["status"] = "not run (size)"
+        return row
+    torch.manual_seed(0)
+    model = build_model(name, 10)
+    t0 = time.perf_counter()
+    try:
+        graph = api.capture(model, 32)
+    except UserError as exc:
+        row.update(status="refused", message=str(exc), capture_s=round(time.perf_counter() - t0, 1))
+        return row
+    row.update(status="captured", nodes=len(graph.nodes), capture_s=round(time.perf_counter() - t0, 1))
+    if args.capture_only:
+        return row
+    try:
+        qg = api.calibrate(graph, api.plan(graph, "w4a4"), images)
+        program = api.lower(qg)
+        tflite = api.export_tflite(program)
+    except UserError as exc:
+        row.update(status="refused", message=str(exc))
+        return row
+    from catdeploy.interpreters import available_interpreters
+    from catdeploy.verify import verify_model
+
+    reports = verify_model(tflite, api.prepare_inputs(tflite, test_images), available_interpreters(), ["ref"])
+    row.update(status="exported", ops=len(program.ops), tensors=[r.tensors_compared for r in reports],
+               mismatched=[r.mismatched_elements for r in reports], errors=[r.error for r in reports if r.error],
+               bit_exact=all(r.bit_exact for r in reports), seconds=round(time.perf_counter() - t0, 1))
+    return row
+
+
+def markdown(rows: list[dict], args) -> str:
+    lines = [BEGIN, "## Coverage of the torchvision classification list", "",
+             f"`bench/zoo_coverage.py` (random weights, 32x32 input; exported models: W4A4 RTN on "
+             f"{args.samples} calibration images, verified on {args.verify_samples} test images against "
+             f"the three interpreters' BUILTIN_REF; models above {args.max_params:.0f} parameters not run).", "",
+             "| model | parameters | result |", "|---|---|---|"]
+    for r in rows:
+        if r["status"] == "exported":
+            result = (f"exported, {'bit-exact' if r['bit_exact'] else 'MISMATCH'} "
+                      f"(tensors {r['tensors']}, mismatched {r['mismatched']})")
+        elif r["status"] == "refused":
+            message = r["message"].replace("|", "\\|")
+            result = f"refused: {message[:400]}{'...' if len(message) > 400 else ''}"
+        else:
+            result = r["status"]
+        lines.append(f"| {r['model']} | {r['params'] / 1e6:.1f} M | {result} |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-params", type=float, default=30e6)
+    parser.add_argument("--capture-only", action="store_true")
+    parser.add_argument("--models", default="")
+    parser.add_argument("--samples", type=int, default=32)
+    parser.add_argument("--verify-samples", type=int, default=8)
+    args = parser.parse_args(argv)
+    from catdeploy import api
+    from catdeploy.data.zoo import classification_model_names
+
+    names = args.models.split(",") if args.models else classification_model_names()
+    images = test_images = None
+    if not args.capture_only:
+        images = api.calibration_images("fashion-mnist", args.samples, 0)
+        test_images = api.calibration_images("fashion-mnist:test", args.verify_samples, 0)
+    rows = []
+    for name in names:
+        row = run_one(name, args, images, test_images)
+        print(f"{name}: {row['status']} {row.get('message', '')[:200]} {row.get('mismatched', '')}",
+              file=sys.stderr, flush=True)
+        rows.append(row)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"rows": rows, "capture_only": args.capture_only}, indent=1))
+    text = DOC.read_text() if DOC.exists() else ""
+    block = markdown(rows, args)
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    DOC.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
