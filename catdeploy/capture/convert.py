@@ -127,7 +127,7 @@ def to_raw_graph(traced: Traced, model_name: str) -> Graph:
             node = handler(call)
             if node.kind in (CaptureKind.RESHAPE, CaptureKind.TRANSPOSE):
                 # Resolved by the channel_shuffle pass, which refuses leftovers with this text.
-                refusal = _unsupported(gm, fx_node, records, "not part of a channel shuffle").describe()
+                refusal = _unsupported(gm, fx_node, records, _refusal_reason(node, args)).describe()
                 node = Node(node.name, node.kind, node.inputs, node.outputs,
                             {**node.attrs, "refusal": refusal})
             nodes.append(node)
@@ -152,6 +152,15 @@ def _handler(fx_node: fx.Node, module: torch.nn.Module | None):
     if fx_node.op == "call_method":
         return METHOD_HANDLERS.get(fx_node.target)
     return None
+
+
+def _refusal_reason(node: Node, args) -> str:
+    """Why a RESHAPE / TRANSPOSE that the channel_shuffle pass leaves over is refused."""
+    source = args[0].shape if args and isinstance(args[0], TensorArg) else "?"
+    if node.kind == CaptureKind.RESHAPE:
+        return (f"reshape {source} -> {tuple(node.attrs['shape'])} is neither a per-sample flatten "
+                f"nor part of a channel shuffle")
+    return f"transpose of dims {tuple(node.attrs['dims'])} is not part of a channel shuffle"
 
 
 def _multi_handler(fx_node: fx.Node):
