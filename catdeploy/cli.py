@@ -122,6 +122,7 @@ def train_command(
     "catdeploy eval resnet18 --weights fmnist-r18.pt --data fashion-mnist:test",
     "catdeploy eval mnasnet0_5 --weights digits.pt --data digits --samples 200 --json",
     "catdeploy eval r18_w4a4.tflite --data fashion-mnist:test --engine catrt",
+    "catdeploy eval r18_w4a4.tflite --data fashion-mnist:test --engine tflite --interpreter litert --resolver auto",
 ])
 def eval_command(
     model: str = typer.Argument(..., help="torchvision model name (with --weights)."),
@@ -131,7 +132,9 @@ def eval_command(
     batch_size: int = typer.Option(500, "--batch-size", help="Images per forward pass."),
     input_size: Optional[int] = typer.Option(None, "--input-size", help="Default: the checkpoint's, else 32."),
     data_root: Optional[Path] = DataRootOption,
-    engine: str = typer.Option("catrt", "--engine", help="For a .tflite / .qg: catrt (integer reference) or tflite (tflite-runtime, ref)."),
+    engine: str = typer.Option("catrt", "--engine", help="For a .tflite / .qg: catrt (integer, bit-exact with --interpreter/--resolver) or tflite (runs --interpreter with --resolver)."),
+    interpreter: str = typer.Option("tflite-runtime", "--interpreter", help="For a .tflite / .qg: tflite-runtime, litert or tensorflow."),
+    resolver: str = typer.Option("ref", "--resolver", help="For a .tflite / .qg: ref, builtin, nodelegate or auto (the default path of a device)."),
     json_out: bool = JsonOption,
 ) -> None:
     """Top-1 / top-5 accuracy (JSON: {"top1", "top5", "n", "engine"}) of a float model (MODEL --weights),
@@ -144,7 +147,7 @@ def eval_command(
     if model.endswith((".tflite", ".qg")) or Path(model).is_file():
         from catdeploy.cli_spine import eval_quantized
 
-        result = eval_quantized(Path(model), data, samples, engine, data_root)
+        result = eval_quantized(Path(model), data, samples, engine, data_root, interpreter, resolver)
         if json_out:
             emit_json(result)
         else:
@@ -152,6 +155,9 @@ def eval_command(
                        + (f" (fake-quant top-1 {result['fake_quant_top1']:.2f} %"
                           + (", CAT applied in float" if "top1_with_cat" in result else "") + ")"
                           if "fake_quant_top1" in result else ""))
+            if "top1_ref" in result:
+                typer.echo(f"reference kernels (ref): top-1 {result['top1_ref']:.2f} %, same top-1 class on "
+                           f"{result['top1_agreement_with_ref'] * 100:.2f} % of the images")
             if "top1_with_cat" in result:
                 typer.echo(f"integer top-1 without CAT {result['top1_without_cat']:.2f} %, with CAT "
                            f"(K={result['cat']['clusters']}, alpha={result['cat']['alpha']}) "

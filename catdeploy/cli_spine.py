@@ -131,6 +131,7 @@ def export_command(
     alpha: str = AlphaOption, cat_views: int = CatViewsOption, affine_layers: bool = AffineLayersOption,
     weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
     data_root: Optional[Path] = DataRootOption,
+    golden: int = typer.Option(0, "--golden", help="Also write MODEL.golden.npz: N seeded int8 inputs and the expected outputs of every catrt profile (check on a device: python -m catrt check MODEL.tflite MODEL.golden.npz)."),
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT and its manifest."),
     json_out: bool = JsonOption,
 ) -> None:
@@ -141,6 +142,8 @@ def export_command(
     if target != "tflite":
         raise UserError(f"--target {target!r}: only 'tflite' is supported")
     check_output_path(output, force)
+    if not 0 <= golden <= 4096:
+        raise UserError(f"--golden {golden}: must be between 0 and 4096")
     if Path(source).suffix == ".qg" or Path(source).is_file():
         qg = load_quantized(Path(source))
         origin = {"quantized_graph": source}
@@ -151,10 +154,15 @@ def export_command(
                                   data_root, weight_bits, act_bits, cat, clusters, alpha, cat_views, affine_layers)
         qg = calibrate_model(source, str(weights), data, opts, log=log)
         origin = {"model": source, "weights": str(weights), "data": data}
-    manifest = export_quantized(qg, output, io=io, force=force, source=origin, int4_weights=int4_weights)
+    manifest = export_quantized(qg, output, io=io, force=force, source=origin, int4_weights=int4_weights,
+                                golden=golden)
     result = {"output": str(output), "manifest": str(output) + ".json", "size_bytes": manifest["size_bytes"],
               "sha256": manifest["sha256"], "setting": manifest["setting"],
               "extra_clamp_ops": manifest["extra_clamp_ops"]}
+    if golden:
+        from catdeploy.pipeline import golden_path
+
+        result["golden"] = str(golden_path(output))
     emit_json(result) if json_out else typer.echo(
         f"{output}: {manifest['size_bytes']} bytes, {manifest['setting']}, sha256 {manifest['sha256'][:16]}")
 
@@ -217,9 +225,14 @@ def verify_command(
     else:
         for r in reports:
             status = "bit-exact" if r.bit_exact else ("ERROR " + r.error if r.error else "MISMATCH")
-            typer.echo(f"{r.interpreter:15s} {r.version:8s} {r.resolver:10s} profile {r.profile:14s} "
+            first = ""
+            if r.first_mismatch:
+                m = r.first_mismatch
+                first = (f"  first: {m['tensor']}" + (f"{m['index']} catrt {m['catrt']} tflite {m['tflite']}"
+                                                      if "index" in m else " (shapes differ)"))
+            typer.echo(f"{r.interpreter:15s} {r.version:8s} {r.resolver:10s} profile {r.profile:24s} "
                        f"tensors {r.tensors_compared:4d} mismatched {r.mismatched_elements:8d} "
-                       f"max|diff| {r.max_abs_diff}  {status}")
+                       f"max|diff| {r.max_abs_diff}  {status}{first}")
     if not bit_exact:
         raise CheckFailed(f"{model}: not bit-exact in {sum(not r.bit_exact for r in reports)} of {len(reports)} runs")
 
@@ -238,6 +251,17 @@ def _inputs_for(path: Path, model_bytes: bytes, x):
         raise
 
 
+def _eval_profile(interpreter: str, resolver: str) -> str:
+    """The catrt profile of an interpreter + resolver on this CPU (a UserError if catrt has none)."""
+    from catrt import CatrtError
+    from catrt.profiles import profile_for
+
+    try:
+        return profile_for(interpreter, resolver).name
+    except CatrtError as exc:
+        raise UserError(f"--engine catrt --interpreter {interpreter} --resolver {resolver}: {exc}") from None
+
+
 def _check_model_io(path: Path, model_bytes: bytes) -> None:
     """The commands feed one image batch and read the first output: a valid .tflite with another
     signature is a bad input file, not a crash."""
@@ -250,13 +274,29 @@ def _check_model_io(path: Path, model_bytes: bytes) -> None:
                         "runs models with one image input and at least one output")
 
 
-def eval_quantized(source: Path, data: str, samples: int | None, engine: str, data_root) -> dict:
-    """Top-1/top-5 of a .tflite (engine catrt or tflite) or a .qg (exported on the fly; also fake-quant)."""
+def eval_quantized(source: Path, data: str, samples: int | None, engine: str, data_root,
+                   interpreter: str = "tflite-runtime", resolver: str = "ref") -> dict:
+    """Top-1/top-5 of a .tflite (engine catrt or tflite) or a .qg (exported on the fly; also fake-quant).
+
+    engine tflite runs `interpreter` with `resolver` (ref, builtin, nodelegate, auto: the optimized
+    kernels / XNNPACK a device runs by default); engine catrt runs catrt with the arithmetic profile
+    of that interpreter and resolver on this CPU, so both give the same integer top-1. With a
+    resolver other than ref the reference top-1 is reported beside it ("top1_ref")."""
+    import numpy as np
+
     from catdeploy import api
+    from catdeploy.interpreters import INTERPRETERS, RESOLVERS, available_interpreters
     from catdeploy.pipeline import eval_images, load_model_bytes, load_quantized
 
     if engine not in ("catrt", "tflite"):
         raise UserError(f"--engine {engine!r} is not one of catrt, tflite")
+    if interpreter not in INTERPRETERS:
+        raise UserError(f"--interpreter {interpreter!r} is not one of {', '.join(INTERPRETERS)}")
+    if resolver not in RESOLVERS:
+        raise UserError(f"--resolver {resolver!r} is not one of {', '.join(RESOLVERS)}")
+    if engine == "tflite" and interpreter not in available_interpreters():
+        raise UserError(f"--interpreter {interpreter}: not installed "
+                        f"(installed: {', '.join(available_interpreters()) or 'none'})")
     fake_quant = None
     if source.suffix == ".qg":
         qg = load_quantized(source)
@@ -269,11 +309,25 @@ def eval_quantized(source: Path, data: str, samples: int | None, engine: str, da
                        **({"input_size": input_size} if input_size else {}))
     _inputs_for(source, model_bytes, x[:1])
     if engine == "catrt":
-        logits = api.run_catrt(model_bytes, x)
+        # The batches of the interpreter path (256 rows): the USE_NEON kernels' vector/scalar
+        # split depends on the element count of each invoke.
+        profile = _eval_profile(interpreter, resolver)
+        logits = api.run_catrt(model_bytes, x, batch_size=256, profile=profile)
+        label = f"catrt ({profile})"
+        reference = (api.run_catrt(model_bytes, x, batch_size=256, profile=_eval_profile(interpreter, "ref"))
+                     if resolver != "ref" else None)
     else:
-        logits = api.run_tflite(model_bytes, x)
+        from catdeploy.interpreters import run_batches
+
+        logits, version = run_batches(model_bytes, api.prepare_inputs, x, interpreter, resolver)
+        label = f"{interpreter} {version} ({resolver})"
+        reference = (run_batches(model_bytes, api.prepare_inputs, x, interpreter, "ref")[0]
+                     if resolver != "ref" else None)
     result = {"top1": api.top_k(logits, y, 1) * 100, "top5": api.top_k(logits, y, 5) * 100, "n": int(len(y)),
-              "engine": engine if engine == "catrt" else "tflite-runtime/ref"}
+              "engine": label, "interpreter": interpreter, "resolver": resolver}
+    if reference is not None:
+        result["top1_ref"] = api.top_k(reference, y, 1) * 100
+        result["top1_agreement_with_ref"] = float(np.mean(np.argmax(logits, 1) == np.argmax(reference, 1)))
     if qg is not None and qg.cat is not None:
         split = api.integer_logits_with_and_without_cat(qg, x)
         result["top1_without_cat"] = api.top_k(split["without_cat"], y, 1) * 100

@@ -81,19 +81,41 @@ def run_interpreter(model_bytes: bytes, inputs: Sequence[np.ndarray], interprete
     return result
 
 
+@dataclass(frozen=True)
+class Launcher:
+    """How to start a worker elsewhere than in this Python: `python` is the command prefix that
+    replaces sys.executable (e.g. qemu-aarch64-static -L ROOT ROOT/usr/bin/python3.11, see
+    ../shared/docs/arm-emulation.md), `pythonpath` the folders the worker imports from (this
+    checkout for catdeploy.interpreters, the unpacked wheels), `packages` the interpreters there."""
+
+    python: tuple[str, ...]
+    pythonpath: tuple[str, ...]
+    packages: tuple[str, ...] = INTERPRETERS
+    arch: str = "aarch64"
+
+
 def run_requests(interpreter: str, requests: Sequence[RunRequest],
-                 timeout: float | None = None) -> list[dict[str, Any]]:
-    """Run many requests in one worker process of `interpreter`. Each result has the keys of
-    run_interpreter plus "error" (None, or the one-line message of a load or run failure)."""
-    _check_names(interpreter, [r.resolver for r in requests])
+                 timeout: float | None = None, launcher: Launcher | None = None) -> list[dict[str, Any]]:
+    """Run many requests in one worker process of `interpreter` (started by `launcher`, default
+    this Python). Each result has the keys of run_interpreter plus "error" (None, or the one-line
+    message of a load or run failure)."""
+    if launcher is None:
+        _check_names(interpreter, [r.resolver for r in requests])
+    elif interpreter not in launcher.packages:
+        raise UserError(f"interpreter {interpreter!r} is not in the launcher's packages {launcher.packages}")
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="catdeploy-interp-") as tmp:
         request_path = os.path.join(tmp, "request.npz")
         _write_request(request_path, interpreter, requests)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
+        python = [sys.executable]
+        if launcher is not None:
+            python = list(launcher.python)
+            env["PYTHONPATH"] = os.pathsep.join(launcher.pythonpath)
+            env.pop("PYTHONHOME", None)
         while len(results) < len(requests):
             start = len(results)
-            command = [sys.executable, "-m", "catdeploy.interpreters", "worker", interpreter,
+            command = [*python, "-m", "catdeploy.interpreters", "worker", interpreter,
                        request_path, tmp, str(start)]
             try:
                 proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
@@ -112,6 +134,20 @@ def run_requests(interpreter: str, requests: Sequence[RunRequest],
                 # the worker died inside one request (e.g. a segfault in a kernel): report it, go on
                 results.append(_crash_result(interpreter, requests, len(results), proc.returncode, tmp))
     return results
+
+
+def run_batches(model_bytes: bytes, prepare, x: np.ndarray, interpreter: str, resolver: str = "ref",
+                batch_size: int = 256) -> tuple[np.ndarray, str]:
+    """(first output over all rows of x, interpreter version): `prepare(model_bytes, rows)` makes
+    each batch's model input; all batches run in one worker process of `interpreter`."""
+    requests = [RunRequest(bytes(model_bytes), (np.asarray(prepare(model_bytes, x[i:i + batch_size])),),
+                           resolver, keep_all=False)
+                for i in range(0, len(x), batch_size)]
+    results = run_requests(interpreter, requests)
+    for result in results:
+        if result["error"]:
+            raise InterpreterError(result["error"])
+    return np.concatenate([np.asarray(r["outputs"][0]) for r in results]), results[0]["version"]
 
 
 def _started(tmp: str, index: int) -> bool:

@@ -69,21 +69,43 @@ def calibrate_model(model: str, weights: str | None, data: str, opts: CalibrateO
     return qg
 
 
+def golden_path(out: Path) -> Path:
+    """MODEL.golden.npz beside MODEL.tflite."""
+    out = Path(out)
+    return out.with_name((out.stem if out.suffix == ".tflite" else out.name) + ".golden.npz")
+
+
 def export_quantized(qg: QuantizedGraph, out: Path, *, io: str = "int8", force: bool = False,
-                     source: dict | None = None, int4_weights: bool = False) -> dict:
-    """Lower + write `out` and `out`.json atomically; returns the manifest."""
+                     source: dict | None = None, int4_weights: bool = False, golden: int = 0) -> dict:
+    """Lower + write `out` and `out`.json atomically; returns the manifest. With golden=N also
+    MODEL.golden.npz: N seeded int8 inputs and the outputs of every catrt profile for them
+    (catrt.golden; checked on a device with `python -m catrt check`)."""
     out = Path(out)
     check_output_path(out, force)
     manifest_path = out.with_name(out.name + ".json")
     if manifest_path.exists() and not force:
         raise UserError(f"{manifest_path}: already exists (pass --force to overwrite)")
+    if golden and golden_path(out).exists() and not force:
+        raise UserError(f"{golden_path(out)}: already exists (pass --force to overwrite)")
     program = api.lower(qg, io, int4_weights)
     model_bytes = api.export_tflite(program)
     manifest = api.manifest(qg, program, model_bytes, source or {})
+    golden_bytes = None
+    if golden:
+        from catrt import CatrtError
+        from catrt.golden import make_golden, npz_bytes
+
+        try:
+            golden_bytes = npz_bytes(make_golden(model_bytes, golden))
+        except CatrtError as exc:
+            raise UserError(f"--golden {golden}: {exc}") from None
+        manifest["golden"] = {"path": golden_path(out).name, "samples": int(golden)}
     manifest_bytes = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
     atomic_write_bytes(out, model_bytes)
     try:
         atomic_write_bytes(manifest_path, manifest_bytes)
+        if golden_bytes is not None:
+            atomic_write_bytes(golden_path(out), golden_bytes)
     except BaseException:  # failed or interrupted (Ctrl-C): never leave a model without its manifest
         out.unlink(missing_ok=True)
         raise

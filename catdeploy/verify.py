@@ -125,13 +125,16 @@ def catrt_profile(interpreter: str, resolver: str, version: str | None = None,
 
 
 def verify_models(cases: list[tuple[bytes, np.ndarray]], interpreters: list[str], resolvers: list[str],
-                  progress=None) -> list[list[RunReport]]:
-    """verify_model for many (model bytes, int8 inputs) cases, one worker process per interpreter."""
+                  progress=None, launcher=None) -> list[list[RunReport]]:
+    """verify_model for many (model bytes, int8 inputs) cases, one worker process per interpreter.
+    With a catdeploy.interpreters.Launcher the interpreters run there (e.g. the aarch64 wheels
+    under qemu) and catrt uses the profiles of the launcher's CPU architecture."""
     from catrt import Interpreter as CatrtInterpreter
 
     from catdeploy.interpreters import RunRequest, activation_tensors, available_interpreters, run_requests
 
-    installed = available_interpreters()
+    installed = available_interpreters() if launcher is None else list(launcher.packages)
+    arch = None if launcher is None else launcher.arch
     for interp in interpreters:
         if interp not in installed:
             raise UserError(f"--interpreter {interp}: not installed (installed: {', '.join(installed) or 'none'})")
@@ -142,11 +145,11 @@ def verify_models(cases: list[tuple[bytes, np.ndarray]], interpreters: list[str]
     for interp in interpreters:
         requests = [RunRequest(probes[c], (np.asarray(inputs),), resolver, True)
                     for c, (_, inputs) in enumerate(cases) for resolver in resolvers]
-        results = iter(run_requests(interp, requests))
+        results = iter(run_requests(interp, requests, launcher=launcher))
         for c, (model_bytes, inputs) in enumerate(cases):
             for resolver in resolvers:
                 result = next(results)
-                profile_name, label = catrt_profile(interp, resolver, result.get("version") or None)
+                profile_name, label = catrt_profile(interp, resolver, result.get("version") or None, arch)
                 report = RunReport(interp, result.get("version") or "?", resolver, label)
                 if result.get("error"):
                     report.error = result["error"]
@@ -164,9 +167,9 @@ def verify_models(cases: list[tuple[bytes, np.ndarray]], interpreters: list[str]
 
 
 def verify_model(model_bytes: bytes, inputs: np.ndarray, interpreters: list[str], resolvers: list[str],
-                 progress=None) -> list[RunReport]:
+                 progress=None, launcher=None) -> list[RunReport]:
     """Compare catrt with every (interpreter, resolver) on `inputs` (one batch for the model's input).
 
     Intermediate tensors are read from probe_model(model_bytes), the final outputs likewise (the
     probe's arithmetic is the model's)."""
-    return verify_models([(model_bytes, inputs)], interpreters, resolvers, progress)[0]
+    return verify_models([(model_bytes, inputs)], interpreters, resolvers, progress, launcher)[0]

@@ -78,14 +78,32 @@ def test_verify_json_is_bit_exact(workdir):
         assert run_["resolver"] == "ref" and run_["version"] in ("2.14.0", "2.1.0")
 
 
-def test_verify_reports_non_bit_exact_with_exit_1(workdir):
-    """ai-edge-litert's optimized kernels (XNNPACK) round differently: verify must say so."""
+def test_verify_optimized_resolvers_are_bit_exact(workdir):
+    """Every resolver of ai-edge-litert (XNNPACK under auto) through its own catrt profile."""
     _, _, _, tfl, _ = workdir
+    r = run("verify", tfl, "--data", "digits", "--samples", 32, "--interpreter", "litert",
+            "--resolver", "all", "--json")
+    assert r.exit_code == 0, r.stdout
+    payload = json.loads(r.stdout)
+    assert [run_["profile"] for run_ in payload["runs"]] == [
+        "ref-litert21", "builtin-litert21-x86", "nodelegate-litert21-x86", "auto-litert21-x86"]
+    assert all(run_["mismatched_elements"] == 0 and run_["tensors_compared"] > 50 for run_ in payload["runs"])
+
+
+def test_verify_reports_non_bit_exact_with_exit_1(workdir, monkeypatch):
+    """Compared with the wrong arithmetic (the reference profile for XNNPACK's auto), verify must
+    say so: exit 1, mismatches counted, the first mismatching tensor named."""
+    import catdeploy.verify as verify
+
+    _, _, _, tfl, _ = workdir
+    monkeypatch.setattr(verify, "catrt_profile", lambda interp, resolver, version=None, arch=None:
+                        ("ref-litert21", "ref-litert21 (forced)"))
     r = run("verify", tfl, "--data", "digits", "--samples", 32, "--interpreter", "litert",
             "--resolver", "auto", "--json")
     payload = json.loads(r.stdout)
     assert r.exit_code == 1 and payload["bit_exact"] is False
     assert payload["runs"][0]["mismatched_elements"] > 0
+    assert payload["runs"][0]["first_mismatch"]["tensor"]
 
 
 def test_eval_quantized_engines_agree(workdir):
@@ -95,6 +113,54 @@ def test_eval_quantized_engines_agree(workdir):
     c = json.loads(run("eval", qg, "--data", "digits", "--samples", 100, "--json").stdout)
     assert a["n"] == b["n"] == 100 and a["top1"] == b["top1"] == c["top1"]
     assert "fake_quant_top1" in c
+
+
+def test_eval_optimized_resolver_engines_agree(workdir):
+    """eval of the XNNPACK path: the real interpreter and catrt with its profile give the same
+    integer top-1, and the reference top-1 is reported beside it."""
+    _, _, _, tfl, _ = workdir
+    common = ("--data", "digits", "--samples", 100, "--interpreter", "litert", "--resolver", "auto", "--json")
+    a = json.loads(run("eval", tfl, "--engine", "catrt", *common).stdout)
+    b = json.loads(run("eval", tfl, "--engine", "tflite", *common).stdout)
+    assert a["engine"] == "catrt (auto-litert21-x86)" and b["engine"] == "litert 2.1.0 (auto)"
+    assert a["top1"] == b["top1"] and a["top1_ref"] == b["top1_ref"]
+    assert a["top1_agreement_with_ref"] == b["top1_agreement_with_ref"]
+    one_line_error(run("eval", tfl, "--data", "digits", "--resolver", "fast"), 2, "--resolver")
+
+
+def test_export_golden_and_catrt_check(workdir):
+    """export --golden N writes MODEL.golden.npz; python -m catrt check passes with the installed
+    interpreters and fails (exit 1, naming the output) once an expected value is altered."""
+    import subprocess
+    import sys
+
+    from catrt.golden import npz_bytes, read_golden
+
+    d, _, qg, _, _ = workdir
+    tfl = d / "golden.tflite"
+    r = run("export", qg, "-o", tfl, "--golden", 4, "--json")
+    assert r.exit_code == 0, r.stderr
+    path = d / "golden.golden.npz"
+    assert json.loads(r.stdout)["golden"] == str(path)
+    assert json.loads((d / "golden.tflite.json").read_text())["golden"] == {"path": path.name, "samples": 4}
+    golden = read_golden(path.read_bytes(), tfl.read_bytes())
+    assert golden.n == 4 and "auto-litert21-x86" in golden.expected
+
+    def check(*args):
+        return subprocess.run([sys.executable, "-m", "catrt", "check", tfl, *args], capture_output=True,
+                              text=True, timeout=300)
+
+    ok = check(path, "--interpreter", "litert")
+    assert ok.returncode == 0 and ok.stdout.count("bit-exact on 4 of 4 inputs") == 4, ok.stdout + ok.stderr
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    name = golden.meta["outputs"][0]
+    arrays["expected__nodelegate-litert21-x86__0"][1, 0] -= 1
+    altered = d / "altered.golden.npz"
+    altered.write_bytes(npz_bytes(arrays))
+    bad = check(altered, "--interpreter", "litert", "--resolver", "nodelegate")
+    assert bad.returncode == 1 and f"output {name!r} (0): DIFFERS on 1 of 4 inputs" in bad.stdout, bad.stdout
+    one_line_error(run("export", qg, "-o", tfl, "--golden", 4), 2, "already exists")
 
 
 def test_inspect_json(workdir):

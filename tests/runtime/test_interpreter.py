@@ -8,7 +8,7 @@ import pytest
 
 import catrt
 from catrt import CatrtError
-from catrt.profiles import PROFILES, REF_LITERT21, REF_TF219, REF_TFLITE214, profile_for
+from catrt.profiles import PROFILES, REF_LITERT21, REF_TF219, REF_TFLITE214, get_profile, profile_for
 from ._runtime_cases import build_chain
 from ._runtime_resnet import build_resnet18
 from ._tiny_models import TinyModel, add_options, fc_options, reshape_options
@@ -157,7 +157,7 @@ def test_fc_keep_num_dims_refused_only_for_tflite214():
 
 def test_profiles():
     assert {"ref-tflite214", "ref-tf219", "ref-litert21"} <= set(PROFILES)
-    assert len(PROFILES) == 12
+    assert all(get_profile(name) is p for name, p in PROFILES.items())
     assert profile_for("tflite_runtime", "BUILTIN_REF") is REF_TFLITE214
     assert profile_for("tflite-runtime", "builtin_ref") is REF_TFLITE214
     assert profile_for("tensorflow", "BUILTIN_REF") is REF_TF219

@@ -1,0 +1,106 @@
+"""Bit-exactness of catrt's arithmetic profiles on real exports, every interpreter x resolver.
+
+For each reference model, bit setting and head (plain / --cat), export with the CLI
+(`catdeploy export ... -o OUT`), then compare catrt with every installed interpreter under every
+resolver (ref, builtin, nodelegate, auto), each through its own profile, on every tensor of the
+first N Fashion-MNIST test images (catdeploy.verify.verify_model). Writes
+bench/results/profiles.json and prints the Markdown table of docs/PROFILES.md.
+
+    .venv/bin/python bench/bench_profiles.py [--models fmnist-r18,fmnist-mbv2] [--bits w8a8,w4a4,w2a2]
+        [--heads plain,cat] [--samples 64] [--out-dir /tmp/catdeploy-profiles] [--reuse]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "profiles.json"
+ARCH = {"fmnist-r18": "resnet18", "fmnist-mbv2": "mobilenet_v2", "fmnist-mnas": "mnasnet0_5"}
+CACHE = Path.home() / ".cache" / "catdeploy" / "reference"
+
+
+def export(ref: str, bits: str, head: str, out: Path, io: str) -> float:
+    command = [str(Path(sys.executable).with_name("catdeploy")), "export", ARCH[ref],
+               "--weights", str(CACHE / f"{ref}.pt"), "--data", "fashion-mnist", "--bits", bits,
+               "--io", io, "-o", str(out)]
+    if head == "cat":
+        command.append("--cat")
+    t0 = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return time.perf_counter() - t0
+
+
+def verify(path: Path, samples: int) -> list[dict]:
+    from catdeploy import api
+    from catdeploy.interpreters import available_interpreters
+    from catdeploy.pipeline import eval_images
+    from catdeploy.verify import RESOLVERS, verify_model
+
+    model = path.read_bytes()
+    x, _ = eval_images("fashion-mnist:test", samples)
+    inputs = api.prepare_inputs(model, x)
+    return [r.to_dict() for r in verify_model(model, inputs, available_interpreters(), list(RESOLVERS))]
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| export | interpreter | resolver | profile | tensors | elements | mismatched | max diff |",
+             "|---|---|---|---|---:|---:|---:|---:|"]
+    for row in rows:
+        for r in row["runs"]:
+            if r["error"]:
+                lines.append(f"| {row['name']} | {r['interpreter']} {r['version']} | {r['resolver']} | "
+                             f"— | does not load: {r['error'][:60]} | | | |")
+                continue
+            lines.append(f"| {row['name']} | {r['interpreter']} {r['version']} | {r['resolver']} | "
+                         f"{r['profile']} | {r['tensors_compared']} | {r['elements_compared']} | "
+                         f"{r['mismatched_elements']} | {r['max_abs_diff']} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="fmnist-r18,fmnist-mbv2")
+    parser.add_argument("--bits", default="w8a8,w4a4,w2a2")
+    parser.add_argument("--heads", default="plain,cat")
+    parser.add_argument("--io", default="int8")
+    parser.add_argument("--samples", type=int, default=64)
+    parser.add_argument("--out-dir", default="/tmp/catdeploy-profiles")
+    parser.add_argument("--reuse", action="store_true", help="Verify existing exports, do not re-export.")
+    parser.add_argument("--results", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_path = Path(args.results)
+    done = json.loads(results_path.read_text()) if results_path.exists() else {"rows": []}
+    rows = {row["name"]: row for row in done.get("rows", [])}
+    for ref in args.models.split(","):
+        for bits in args.bits.split(","):
+            for head in args.heads.split(","):
+                name = f"{ref}_{bits}_{head}" + ("" if args.io == "int8" else f"_{args.io}io")
+                path = out_dir / f"{name}.tflite"
+                export_s = None
+                if not (args.reuse and path.exists()):
+                    export_s = export(ref, bits, head, path, args.io)
+                t0 = time.perf_counter()
+                runs = verify(path, args.samples)
+                row = {"name": name, "model": ref, "bits": bits, "head": head, "io": args.io,
+                       "samples": args.samples, "export_s": export_s,
+                       "verify_s": round(time.perf_counter() - t0, 1), "runs": runs}
+                rows[name] = row
+                bad = [f"{r['interpreter']}/{r['resolver']}" for r in runs if not r["bit_exact"]]
+                print(f"{name}: {len(runs)} pairs, not bit-exact: {bad or 'none'}", flush=True)
+                results_path.parent.mkdir(parents=True, exist_ok=True)
+                results_path.write_text(json.dumps({"machine": platform.machine(), "python": platform.python_version(),
+                                                    "rows": list(rows.values())}, indent=1))
+    print(table(list(rows.values())))
+    return 0 if all(r["bit_exact"] or r["error"] for row in rows.values() for r in row["runs"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
