@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Mapping, Optional, Union
 
 from .errors import CatrtError
-from .fixed_point import DR_AWAY, DR_UP, ROUNDINGS
+from .fixed_point import DR_AWAY, DR_UP, ROUNDINGS, SR_UP
 
 # FULLY_CONNECTED requantization: a MultiplyByQuantizedMultiplier rounding, or
 # "float64_rha": int32(round_half_away(double(acc) * double(s_in)*double(s_w[c])/double(s_out)))
@@ -46,7 +46,9 @@ QUANTIZE_FLOAT_ALGORITHMS = ("f32_divide_rha", "f64_divide_rha", "neon_reciproca
 # DEQUANTIZE int8 -> float32: "ref" = float32(double(s) * (q - z)); "neon" = optimized
 # Dequantize under USE_NEON: the leading multiple of 8 elements
 # float32(float32(q) * float32(s)) + float32(-z * s), the rest as ref.
-DEQUANTIZE_ALGORITHMS = ("ref", "neon")
+# "neon_fma" = the same on aarch64, where ScaleWithNewZeroPoint is one fused multiply-add
+# float32(q * s + float32(-z * s)).
+DEQUANTIZE_ALGORITHMS = ("ref", "neon", "neon_fma")
 # XNNPACK delegate taking int8 ops: "" none, or the build whose rules and arithmetic apply.
 XNNPACK_BUILDS = ("", "tf219", "litert21")
 ARCHES = ("any", "x86_64", "aarch64")
@@ -68,6 +70,11 @@ class Profile:
     # the vector loop with "dr_up" (vqrdmulh + vrshl), the rest with depthwise_rounding. 0 = off.
     depthwise_neon_channel_block: int = 0
     fully_connected_requant: str = DR_AWAY    # FULLY_CONNECTED, one of FC_REQUANTS
+    # cpu_backend_gemm's custom GEMV (USE_NEON, cpu_backend_gemm_custom_gemv.h): a CONV_2D /
+    # FULLY_CONNECTED GEMM whose destination has one column (batch x output pixels == 1), at
+    # least 4 output channels and a depth of at least 8 requantizes with this rounding instead
+    # of ruy's. "" = no such path, or one that rounds like ruy (x86: both dr_up).
+    gemv_rounding: str = ""
     mul_rounding: str = DR_AWAY               # MUL
     requantize_rounding: str = DR_AWAY        # QUANTIZE int8 -> int8 (scalar elements)
     # optimized Requantize<int8, int8> under USE_NEON: the leading multiple of 16 flat elements
@@ -90,6 +97,8 @@ class Profile:
     fc_int4_per_channel: bool = True
 
     def __post_init__(self) -> None:
+        if self.gemv_rounding not in ("",) + ROUNDINGS:
+            raise CatrtError(f"profile {self.name}: gemv_rounding {self.gemv_rounding!r} not in {ROUNDINGS}")
         for name in ("conv_rounding", "depthwise_rounding", "mul_rounding", "requantize_rounding"):
             if getattr(self, name) not in ROUNDINGS:
                 raise CatrtError(f"profile {self.name}: {name}={getattr(self, name)!r} "
@@ -197,11 +206,54 @@ OPT_LITERT21_AUTO = Profile(
     description="ai-edge-litert 2.1.0 AUTO on x86_64: XNNPACK for the int8 ops it takes",
     **_NEON_X86)
 
+# ------------------------------------------------------------------------------- aarch64 (Raspberry Pi)
+
+# Both aarch64 wheels compile USE_NEON natively. Their GEMM backends differ: ai-edge-litert's
+# (Bazel) uses ruy, whose arm64 kernels round with single rounding ("sr_up"); tflite-runtime
+# 2.14's (CMake, TFLITE_ENABLE_RUY off) uses gemmlowp, whose output stage is SRDHM +
+# RoundingDivideByPOT ("dr_away", as the reference kernels). Both take the custom GEMV (vqrdmulh +
+# vrshl, "dr_up") for one destination column. The DW, ADD, Requantize and
+# AffineQuantize NEON loops as on x86 (DepthwiseConv3x3FilterPerChannel, taken for 3x3 filters
+# with channels a multiple of 8, rounds upward like the vector output stage); DEQUANTIZE fuses
+# its multiply-add. XNNPACK's qs8 kernels give the same integers as on x86 (fp32 with vcvtnq,
+# the same integer ADD, vqrdmulh Q8 convert). Checked under qemu-user (bench/bench_arm.py).
+_NEON_ARM = dict(
+    arch="aarch64", conv_rounding=SR_UP, fully_connected_requant=SR_UP, gemv_rounding=DR_UP,
+    depthwise_neon_channel_block=8, requantize_neon_block=16, add_algorithm="neon",
+    quantize_float="neon_reciprocal_rne", dequantize_algorithm="neon_fma",
+)
+_TFLITE214_ARM = dict(_NEON_ARM, interpreter="tflite_runtime", interpreter_version="2.14.0",
+                      conv_rounding=DR_AWAY, fully_connected_requant=DR_AWAY,
+                      int4_filter_ops=frozenset({"CONV_2D"}), fc_int4_per_channel=False)
+OPT_TFLITE214_ARM_NODELEGATE = Profile(
+    name="nodelegate-tflite214-arm64", resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+    description="tflite-runtime 2.14.0 optimized kernels on aarch64 (gemmlowp, NEON)", **_TFLITE214_ARM)
+OPT_TFLITE214_ARM_BUILTIN = Profile(
+    name="builtin-tflite214-arm64", resolver="BUILTIN",
+    description="tflite-runtime 2.14.0 BUILTIN on aarch64 (XNNPACK takes no int8 op)", **_TFLITE214_ARM)
+OPT_TFLITE214_ARM_AUTO = Profile(
+    name="auto-tflite214-arm64", resolver="AUTO",
+    description="tflite-runtime 2.14.0 AUTO on aarch64 (XNNPACK takes no int8 op)", **_TFLITE214_ARM)
+OPT_LITERT21_ARM_NODELEGATE = Profile(
+    name="nodelegate-litert21-arm64", interpreter="ai_edge_litert", interpreter_version="2.1.0",
+    resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+    description="ai-edge-litert 2.1.0 optimized kernels on aarch64 (ruy arm64, NEON)", **_NEON_ARM)
+OPT_LITERT21_ARM_BUILTIN = Profile(
+    name="builtin-litert21-arm64", interpreter="ai_edge_litert", interpreter_version="2.1.0",
+    resolver="BUILTIN", xnnpack="litert21",
+    description="ai-edge-litert 2.1.0 BUILTIN on aarch64: XNNPACK for the int8 ops it takes", **_NEON_ARM)
+OPT_LITERT21_ARM_AUTO = Profile(
+    name="auto-litert21-arm64", interpreter="ai_edge_litert", interpreter_version="2.1.0",
+    resolver="AUTO", xnnpack="litert21",
+    description="ai-edge-litert 2.1.0 AUTO on aarch64: XNNPACK for the int8 ops it takes", **_NEON_ARM)
+
 PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
     REF_TFLITE214, REF_TF219, REF_LITERT21,
     OPT_TFLITE214_BUILTIN, OPT_TFLITE214_NODELEGATE, OPT_TFLITE214_AUTO,
     OPT_TF219_BUILTIN, OPT_TF219_NODELEGATE, OPT_TF219_AUTO,
-    OPT_LITERT21_BUILTIN, OPT_LITERT21_NODELEGATE, OPT_LITERT21_AUTO)})
+    OPT_LITERT21_BUILTIN, OPT_LITERT21_NODELEGATE, OPT_LITERT21_AUTO,
+    OPT_TFLITE214_ARM_BUILTIN, OPT_TFLITE214_ARM_NODELEGATE, OPT_TFLITE214_ARM_AUTO,
+    OPT_LITERT21_ARM_BUILTIN, OPT_LITERT21_ARM_NODELEGATE, OPT_LITERT21_ARM_AUTO)})
 DEFAULT_PROFILE = REF_TFLITE214.name
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import CatrtError
 from .. import xnnpack
 from ..fixed_point import DR_AWAY, quantize_multiplier, wrap_int32
+from ..kernels.common import requantize
 from ..kernels.conv_2d import conv_2d, conv_2d_accumulate
 from ..profiles import Profile
 from ..reader import Operator
@@ -32,6 +33,8 @@ class Conv2DParams:
     activation_max: int
     rounding: str            # a MultiplyByQuantizedMultiplier rounding, or "xnnpack_fp32"
     xnnpack_scale: Optional[np.ndarray] = None   # float32 [OC], for "xnnpack_fp32"
+    gemv_rounding: str = ""  # profile.gemv_rounding, for a GEMM with one destination column
+    depth: int = 0           # KH * KW * ICf, the GEMM depth
 
 
 def per_channel_multipliers(input_scale: float, scales, output_scale: float,
@@ -105,7 +108,9 @@ def prepare(op: Operator, tensors, profile: Profile) -> Conv2DParams:
                         dilation=(o["dilation_h_factor"], o["dilation_w_factor"]),
                         padding=o["padding"], multiplier=multiplier, shift=shift,
                         activation_min=lo, activation_max=hi, rounding=rounding,
-                        xnnpack_scale=xnn_scale)
+                        xnnpack_scale=xnn_scale,
+                        gemv_rounding=profile.gemv_rounding if rounding == profile.conv_rounding else "",
+                        depth=int(w.shape[1] * w.shape[2] * w.shape[3]))
 
 
 def evaluate(params: Conv2DParams, inputs: list) -> np.ndarray:
@@ -114,6 +119,14 @@ def evaluate(params: Conv2DParams, inputs: list) -> np.ndarray:
         return xnnpack.requantize_fp32(accumulate(params, inputs), params.xnnpack_scale,
                                        params.output_zero_point, params.activation_min,
                                        params.activation_max)
+    if params.gemv_rounding:
+        acc = accumulate(params, inputs)
+        n, out_h, out_w, channels = acc.shape
+        # cpu_backend_gemm::Gemm tries CustomGemv when the destination has one column.
+        gemv = n * out_h * out_w == 1 and channels >= 4 and params.depth >= 8
+        return requantize(acc, params.multiplier, params.shift, params.output_zero_point,
+                          params.activation_min, params.activation_max,
+                          params.gemv_rounding if gemv else params.rounding)
     return conv_2d(x, w, bias, input_zero_point=params.input_zero_point, stride=params.stride,
                    dilation=params.dilation, padding=params.padding,
                    multiplier=params.multiplier, shift=params.shift,

@@ -18,7 +18,7 @@ class DequantizeParams:
     scale: tuple
     zero_point: tuple
     axis: int
-    neon: bool = False   # optimized_ops::Dequantize under USE_NEON (per-tensor int8 only)
+    neon: str = ""       # "neon" / "neon_fma": optimized_ops::Dequantize under USE_NEON (per-tensor int8)
 
 
 def prepare(op: Operator, tensors, profile: Profile) -> DequantizeParams:
@@ -32,14 +32,15 @@ def prepare(op: Operator, tensors, profile: Profile) -> DequantizeParams:
     if len(scales) > 1 and not x.shape:
         raise CatrtError(f"{op.label}: per-channel DEQUANTIZE of a scalar")
     # XNNPACK's qs8 -> f32 convert equals the reference; the USE_NEON built-in kernel does not.
-    neon = (profile.dequantize_algorithm == "neon" and not profile.xnnpack
-            and x.dtype == "int8" and len(scales) == 1 and not x.is_constant)
+    neon = (profile.dequantize_algorithm if profile.dequantize_algorithm != "ref" and not profile.xnnpack
+            and x.dtype == "int8" and len(scales) == 1 and not x.is_constant else "")
     return DequantizeParams(scale=q.scale, zero_point=q.zero_point, axis=q.quantized_dimension,
                             neon=neon)
 
 
 def evaluate(params: DequantizeParams, inputs: list) -> np.ndarray:
     if params.neon:
-        return dequantize_neon(inputs[0], scale=params.scale[0], zero_point=params.zero_point[0])
+        return dequantize_neon(inputs[0], scale=params.scale[0], zero_point=params.zero_point[0],
+                               fused=params.neon == "neon_fma")
     return dequantize(inputs[0], scale=params.scale, zero_point=params.zero_point,
                       axis=params.axis)

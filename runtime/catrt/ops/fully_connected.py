@@ -33,6 +33,7 @@ class FullyConnectedParams:
     shift: Optional[np.ndarray]
     effective_scale: Optional[np.ndarray]   # float64 [O] or scalar, for "float64_rha"
     xnnpack_scale: Optional[np.ndarray] = None   # float32 [O] or [1], for "xnnpack_fp32"
+    gemv_rounding: str = ""  # profile.gemv_rounding, for a batch of one row
 
 
 def prepare(op: Operator, tensors, profile: Profile) -> FullyConnectedParams:
@@ -114,7 +115,8 @@ def prepare(op: Operator, tensors, profile: Profile) -> FullyConnectedParams:
         input_zero_point=z_in, weights_offset=weights_offset, output_zero_point=z_out,
         activation_min=lo, activation_max=hi, keep_num_dims=bool(o["keep_num_dims"]),
         requant=requant, multiplier=multiplier, shift=shift,
-        effective_scale=effective if requant == FLOAT64_RHA else None, xnnpack_scale=xnn_scale)
+        effective_scale=effective if requant == FLOAT64_RHA else None, xnnpack_scale=xnn_scale,
+        gemv_rounding=profile.gemv_rounding if requant == profile.fully_connected_requant else "")
 
 
 def evaluate(params: FullyConnectedParams, inputs: list) -> np.ndarray:
@@ -127,11 +129,14 @@ def evaluate(params: FullyConnectedParams, inputs: list) -> np.ndarray:
                                     params.output_zero_point, params.activation_min,
                                     params.activation_max)
         return y.reshape(x.shape[:-1] + (w.shape[0],)) if params.keep_num_dims else y
+    requant = params.requant
+    if params.gemv_rounding and x2d.shape[0] == 1 and w.shape[0] >= 4 and depth >= 8:
+        requant = params.gemv_rounding   # cpu_backend_gemm's CustomGemv (one destination column)
     y = fully_connected(x2d, w, bias, input_zero_point=params.input_zero_point,
                         weights_offset=params.weights_offset,
                         output_zero_point=params.output_zero_point,
                         activation_min=params.activation_min,
-                        activation_max=params.activation_max, requant=params.requant,
+                        activation_max=params.activation_max, requant=requant,
                         multiplier=params.multiplier, shift=params.shift,
                         effective_scale=params.effective_scale)
     if params.keep_num_dims:
