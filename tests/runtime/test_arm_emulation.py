@@ -5,8 +5,9 @@ default /tmp/arm64/root) or the unpacked aarch64 wheels (CATRT_ARM64_SITE, defau
 
 The model is small but takes the Arm-specific paths: a CONV_2D and a FULLY_CONNECTED with
 rounding ties (ruy arm64: single rounding; one output pixel / batch 1: the custom GEMV's double
-rounding), a DEPTHWISE_CONV_2D with a NEON tail, an int8 -> int8 QUANTIZE and a DEQUANTIZE
-(fused multiply-add on aarch64)."""
+rounding), a DEPTHWISE_CONV_2D with a NEON tail, a 3x3 DEPTHWISE_CONV_2D on 8 channels with
+multipliers above 1 (aarch64's 3x3 kernel shifts left after the multiply), an int8 -> int8
+QUANTIZE and a DEQUANTIZE (fused multiply-add on aarch64)."""
 from __future__ import annotations
 
 import subprocess
@@ -35,6 +36,8 @@ def _model() -> bytes:
     s_conv = dyadic_weight_scales(s_in, s_mid, TIE_MULTIPLIERS)
     s_dw = dyadic_weight_scales(s_mid, s_mid, (TIE_MULTIPLIERS * 2)[:12])
     s_fc = dyadic_weight_scales(s_mid, s_out, TIE_MULTIPLIERS)
+    # 3x3 DW on 8 channels (aarch64's 3x3 kernel), multipliers above 1 (shift > 0) on half of them
+    s_e = dyadic_weight_scales(s_mid, s_mid, (1.5, 0.375, 1.25, 0.75, 1.5, 0.5, 1.75, 0.625))
     tensors = [
         act("x", (1, 5, 5, 4), s_in, 1),
         weights("cw", conv_w, s_conv, 0), bias("cb", rng.integers(-30, 31, 8), s_in, s_conv),
@@ -52,6 +55,9 @@ def _model() -> bytes:
         act("f", (1, 8), s_out, 0),
         act("q", (1, 8), s_out * 4, 3),
         IntTensor("y", (1, 8), "float32"),
+        weights("ew", rng.integers(-3, 4, size=(1, 3, 3, 8)).astype(np.int8), s_e, 3),
+        bias("eb", rng.integers(-30, 31, 8), s_mid, s_e),
+        act("e", (1, 5, 5, 8), s_mid, -2),
     ]
     ops = [
         IntOp("CONV_2D", ("x", "cw", "cb"), ("c",), dict(padding="SAME", stride_h=1, stride_w=1,
@@ -65,8 +71,10 @@ def _model() -> bytes:
         IntOp("FULLY_CONNECTED", ("d2", "fw", "fb"), ("f",), dict(fused_activation="NONE", keep_num_dims=False)),
         IntOp("QUANTIZE", ("f",), ("q",)),
         IntOp("DEQUANTIZE", ("q",), ("y",)),
+        IntOp("DEPTHWISE_CONV_2D", ("c", "ew", "eb"), ("e",), dict(padding="SAME", stride_h=1, stride_w=1,
+                                                                depth_multiplier=1, fused_activation="NONE")),
     ]
-    return write_tflite(program(tensors, ops, ["x"], ["y"]))
+    return write_tflite(program(tensors, ops, ["x"], ["y", "e"]))
 
 
 def test_aarch64_wheels_match_catrt_arm_profiles():
@@ -79,7 +87,7 @@ def test_aarch64_wheels_match_catrt_arm_profiles():
     for r in reports:
         assert r.error is None, r.error
         assert r.profile.endswith("arm64") or r.profile.startswith("ref-"), r.profile
-        assert r.mismatched_elements == 0 and r.tensors_compared >= 9, (r.profile, r.first_mismatch)
+        assert r.mismatched_elements == 0 and r.tensors_compared >= 10, (r.profile, r.first_mismatch)
 
 
 def test_catrt_check_under_qemu(tmp_path):
@@ -89,4 +97,4 @@ def test_catrt_check_under_qemu(tmp_path):
     run = launcher(DEFAULT_ROOT, DEFAULT_SITE)
     proc = catrt_check(tmp_path / "m.tflite", tmp_path / "m.golden.npz", DEFAULT_ROOT, DEFAULT_SITE, run.packages[0])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("bit-exact on 3 of 3 inputs") == 4, proc.stdout
+    assert proc.stdout.count("bit-exact on 3 of 3 inputs") == 8, proc.stdout   # 4 resolvers x 2 outputs

@@ -10,6 +10,7 @@ from ..errors import CatrtError
 from .. import xnnpack
 from ..fixed_point import wrap_int32
 from ..kernels.depthwise_conv_2d import depthwise_conv_2d, depthwise_conv_2d_accumulate
+from ..kernels.depthwise_conv_2d_arm3x3 import fast_3x3_supported, requantize_3x3
 from ..kernels.requantize_optimized import requantize_channel_split
 from ..profiles import Profile
 from ..reader import Operator
@@ -32,6 +33,7 @@ class DepthwiseConv2DParams:
     rounding: str            # a MultiplyByQuantizedMultiplier rounding, or "xnnpack_fp32"
     has_bias: bool
     neon_channel_block: int = 0                  # profile.depthwise_neon_channel_block
+    arm_3x3: bool = False    # aarch64 DepthwiseConv3x3FilterPerChannel takes this op
     xnnpack_scale: Optional[np.ndarray] = None   # float32 [OC], for "xnnpack_fp32"
 
 
@@ -90,7 +92,11 @@ def prepare(op: Operator, tensors, profile: Profile) -> DepthwiseConv2DParams:
         dilation=(o["dilation_h_factor"], o["dilation_w_factor"]), padding=o["padding"],
         multiplier=multiplier, shift=shift, activation_min=lo, activation_max=hi,
         rounding=rounding, has_bias=bias is not None,
-        neon_channel_block=profile.depthwise_neon_channel_block, xnnpack_scale=xnn_scale)
+        neon_channel_block=profile.depthwise_neon_channel_block, xnnpack_scale=xnn_scale,
+        arm_3x3=(profile.arch == "aarch64" and rounding == profile.depthwise_rounding
+                 and profile.depthwise_neon_channel_block > 0
+                 and fast_3x3_supported(x.shape, w.shape, out.shape, (o["stride_h"], o["stride_w"]),
+                                        (o["dilation_h_factor"], o["dilation_w_factor"]), o["padding"])))
 
 
 def evaluate(params: DepthwiseConv2DParams, inputs: list) -> np.ndarray:
@@ -99,6 +105,9 @@ def evaluate(params: DepthwiseConv2DParams, inputs: list) -> np.ndarray:
         return xnnpack.requantize_fp32(accumulate(params, inputs), params.xnnpack_scale,
                                        params.output_zero_point, params.activation_min,
                                        params.activation_max)
+    if params.arm_3x3:
+        return requantize_3x3(accumulate(params, inputs), params.multiplier, params.shift,
+                              params.output_zero_point, params.activation_min, params.activation_max)
     if params.neon_channel_block:
         return requantize_channel_split(accumulate(params, inputs), params.multiplier,
                                         params.shift, params.output_zero_point,
