@@ -31,7 +31,10 @@ def run_one(name: str, args, images, test_images) -> dict:
     from catdeploy.data.zoo import build_model
     from catdeploy.errors import UserError
 
-    with torch.device("meta"):  # count parameters without allocating (vit_h_14 has 632 M)
+    try:
+        with torch.device("meta"):  # count parameters without allocating (vit_h_14 has 632 M)
+            params = sum(p.numel() for p in build_model(name, 10).parameters())
+    except Exception:  # builders that compute with tensors (regnet) need real ones
         params = sum(p.numel() for p in build_model(name, 10).parameters())
     row = {"model": name, "params": int(params)}
     if params > args.max_params:
@@ -103,7 +106,10 @@ def main(argv=None) -> int:
         test_images = api.calibration_images("fashion-mnist:test", args.verify_samples, 0)
     rows = []
     for name in names:
-        row = run_one(name, args, images, test_images)
+        try:
+            row = run_one(name, args, images, test_images)
+        except Exception as exc:  # a crash is a finding, not the end of the survey
+            row = {"model": name, "params": 0, "status": f"CRASH {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
         print(f"{name}: {row['status']} {row.get('message', '')[:200]} {row.get('mismatched', '')}",
               file=sys.stderr, flush=True)
         rows.append(row)
