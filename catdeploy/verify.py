@@ -129,6 +129,7 @@ def verify_models(cases: list[tuple[bytes, np.ndarray]], interpreters: list[str]
     """verify_model for many (model bytes, int8 inputs) cases, one worker process per interpreter.
     With a catdeploy.interpreters.Launcher the interpreters run there (e.g. the aarch64 wheels
     under qemu) and catrt uses the profiles of the launcher's CPU architecture."""
+    from catrt import CatrtError
     from catrt import Interpreter as CatrtInterpreter
 
     from catdeploy.interpreters import RunRequest, activation_tensors, available_interpreters, run_requests
@@ -155,11 +156,15 @@ def verify_models(cases: list[tuple[bytes, np.ndarray]], interpreters: list[str]
                     report.error = result["error"]
                 else:
                     key = (c, profile_name)
-                    if key not in catrt_runs:
-                        catrt_runs[key] = CatrtInterpreter(model_bytes, profile=profile_name).run(
-                            [inputs], keep_all=True)
-                    output_name = CatrtInterpreter(model_bytes, profile=profile_name).get_output_details()[0].name
-                    compare_tensors(catrt_runs[key], result["tensors"], names[c], report, output_name)
+                    try:
+                        if key not in catrt_runs:
+                            catrt_runs[key] = CatrtInterpreter(model_bytes, profile=profile_name).run(
+                                [inputs], keep_all=True)
+                        output_name = CatrtInterpreter(model_bytes, profile=profile_name).get_output_details()[0].name
+                    except CatrtError as exc:   # e.g. an op whose arithmetic that profile does not model
+                        report.error = f"catrt ({profile_name}): {exc}"
+                    else:
+                        compare_tensors(catrt_runs[key], result["tensors"], names[c], report, output_name)
                 reports[c].append(report)
                 if progress is not None:
                     progress(report)
