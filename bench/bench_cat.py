@@ -280,7 +280,7 @@ def _f(v, spec=".2f") -> str:
 
 def markdown(all_rows: list[dict], env: dict) -> str:
     rows = [r for r in all_rows if "test_top1" in r]
-    shas = sorted({(r["model"], r["weights_sha256"]) for r in rows})
+    shas = sorted({(r["model"], r["weights_sha256"]) for r in all_rows})
     lines = [BEGIN, "## CAT ablation (integer graphs, RTN base)", "",
              f"Measured {env['date']} on {env['cpu']}, {env['versions']}. Checkpoints (sha256): "
              + "; ".join(f"{m} `{s[:16]}`" for m, s in shas) + ".",
