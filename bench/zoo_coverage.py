@@ -9,6 +9,9 @@ images. Models above --max-params parameters are listed as not run (CPU time). W
 bench/results/zoo_coverage.json and the coverage table of docs/ARCHITECTURES.md.
 
     .venv/bin/python bench/zoo_coverage.py [--max-params 30e6] [--capture-only] [--models a,b]
+
+A run over some models (--models) updates their rows and keeps the others'. "captured" means
+capture succeeded in a --capture-only run and the export was not verified in this survey.
 """
 from __future__ import annotations
 
@@ -81,6 +84,8 @@ def markdown(rows: list[dict], args) -> str:
         elif r["status"] == "refused":
             message = r["message"].replace("|", "\\|")
             result = f"refused: {message[:400]}{'...' if len(message) > 400 else ''}"
+        elif r["status"] == "captured":
+            result = "captured (export not run in this survey)"
         else:
             result = r["status"]
         lines.append(f"| {r['model']} | {r['params'] / 1e6:.1f} M | {result} |")
@@ -104,6 +109,7 @@ def main(argv=None) -> int:
     if not args.capture_only:
         images = api.calibration_images("fashion-mnist", args.samples, 0)
         test_images = api.calibration_images("fashion-mnist:test", args.verify_samples, 0)
+    previous = {r["model"]: r for r in json.loads(RESULTS.read_text())["rows"]} if RESULTS.exists() else {}
     rows = []
     for name in names:
         try:
@@ -113,8 +119,10 @@ def main(argv=None) -> int:
         print(f"{name}: {row['status']} {row.get('message', '')[:200]} {row.get('mismatched', '')}",
               file=sys.stderr, flush=True)
         rows.append(row)
+    previous.update({r["model"]: r for r in rows})  # a run over some models keeps the others' rows
+    rows = [previous[k] for k in sorted(previous)]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"rows": rows, "capture_only": args.capture_only}, indent=1))
+    RESULTS.write_text(json.dumps({"rows": rows}, indent=1))
     text = DOC.read_text() if DOC.exists() else ""
     block = markdown(rows, args)
     if BEGIN in text and END in text:
