@@ -469,9 +469,9 @@ def mutate_object(rng: random.Random, data: bytes, other: bytes) -> tuple:
         if isinstance(current, bool):
             setattr(opts, name, not current)
         elif isinstance(current, int):
-            setattr(opts, name, _wrap(rng.choice(INTERESTING_INTS + (current + 1, current - 1)), "<b"
-                                      if name in ("padding", "fusedActivationFunction",
-                                                  "weightsFormat", "outputType") else "<i"))
+            byte_field = name in ("padding", "fusedActivationFunction", "weightsFormat") or name.endswith("Type")
+            setattr(opts, name, _wrap(rng.choice(INTERESTING_INTS + (current + 1, current - 1)),
+                                      "<b" if byte_field else "<i"))  # enum fields (e.g. *Type) are bytes
         else:
             new, _ = _edit_list(rng, current, name, 8)
             setattr(opts, name, new)

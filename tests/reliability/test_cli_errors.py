@@ -95,7 +95,8 @@ def inputs(tmp_path_factory):
         bad = {k: v.clone() for k, v in state.items()}
         bad["layers.0.weight"][0, 0, 0, 0] = value
         torch.save(bad, d / name)
-    torch.save(build_model("mobilenet_v3_small").state_dict(), d / "mbv3.pt")  # hardsigmoid
+    torch.save(build_model("mobilenet_v3_small").state_dict(), d / "mbv3.pt")  # another architecture
+    torch.save(build_model("convnext_tiny").state_dict(), d / "convnext.pt")  # layer norm, permute
     (d / "empty").mkdir()
     _fashion_folder(d / "bad_magic", lambda b: gzip.compress(struct.pack(">I", 0x1234) + b[4:]))
     _fashion_folder(d / "truncated_gzip", lambda b: gzip.compress(b)[: len(gzip.compress(b)) // 2])
@@ -161,8 +162,8 @@ ROWS = [
         ("layers.0", "bit width 1 out of range")),
     Row("act_bits_out_of_range", _calibrate() + ("--act-bits", "layers.*=9"),
         ("layers.*", "bit width 9 out of range")),
-    Row("unsupported_op", _calibrate(model="mobilenet_v3_small", weights="{d}/mbv3.pt"),
-        ("unsupported ops", "hardsigmoid", "features.1.block.1.scale_activation")),
+    Row("unsupported_op", _calibrate(model="convnext_tiny", weights="{d}/convnext.pt"),
+        ("unsupported ops", "aten.native_layer_norm at features.0.1/layer_norm", "aten.permute")),
     Row("export_missing_qg", ("export", "{d}/nope.qg", "-o", "{out}/m.tflite"),
         ("nope.qg",)),
     Row("export_corrupt_qg", ("export", "{d}/corrupt.pt", "-o", "{out}/m.tflite"),
