@@ -78,12 +78,7 @@ def iterate_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]
 def calibration_images(data: str, samples: int, seed: int, input_size: int = 32,
                        data_root: str | None = None) -> np.ndarray:
     """`samples` images drawn with `seed` from the TRAIN split of `data` (preprocessed NCHW)."""
-    from catdeploy.data.datasets import has_splits, load_dataset, with_split
-    from catdeploy.data.splits import calibration_subset
-
-    spec = with_split(data, "train") if has_splits(data) and ":" not in data else data
-    ds = load_dataset(spec, data_root, input_size=input_size, default_split="train")
-    return calibration_subset(ds, samples, seed).images
+    return calibration_data(data, samples, seed, input_size, data_root)[0]
 
 
 def calibration_data(data: str, samples: int, seed: int, input_size: int = 32,

@@ -46,7 +46,7 @@ def fit_channel_affine(y: np.ndarray, t: np.ndarray, mask: np.ndarray | None, st
     a_ls = np.where(var > VAR_FLOOR, cov / np.maximum(var, VAR_FLOOR), 1.0)
     w = strength * n / (n + SHRINK_TAU)
     a = np.clip(1.0 + w * (a_ls - 1.0), 1.0 / A_CAP, A_CAP)
-    b = w * (mt - a * my) + (1 - w) * 0.0
+    b = w * (mt - a * my)
     b = np.where(n > 0, b, 0.0)
     return a, b
 

@@ -102,7 +102,9 @@ def test_every_tensor_of_the_head_is_bit_exact_in_every_interpreter(heads):
     failures = []
     for (name, *_), runs in zip(heads, verify_models(cases, interps, ["ref"])):
         for r in runs:
-            assert "fc/cat" in r.per_tensor or r.tensors_compared > 0
+            assert "fc/cat" in r.per_tensor, (name, sorted(r.per_tensor))  # the head output was compared
+            if "K4" in name:
+                assert {"fc/cat_cluster", "fc/cat_scores", "fc/cat_heads"} <= set(r.per_tensor), name
             if not r.bit_exact:
                 failures.append((name, r.interpreter, r.mismatched_elements, r.error))
     assert failures == []
