@@ -16,7 +16,8 @@ import numpy as np
 #   CONV_2D:            padding ("SAME"|"VALID"), stride_h, stride_w, dilation_h, dilation_w,
 #                       fused_activation ("NONE"|"RELU"|"RELU6")
 #   DEPTHWISE_CONV_2D:  same as CONV_2D + depth_multiplier
-#   FULLY_CONNECTED:    fused_activation, keep_num_dims (bool)
+#   FULLY_CONNECTED:    fused_activation, keep_num_dims (bool); int8 x int8 -> int8 with an int32
+#                       bias, or 16x8: int16 x int8 per-channel -> int16 with an int64 bias
 #   ADD:                fused_activation
 #   AVERAGE_POOL_2D / MAX_POOL_2D: padding, stride_h, stride_w, filter_h, filter_w, fused_activation
 #   RESHAPE:            new_shape (tuple of ints; -1 allowed once)
@@ -28,12 +29,13 @@ import numpy as np
 #   GATHER:             axis, batch_dims
 #   MUL:                fused_activation (two int8 inputs with their own qparams, broadcast)
 #   LOGISTIC / HARD_SWISH: (none)
+#   CAST:               (none; raw values widened: int8 -> int16, int16 -> int32)
 OP_NAMES = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D",
     "RESHAPE", "PAD", "CONCATENATION", "MINIMUM", "MAXIMUM", "QUANTIZE", "DEQUANTIZE", "ARG_MAX",
-    "GATHER", "MUL", "LOGISTIC", "HARD_SWISH",
+    "GATHER", "MUL", "LOGISTIC", "HARD_SWISH", "CAST",
 )
-DTYPES = ("int8", "int32", "float32")
+DTYPES = ("int8", "int16", "int32", "int64", "float32")
 
 
 @dataclass(frozen=True)

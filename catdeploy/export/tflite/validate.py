@@ -11,8 +11,9 @@ from catdeploy.export.tflite.ops import OP_SPECS
 from catdeploy.export.tflite.ops._common import fail
 from catdeploy.ir.int_program import IntOp, IntProgram, IntTensor
 
-TENSOR_DTYPES = ("int8", "int32", "float32", "int4")
-VALUE_RANGES = {"int8": (-128, 127), "int4": (-8, 7), "int32": (-(2**31), 2**31 - 1)}
+TENSOR_DTYPES = ("int8", "int16", "int32", "int64", "float32", "int4")
+VALUE_RANGES = {"int8": (-128, 127), "int4": (-8, 7), "int16": (-(2**15), 2**15 - 1),
+                "int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 

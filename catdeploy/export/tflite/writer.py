@@ -32,8 +32,9 @@ FILE_IDENTIFIER = b"TFL3"
 BUFFER_ALIGNMENT = 16
 MAX_FLATBUFFER_BYTES = 2**31 - 1
 MIN_RUNTIME_VERSION_KEY = "min_runtime_version"
-TENSOR_TYPES = {"float32": "FLOAT32", "int32": "INT32", "int8": "INT8", "int4": "INT4"}
-LITTLE_ENDIAN_DTYPES = {"float32": "<f4", "int32": "<i4", "int8": "i1"}
+TENSOR_TYPES = {"float32": "FLOAT32", "int64": "INT64", "int32": "INT32", "int16": "INT16", "int8": "INT8",
+                "int4": "INT4"}
+LITTLE_ENDIAN_DTYPES = {"float32": "<f4", "int64": "<i8", "int32": "<i4", "int16": "<i2", "int8": "i1"}
 
 
 def write_tflite(program: IntProgram) -> bytes:

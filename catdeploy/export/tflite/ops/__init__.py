@@ -4,7 +4,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from catdeploy.export.tflite.ops import (
-    add, arg_max, average_pool_2d, concatenation, conv_2d, depthwise_conv_2d, dequantize,
+    add, arg_max, average_pool_2d, cast, concatenation, conv_2d, depthwise_conv_2d, dequantize,
     fully_connected, gather, hard_swish, logistic, max_pool_2d, maximum, minimum, mul, pad,
     quantize, reshape,
 )
@@ -14,7 +14,7 @@ OP_SPECS: MappingProxyType[str, OpSpec] = MappingProxyType({
     m.SPEC.kind: m.SPEC for m in (
         conv_2d, depthwise_conv_2d, fully_connected, add, average_pool_2d, max_pool_2d, reshape,
         pad, concatenation, minimum, maximum, quantize, dequantize, arg_max, gather, mul, logistic,
-        hard_swish,
+        hard_swish, cast,
     )
 })
 
