@@ -198,6 +198,26 @@ def multiply_by_quantized_multiplier(x: ArrayLike, multiplier: ArrayLike, shift:
     return _result(out)
 
 
+def multiply_by_quantized_multiplier_int64(x: ArrayLike, multiplier: ArrayLike, shift: ArrayLike):
+    """MultiplyByQuantizedMultiplier(int64 x, M0, shift), the overload of the 16x8 kernels
+    (common.cc; the same in the single- and double-rounding builds): the multiplier reduced to 15
+    bits, one rounding half up.
+
+    M' = M < 0x7FFF0000 ? (M + 2^15) >> 16 : 0x7FFF;  y = int32((x * M' + 2^(14 - shift)) >> (15 - shift)).
+    TFLite assumes |x| < 2^47 and -31 <= shift < 8 (DCHECKs only); catrt refuses the rest.
+    """
+    x64 = _as_int64(x)
+    m = _as_int64(multiplier)
+    s = _as_int64(shift)
+    if np.any(s < -31) or np.any(s > 7):
+        raise CatrtError(f"the int64 MultiplyByQuantizedMultiplier needs -31 <= shift < 8, got {shift!r}")
+    if x64.size and int(np.max(np.abs(x64))) >= 1 << 47:
+        raise CatrtError("an int64 accumulator reaches 2^47: outside TFLite's 16x8 arithmetic")
+    reduced = np.where(m < 0x7FFF0000, (m + (1 << 15)) >> 16, 0x7FFF)
+    total = 15 - s
+    return _result(wrap_int32((x64 * reduced + (np.int64(1) << (total - 1))) >> total))
+
+
 def multiply_by_quantized_multiplier_smaller_than_one_exp(x: ArrayLike, multiplier: ArrayLike,
                                                           left_shift: ArrayLike):
     """MultiplyByQuantizedMultiplierSmallerThanOneExp (ADD/SUB):

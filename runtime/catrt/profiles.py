@@ -18,6 +18,9 @@ A Profile is data only; kernels read the fields they need. There is one profile 
   TF 2.19 and LiteRT 2.1.0 do. A delegated op uses XNNPACK's arithmetic (catrt.xnnpack), an op
   XNNPACK refuses for its types or scales falls back to the built-in optimized kernel: the
   choice is made per op from the same checks as the delegate's VisitNode.
+- FULLY_CONNECTED 16x8 (int16 input, int8 weights, int64 bias; the CAT cluster scores) and CAST
+  run TFLite's own kernels under every resolver (XNNPACK takes no int16 node and no CAST); the
+  16x8 kernel is the reference one even in the optimized resolvers (fc_16x8_requant).
 """
 from __future__ import annotations
 
@@ -34,6 +37,12 @@ from .fixed_point import DR_AWAY, DR_UP, ROUNDINGS, SR_UP
 # (LiteRT >= 1.3 reference kernel, commit 921360770).
 FLOAT64_RHA = "float64_rha"
 FC_REQUANTS = ROUNDINGS + (FLOAT64_RHA,)
+# FULLY_CONNECTED 16x8 (int16 input, int8 weights, int64 bias, int16 output): every resolver runs
+# the reference kernel (the ruy path needs an int32 bias). "int64_mbqm" = the int64
+# MultiplyByQuantizedMultiplier overload (tflite-runtime 2.14, TF 2.19); "float64_rha" = LiteRT
+# >= 1.3's double rescale, in its optimized resolvers too (FullyConnectedPerChannelInt16).
+INT64_MBQM = "int64_mbqm"
+FC_16X8_REQUANTS = (INT64_MBQM, FLOAT64_RHA)
 # ADD: "ref" = reference_integer_ops::Add with the 20-bit left shift (§2.5); "neon" =
 # optimized_integer_ops::AddElementwiseInt8 under USE_NEON (fused shifts on the leading
 # multiple of 16 elements, the reference formula on the rest).
@@ -70,6 +79,7 @@ class Profile:
     # the vector loop with "dr_up" (vqrdmulh + vrshl), the rest with depthwise_rounding. 0 = off.
     depthwise_neon_channel_block: int = 0
     fully_connected_requant: str = DR_AWAY    # FULLY_CONNECTED, one of FC_REQUANTS
+    fc_16x8_requant: str = INT64_MBQM         # FULLY_CONNECTED int16 x int8, one of FC_16X8_REQUANTS
     # cpu_backend_gemm's custom GEMV (USE_NEON, cpu_backend_gemm_custom_gemv.h): a CONV_2D /
     # FULLY_CONNECTED GEMM whose destination has one column (batch x output pixels == 1), at
     # least 4 output channels and a depth of at least 8 requantizes with this rounding instead
@@ -103,7 +113,8 @@ class Profile:
             if getattr(self, name) not in ROUNDINGS:
                 raise CatrtError(f"profile {self.name}: {name}={getattr(self, name)!r} "
                                  f"not in {ROUNDINGS}")
-        choices = (("fully_connected_requant", FC_REQUANTS), ("add_algorithm", ADD_ALGORITHMS),
+        choices = (("fully_connected_requant", FC_REQUANTS), ("fc_16x8_requant", FC_16X8_REQUANTS),
+                   ("add_algorithm", ADD_ALGORITHMS),
                    ("quantize_float", QUANTIZE_FLOAT_ALGORITHMS),
                    ("dequantize_algorithm", DEQUANTIZE_ALGORITHMS), ("xnnpack", XNNPACK_BUILDS),
                    ("arch", ARCHES))
@@ -143,7 +154,7 @@ REF_LITERT21 = Profile(
     interpreter_version="2.1.0",
     resolver="BUILTIN_REF",
     description="ai-edge-litert 2.1.0, OpResolverType.BUILTIN_REF (FC requantizes in double)",
-    fully_connected_requant=FLOAT64_RHA,
+    fully_connected_requant=FLOAT64_RHA, fc_16x8_requant=FLOAT64_RHA,
 )
 
 # ------------------------------------------------------------------------------- x86_64 optimized
@@ -192,16 +203,19 @@ OPT_TF219_AUTO = Profile(
     **_NEON_X86)
 OPT_LITERT21_NODELEGATE = Profile(
     name="nodelegate-litert21-x86", interpreter="ai_edge_litert", interpreter_version="2.1.0",
+    fc_16x8_requant=FLOAT64_RHA,
     resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES",
     description="ai-edge-litert 2.1.0 optimized kernels on x86_64 (ruy AVX, USE_NEON via NEON_2_SSE)",
     **_NEON_X86)
 OPT_LITERT21_BUILTIN = Profile(
     name="builtin-litert21-x86", interpreter="ai_edge_litert", interpreter_version="2.1.0",
+    fc_16x8_requant=FLOAT64_RHA,
     resolver="BUILTIN", xnnpack="litert21",
     description="ai-edge-litert 2.1.0 BUILTIN on x86_64: XNNPACK for the int8 ops it takes",
     **_NEON_X86)
 OPT_LITERT21_AUTO = Profile(
     name="auto-litert21-x86", interpreter="ai_edge_litert", interpreter_version="2.1.0",
+    fc_16x8_requant=FLOAT64_RHA,
     resolver="AUTO", xnnpack="litert21",
     description="ai-edge-litert 2.1.0 AUTO on x86_64: XNNPACK for the int8 ops it takes",
     **_NEON_X86)
@@ -236,14 +250,17 @@ OPT_TFLITE214_ARM_AUTO = Profile(
     description="tflite-runtime 2.14.0 AUTO on aarch64 (XNNPACK takes no int8 op)", **_TFLITE214_ARM)
 OPT_LITERT21_ARM_NODELEGATE = Profile(
     name="nodelegate-litert21-arm64", interpreter="ai_edge_litert", interpreter_version="2.1.0",
+    fc_16x8_requant=FLOAT64_RHA,
     resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES",
     description="ai-edge-litert 2.1.0 optimized kernels on aarch64 (ruy arm64, NEON)", **_NEON_ARM)
 OPT_LITERT21_ARM_BUILTIN = Profile(
     name="builtin-litert21-arm64", interpreter="ai_edge_litert", interpreter_version="2.1.0",
+    fc_16x8_requant=FLOAT64_RHA,
     resolver="BUILTIN", xnnpack="litert21",
     description="ai-edge-litert 2.1.0 BUILTIN on aarch64: XNNPACK for the int8 ops it takes", **_NEON_ARM)
 OPT_LITERT21_ARM_AUTO = Profile(
     name="auto-litert21-arm64", interpreter="ai_edge_litert", interpreter_version="2.1.0",
+    fc_16x8_requant=FLOAT64_RHA,
     resolver="AUTO", xnnpack="litert21",
     description="ai-edge-litert 2.1.0 AUTO on aarch64: XNNPACK for the int8 ops it takes", **_NEON_ARM)
 

@@ -34,7 +34,7 @@ MAX_TENSOR_ELEMENTS = 2 ** 31 - 1
 MAX_OP_IO = 10_000
 
 # Schema TensorType values catrt reads, with their NumPy dtype ("int4" unpacks to int8).
-TENSOR_TYPES = {0: "float32", 2: "int32", 4: "int64", 9: "int8", 17: "int4"}
+TENSOR_TYPES = {0: "float32", 2: "int32", 4: "int64", 7: "int16", 9: "int8", 17: "int4"}
 TENSOR_TYPE_NAMES = {
     0: "FLOAT32", 1: "FLOAT16", 2: "INT32", 3: "UINT8", 4: "INT64", 5: "STRING", 6: "BOOL",
     7: "INT16", 8: "COMPLEX64", 9: "INT8", 10: "FLOAT64", 11: "COMPLEX128", 12: "UINT64",
@@ -42,14 +42,14 @@ TENSOR_TYPE_NAMES = {
     19: "INT2",
 }
 _NUMPY_DTYPES = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4"), "int64": np.dtype("<i8"),
-                 "int8": np.dtype("i1")}
+                 "int16": np.dtype("<i2"), "int8": np.dtype("i1")}
 
 # BuiltinOperator codes of the ops catrt knows (plus names for error messages).
 BUILTIN_OPS = {
     0: "ADD", 1: "AVERAGE_POOL_2D", 2: "CONCATENATION", 3: "CONV_2D", 4: "DEPTHWISE_CONV_2D",
     6: "DEQUANTIZE", 9: "FULLY_CONNECTED", 14: "LOGISTIC", 17: "MAX_POOL_2D", 18: "MUL",
     19: "RELU", 21: "RELU6", 22: "RESHAPE", 25: "SOFTMAX", 32: "CUSTOM", 34: "PAD", 36: "GATHER",
-    39: "TRANSPOSE", 40: "MEAN", 41: "SUB", 55: "MAXIMUM", 56: "ARG_MAX", 57: "MINIMUM",
+    39: "TRANSPOSE", 40: "MEAN", 41: "SUB", 53: "CAST", 55: "MAXIMUM", 56: "ARG_MAX", 57: "MINIMUM",
     60: "PADV2", 74: "SUM", 114: "QUANTIZE", 117: "HARD_SWISH",
 }
 CUSTOM_CODE = 32
@@ -76,7 +76,8 @@ OPTION_TABLES = {
                             "fused_activation_function": _f("i8", 5)}),
     "FULLY_CONNECTED": (8, {"fused_activation_function": _f("i8", 0), "weights_format": _f("i8", 1),
                             "keep_num_dims": _f("bool", 2, False),
-                            "asymmetric_quantize_inputs": _f("bool", 3, False)}),
+                            "asymmetric_quantize_inputs": _f("bool", 3, False),
+                            "quantized_bias_type": _f("i8", 4)}),
     "CONCATENATION": (10, {"axis": _f("i32", 0), "fused_activation_function": _f("i8", 1)}),
     "ADD": (11, {"fused_activation_function": _f("i8", 0), "pot_scale_int16": _f("bool", 1, True)}),
     "RESHAPE": (17, {"new_shape": _f("vec_i32", 0, None)}),
@@ -88,6 +89,7 @@ OPTION_TABLES = {
     "MINIMUM": (39, {}),
     "ARG_MAX": (40, {"output_type": _f("i8", 0)}),
     "QUANTIZE": (89, {}),
+    "CAST": (37, {"in_data_type": _f("i8", 0), "out_data_type": _f("i8", 1)}),
 }
 OPTION_TABLES["MAX_POOL_2D"] = OPTION_TABLES["AVERAGE_POOL_2D"]
 
@@ -122,7 +124,8 @@ class Quantization:
 class Tensor:
     """One tensor of the main subgraph. `data` is a read-only array for constants, else None.
 
-    dtype is one of "float32", "int32", "int64", "int8", "int4"; int4 data is unpacked to int8.
+    dtype is one of "float32", "int32", "int64", "int16", "int8", "int4"; int4 data is unpacked
+    to int8.
     """
 
     index: int

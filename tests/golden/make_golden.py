@@ -493,6 +493,84 @@ def case_fc_batch1_ties(rng):
                    description="FULLY_CONNECTED batch 1 with dyadic multipliers (the USE_NEON custom GEMV path)")
 
 
+# ----------------------------------------------------------------------------- 16-bit CAT score path
+# CAST int8 -> int16, FULLY_CONNECTED 16x8 (int64 bias), CAST int16 -> int32, ARG_MAX int32: the ops
+# of the CAT cluster assignment (catdeploy/lower/ops/cat_head.py).
+
+def int16_act(name: str, shape, scale: float) -> IntTensor:
+    return IntTensor(name, tuple(int(d) for d in shape), "int16", (f32(scale),), (0,))
+
+
+def fc_16x8_tensors(rng, x_name: str, n: int, depth: int, multipliers, s_in: float, s_out: float,
+                    w_range=(-127, 127), bias_range=(-4000, 4000)):
+    """(weights, int64 bias, int16 output) of a 16x8 FC with s_in s_w[k] / s_out == multipliers[k]."""
+    units = len(multipliers)
+    w_q = rng.integers(w_range[0], w_range[1] + 1, size=(units, depth)).astype(np.int8)
+    s_w = np.array([m * s_out / s_in for m in multipliers])
+    scales = tuple(f32(s) for s in s_w)
+    w = IntTensor("w", (units, depth), "int8", scales, (0,) * units, 0, w_q)
+    b = IntTensor("b", (units,), "int64", tuple(f32(f32(s_in) * s) for s in scales), (0,) * units, 0,
+                  rng.integers(bias_range[0], bias_range[1] + 1, size=units).astype(np.int64))
+    return w, b, int16_act("y", (n, units), s_out)
+
+
+# dyadic ties (negative ties split the int64 MultiplyByQuantizedMultiplier, half up, from LiteRT's
+# float64 half away), arbitrary multipliers (its 15-bit reduced multiplier differs from double), a
+# left shift, and a multiplier near 127 (the largest shift, 7, the int64 overload allows)
+FC_16X8_MULTIPLIERS = (0.5, 0.25, 0.375, 0.0625, 0.013, 0.37171, 3.0, 0.00071, 96.5)
+
+
+def case_fc_16x8_ties(rng):
+    s_in, s_out = 2.0**-4, 2.0**-3
+    x = rng.integers(-300, 301, size=(24, 12)).astype(np.int16)
+    x[0] = 32767
+    x[1] = -32768
+    w, b, y = fc_16x8_tensors(rng, "x", 24, 12, FC_16X8_MULTIPLIERS, s_in, s_out, w_range=(-3, 3),
+                              bias_range=(-40, 40))
+    op = IntOp("FULLY_CONNECTED", ("x", "w", "b"), ("y",), dict(fused_activation="NONE"), name="fc16x8")
+    return Case(program([int16_act("x", (24, 12), s_in), w, b, y], [op], ["x"], ["y"]), (x,),
+                "FULLY_CONNECTED 16x8 (int16 x int8 per-channel, int64 bias, op version 7): dyadic ties, "
+                "arbitrary multipliers, a left shift, saturation at the int16 limits")
+
+
+def case_cast_int8_int16(rng):
+    x = np.arange(-128, 128, dtype=np.int8).reshape(4, 64)
+    tensors = [act("x", (4, 64), 0.05, -3), IntTensor("y", (4, 64), "int16", (f32(0.05),), (0,))]
+    op = IntOp("CAST", ("x",), ("y",), dict(in_data_type="int8", out_data_type="int16"), name="cast")
+    return Case(program(tensors, [op], ["x"], ["y"]), (x,),
+                "CAST int8 -> int16 on every int8 code (raw values copied, qparams ignored)")
+
+
+def case_cast_int16_int32(rng):
+    x = rng.integers(-32768, 32768, size=(3, 20)).astype(np.int16)
+    x[0, :2] = (-32768, 32767)
+    tensors = [int16_act("x", (3, 20), 0.001), IntTensor("y", (3, 20), "int32")]
+    op = IntOp("CAST", ("x",), ("y",), dict(in_data_type="int16", out_data_type="int32"), name="cast")
+    return Case(program(tensors, [op], ["x"], ["y"]), (x,), "CAST int16 -> int32, the int16 limits included")
+
+
+def case_arg_max_int32(rng):
+    x = rng.integers(-3, 4, size=(6, 9)).astype(np.int32) * 40000
+    x[0] = 2**31 - 1
+    tensors = [IntTensor("x", (6, 9), "int32"), int32_const("axis", [1]), IntTensor("y", (6,), "int32")]
+    op = IntOp("ARG_MAX", ("x", "axis"), ("y",), dict(output_type="INT32"), name="argmax")
+    return Case(program(tensors, [op], ["x"], ["y"]), (x,), "ARG_MAX over int32 with tied maxima (version 1)")
+
+
+def case_cat_scores_16x8(rng):
+    s_z, z_z, n, c = 0.0731, -7, 64, 10
+    multipliers = rng.uniform(0.02, 3.0, size=6)
+    w, b, y = fc_16x8_tensors(rng, "z16", n, c, multipliers, s_z, 2.0**-5)
+    tensors = [act("z", (n, c), s_z, z_z), int16_act("z16", (n, c), s_z), w, b, y,
+               IntTensor("y32", (n, 6), "int32"), int32_const("axis", [1]), IntTensor("k", (n,), "int32")]
+    ops = [IntOp("CAST", ("z",), ("z16",), dict(in_data_type="int8", out_data_type="int16"), name="cat"),
+           IntOp("FULLY_CONNECTED", ("z16", "w", "b"), ("y",), dict(fused_activation="NONE"), name="cat"),
+           IntOp("CAST", ("y",), ("y32",), dict(in_data_type="int16", out_data_type="int32"), name="cat"),
+           IntOp("ARG_MAX", ("y32", "axis"), ("k",), dict(output_type="INT32"), name="cat")]
+    return Case(program(tensors, ops, ["z"], ["y", "k"]), (int8_inputs(rng, (n, c)),),
+                "the CAT cluster assignment: CAST int8 -> int16, FULLY_CONNECTED 16x8, CAST -> int32, ARG_MAX")
+
+
 # Interpreter runs whose output is not a golden: (case, interpreter, resolver) -> why.
 KNOWN_BROKEN = {
     ("fc_keep_num_dims", "tflite-runtime", "ref"):

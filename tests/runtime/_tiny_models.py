@@ -11,7 +11,8 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as fb
 
 TYPES = {"float32": fb.TensorType.FLOAT32, "int32": fb.TensorType.INT32,
-         "int64": fb.TensorType.INT64, "int8": fb.TensorType.INT8, "int4": fb.TensorType.INT4}
+         "int64": fb.TensorType.INT64, "int16": fb.TensorType.INT16, "int8": fb.TensorType.INT8,
+         "int4": fb.TensorType.INT4}
 PADDING = {"SAME": fb.Padding.SAME, "VALID": fb.Padding.VALID}
 ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
 
@@ -28,6 +29,7 @@ OPS = {
     "GATHER": (fb.BuiltinOperator.GATHER, 2), "MAXIMUM": (fb.BuiltinOperator.MAXIMUM, 2),
     "MINIMUM": (fb.BuiltinOperator.MINIMUM, 2), "ARG_MAX": (fb.BuiltinOperator.ARG_MAX, 2),
     "QUANTIZE": (fb.BuiltinOperator.QUANTIZE, 2), "SOFTMAX": (fb.BuiltinOperator.SOFTMAX, 2),
+    "CAST": (fb.BuiltinOperator.CAST, 3),
 }
 
 
@@ -72,7 +74,8 @@ class TinyModel:
                 b.data = pack_int4(data)
             else:
                 arr = np.asarray(data, dtype={"float32": np.float32, "int32": np.int32,
-                                              "int64": np.int64, "int8": np.int8}[dtype])
+                                              "int64": np.int64, "int16": np.int16,
+                                              "int8": np.int8}[dtype])
                 b.data = np.frombuffer(arr.tobytes(), dtype=np.uint8)
             self.buffers.append(b)
             t.buffer = len(self.buffers) - 1

@@ -20,7 +20,7 @@ RESOLVERS = ("builtin", "nodelegate", "auto")
 # Ops whose optimized-kernel and XNNPACK arithmetic the profiles model (docs/PROFILES.md). A
 # golden case with another op (LOGISTIC, HARD_SWISH: XNNPACK / LUT variants not modelled yet) is
 # skipped here, with its op named; its ref outputs are still checked by test_golden_files.py.
-MODELLED_OPS = {"ADD", "ARG_MAX", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D",
+MODELLED_OPS = {"ADD", "ARG_MAX", "AVERAGE_POOL_2D", "CAST", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D",
                 "DEQUANTIZE", "FULLY_CONNECTED", "GATHER", "MAX_POOL_2D", "MAXIMUM", "MINIMUM", "MUL", "PAD",
                 "QUANTIZE", "RESHAPE"}
 # USE_NEON broadcast ADD (BinaryBroadcastFiveFold + AddScalarBroadcast) is not modelled either:

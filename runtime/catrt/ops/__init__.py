@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from . import (add, arg_max, average_pool_2d, concatenation, conv_2d, depthwise_conv_2d,
+from . import (add, arg_max, average_pool_2d, cast, concatenation, conv_2d, depthwise_conv_2d,
                dequantize, fully_connected, gather, hard_swish, logistic, max_pool_2d, maximum,
                minimum, mul, pad, quantize, reshape)
 
@@ -12,6 +12,7 @@ REGISTRY = MappingProxyType({
     "ADD": add,
     "ARG_MAX": arg_max,
     "AVERAGE_POOL_2D": average_pool_2d,
+    "CAST": cast,
     "CONCATENATION": concatenation,
     "CONV_2D": conv_2d,
     "DEPTHWISE_CONV_2D": depthwise_conv_2d,

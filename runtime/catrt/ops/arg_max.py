@@ -32,7 +32,8 @@ def prepare(op: Operator, tensors, profile: Profile) -> ArgMaxParams:
     x = input_tensor(op, tensors, 0, "input")
     axis_t = input_tensor(op, tensors, 1, "axis")
     out = output_tensor(op, tensors)
-    expect_dtype(op, x, "input", ("int8", "int32", "int64", "float32"))
+    # arg_min_max.cc Eval: float32, uint8, int8, int32 or bool input (no int16, no int64).
+    expect_dtype(op, x, "input", ("int8", "int32", "float32"))
     expect_dtype(op, axis_t, "axis", ("int32", "int64"))
     expect_dtype(op, out, "output", ("int32", "int64"))
     if int(np.prod(axis_t.shape)) != 1:

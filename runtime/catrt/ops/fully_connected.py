@@ -1,4 +1,5 @@
-"""FULLY_CONNECTED int8 (fully_connected.cc Prepare + reference eval), §2.4."""
+"""FULLY_CONNECTED int8 (fully_connected.cc Prepare + reference eval), §2.4, and the 16x8 variant
+(int16 input, int8 per-channel weights, int64 bias, int16 output) of the CAT cluster scores."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from ..errors import CatrtError
 from .. import xnnpack
 from ..fixed_point import quantize_multiplier, wrap_int32
 from ..kernels.fully_connected import fully_connected, fully_connected_accumulate
+from ..kernels.fully_connected_16x8 import fully_connected_16x8, fully_connected_16x8_accumulate
 from ..profiles import FLOAT64_RHA, Profile
 from ..reader import Operator
 from .common import (activation_range, check_arity, check_int4_filter, expect_dtype, expect_rank,
@@ -36,8 +38,81 @@ class FullyConnectedParams:
     gemv_rounding: str = ""  # profile.gemv_rounding, for a batch of one row
 
 
-def prepare(op: Operator, tensors, profile: Profile) -> FullyConnectedParams:
+@dataclass(frozen=True)
+class FullyConnected16x8Params:
+    requant: str                 # profile.fc_16x8_requant
+    multiplier: np.ndarray       # int64 [O]
+    shift: np.ndarray            # int64 [O]
+    effective_scale: np.ndarray  # float64 [O]
+    activation_min: int
+    activation_max: int
+    keep_num_dims: bool
+
+
+INT16_MIN, INT16_MAX = -32768, 32767
+TENSOR_TYPE_INT64 = 4   # schema TensorType, for FullyConnectedOptions.quantized_bias_type
+
+
+def prepare_16x8(op: Operator, tensors, profile: Profile) -> FullyConnected16x8Params:
+    """Prepare of the int16-input path; refuses what TFLite refuses (zero points other than 0)
+    and what catrt does not model (per-tensor or INT4 weights, an int32 or missing bias, which
+    the optimized resolvers send to ruy and some reference kernels read as int64, a fused
+    activation, keep_num_dims on a rank > 2 input)."""
+    o = op.options
+    if o.get("weights_format", 0) != 0:
+        raise CatrtError(f"{op.label}: shuffled weights format is not supported")
+    x = input_tensor(op, tensors, 0, "input")
+    w = input_tensor(op, tensors, 1, "weights")
+    bias = input_tensor(op, tensors, 2, "bias", optional=True)
+    out = output_tensor(op, tensors)
+    expect_dtype(op, out, "output", ("int16",))
+    expect_dtype(op, w, "weights", ("int8",))
+    if bias is None:
+        raise CatrtError(f"{op.label}: a 16x8 FULLY_CONNECTED without bias is not supported by catrt "
+                         "(the optimized resolvers then take ruy's int32 path)")
+    expect_dtype(op, bias, "bias", ("int64",))
+    if o.get("quantized_bias_type", 0) not in (0, TENSOR_TYPE_INT64):
+        raise CatrtError(f"{op.label}: quantized_bias_type {o['quantized_bias_type']} does not match "
+                         "the int64 bias (TFLite Prepare fails)")
+    if o["fused_activation_function"] != 0:
+        raise CatrtError(f"{op.label}: catrt models the 16x8 FULLY_CONNECTED without a fused activation only")
+    expect_rank(op, w, "weights", 2)
+    units, depth = w.shape
+    if depth <= 0 or not x.shape or x.shape[-1] != depth:
+        raise CatrtError(f"{op.label}: input {tensor_label(x)} of shape {x.shape} does not end in the "
+                         f"weights' depth {depth}")
+    if o["keep_num_dims"] and len(x.shape) > 2:
+        raise CatrtError(f"{op.label}: keep_num_dims with a rank-{len(x.shape)} 16x8 input is not "
+                         "supported by catrt")
+    if num_elements(bias.shape) != units:
+        raise CatrtError(f"{op.label}: bias has {num_elements(bias.shape)} elements for {units} units")
+    s_in, z_in = per_tensor_qparams(op, x, "input")
+    s_out, z_out = per_tensor_qparams(op, out, "output")
+    if z_in != 0 or z_out != 0:
+        raise CatrtError(f"{op.label}: int16 input and output need zero point 0, got {z_in} and {z_out} "
+                         "(TFLite Prepare)")
+    scales = filter_scales(op, w, "weights")
+    if len(scales) != units or w.quantization.quantized_dimension != 0:
+        raise CatrtError(f"{op.label}: catrt runs the 16x8 FULLY_CONNECTED with per-channel weights "
+                         f"only ({units} scales along dimension 0)")
+    if any(z != 0 for z in w.quantization.zero_point):
+        raise CatrtError(f"{op.label}: per-channel weights need zero point 0")
+    effective = np.asarray([float(s_in) * float(s) / float(s_out) for s in scales])
+    pairs = [quantize_multiplier(e) for e in effective]
+    multiplier = np.asarray([p[0] for p in pairs], dtype=np.int64)
+    shift = np.asarray([p[1] for p in pairs], dtype=np.int64)
+    if profile.fc_16x8_requant != FLOAT64_RHA and np.any(shift > 7):
+        raise CatrtError(f"{op.label}: a requantization multiplier >= 128 is outside TFLite's int64 "
+                         "MultiplyByQuantizedMultiplier (shift < 8)")
+    return FullyConnected16x8Params(requant=profile.fc_16x8_requant, multiplier=multiplier, shift=shift,
+                                    effective_scale=effective, activation_min=INT16_MIN,
+                                    activation_max=INT16_MAX, keep_num_dims=bool(o["keep_num_dims"]))
+
+
+def prepare(op: Operator, tensors, profile: Profile):
     check_arity(op, (2, 3))
+    if input_tensor(op, tensors, 0, "input").dtype == "int16":
+        return prepare_16x8(op, tensors, profile)
     o = op.options
     if o.get("weights_format", 0) != 0:
         raise CatrtError(f"{op.label}: shuffled weights format is not supported")
@@ -119,8 +194,13 @@ def prepare(op: Operator, tensors, profile: Profile) -> FullyConnectedParams:
         gemv_rounding=profile.gemv_rounding if requant == profile.fully_connected_requant else "")
 
 
-def evaluate(params: FullyConnectedParams, inputs: list) -> np.ndarray:
+def evaluate(params, inputs: list) -> np.ndarray:
     x, w = inputs[0], inputs[1]
+    if isinstance(params, FullyConnected16x8Params):
+        return fully_connected_16x8(
+            x.reshape(-1, w.shape[1]), w, inputs[2], requant=params.requant,
+            multiplier=params.multiplier, shift=params.shift, effective_scale=params.effective_scale,
+            activation_min=params.activation_min, activation_max=params.activation_max)
     bias = inputs[2] if len(inputs) > 2 else None
     depth = w.shape[1]
     x2d = x.reshape(-1, depth)
@@ -144,9 +224,11 @@ def evaluate(params: FullyConnectedParams, inputs: list) -> np.ndarray:
     return y
 
 
-def accumulate(params: FullyConnectedParams, inputs: list) -> np.ndarray:
-    """int32 accumulators (as int64) before requantization, [batch, units]."""
+def accumulate(params, inputs: list) -> np.ndarray:
+    """int32 accumulators (as int64; int64 for 16x8) before requantization, [batch, units]."""
     x, w = inputs[0], inputs[1]
+    if isinstance(params, FullyConnected16x8Params):
+        return fully_connected_16x8_accumulate(x.reshape(-1, w.shape[1]), w, inputs[2])
     bias = inputs[2] if len(inputs) > 2 else None
     acc = fully_connected_accumulate(x.reshape(-1, w.shape[1]), w, bias,
                                      input_zero_point=params.input_zero_point,
