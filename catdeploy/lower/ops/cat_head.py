@@ -3,15 +3,25 @@
 Classifier y_c = s_x s_w[c] sum_i (x_i - z_x) W[c, i] + b_c; cluster k corrects it to
 A_kc y_c + B_kc = s_x (A_kc s_w[c]) sum_i (x_i - z_x) W[c, i] + (A_kc b_c + B_kc), i.e. the same
 int8 weights with per-channel scale A_kc s_w[c] and int32 bias round((A_kc b_c + B_kc) /
-(s_x A_kc s_w[c])). The ops (all stock int8 TFLite builtins):
+(s_x A_kc s_w[c])). The ops (all stock TFLite builtins, integer only):
 
     K = 1:  FULLY_CONNECTED(x, W, bias_1) with scales A_1 s_w          -> logits/cat
     K >= 2: FULLY_CONNECTED(x, W, bias)            -> base int8 logits z (identity correction)
-            FULLY_CONNECTED(z, V, d)               -> K cluster scores (nearest centroid, linear)
+            CAST(z) int8 -> int16                  -> the raw codes of z (zero point 0 on the copy)
+            FULLY_CONNECTED(z16, V, d) 16x8        -> K cluster scores (nearest centroid, linear) on
+                                                      an int16 grid; int8 per-channel V, int64 d
+            CAST(scores) int16 -> int32            -> ARG_MAX takes no int16 (arg_min_max.cc)
             ARG_MAX(scores, axis 1)                -> cluster index k [N] (first index on ties)
             FULLY_CONNECTED(x, W, bias_k) k=1..K   -> corrected heads, weights on W's buffer
             CONCATENATION(axis 1) -> RESHAPE [N, K, C] -> GATHER(axis 1, batch_dims 1, k)
                                                    -> logits/cat
+The 16x8 FULLY_CONNECTED needs zero point 0 on its int16 input, so z's zero point is folded into
+the bias: d_k' = round(d_k / (s_z s_v[k])) - z_z sum_i V_q[k, i], exact. Its int64 bias sends
+every resolver of the three wheels to the reference 16x8 kernel (XNNPACK takes no int16 node and
+no CAST). The score grid is symmetric around the middle of the winning-score range of the fit
+logits (stored widened by 10 %), SCORE_GRID_SPAN times that half-range wide: 65536 levels, so only
+the int8 rounding of V is left between integer and float assignment. QUANTIZE int8 -> int16 is not
+used: no TFLite build accepts it.
 The heads share one output grid covering every cluster's corrected range.
 """
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from catdeploy.ir.graph import Node
+from catdeploy.ir.int_program import IntTensor
 from catdeploy.lower.builder import ProgramBuilder
 from catdeploy.lower.ops._weighted import input_tensor, weight_and_bias
 from catdeploy.quant.qparams import ActQParams, act_qparams_from_range
@@ -35,9 +46,38 @@ def cat_output_qparams(cat: dict) -> ActQParams:
     return act_qparams_from_range(float(lo), float(hi), 8)
 
 
-def cat_score_qparams(cat: dict) -> ActQParams:
-    lo, hi = cat["score_range"]
-    return act_qparams_from_range(float(lo), float(hi), 8)
+SCORE_GRID_SPAN = 2.0        # int16 score grid = this many times the (widened) winning-score range
+SCORE_MAX_MULTIPLIER = 64.0  # s_z s_v[k] / s_score stays below 2^7 (TFLite's 16x8 int64 rescale)
+
+
+def cat_score_grid(cat: dict, acc_scales: np.ndarray) -> tuple[float, float]:
+    """(centre, float32 scale) of the symmetric int16 score grid: scores - centre lie on
+    scale * [-32767, 32767]. acc_scales = s_z s_v[k], the real value of one accumulator step of
+    each score; the grid is never finer than 1 / SCORE_MAX_MULTIPLIER of the coarsest step."""
+    lo, hi = (float(v) for v in cat["score_range"])
+    centre = 0.5 * (lo + hi)
+    half = SCORE_GRID_SPAN * max(0.5 * (hi - lo), 1e-6)
+    scale = max(half / 32767.0, float(np.max(acc_scales)) / SCORE_MAX_MULTIPLIER)
+    return centre, float(np.float32(scale))
+
+
+def assignment_weights(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 codes [K, C], float32 scales [K]) of V, per-channel symmetric. A row much smaller
+    than the largest (a centroid at the origin: V_k = 0) gets the scale of 2^-16 of the largest,
+    so that its bias codes and requantization multiplier stay in range."""
+    v_max = np.max(np.abs(v), axis=1)
+    floor = max(float(np.max(v_max)) * 2.0 ** -16, 1e-12)
+    v_scale = (np.maximum(v_max, floor) / 127.0).astype(np.float32)
+    v_codes = np.clip(np.rint(v / v_scale[:, None].astype(np.float64)), -127, 127).astype(np.int8)
+    return v_codes, v_scale
+
+
+def assignment_bias(d: np.ndarray, step: np.ndarray, centre: float, z_z: int,
+                    v_codes: np.ndarray) -> np.ndarray:
+    """int64 bias codes of the 16x8 assignment FC on the raw codes z_q of z (zero point 0 on the
+    int16 copy): V z + d - centre = step_k (V_q z_q + bias_k), step_k = s_z s_v[k]."""
+    codes = np.rint((np.asarray(d, np.float64) - centre) / step).astype(np.int64)
+    return codes - int(z_z) * v_codes.astype(np.int64).sum(axis=1)
 
 
 def corrected_head_constants(b: ProgramBuilder, node: Node, a: np.ndarray, offset: np.ndarray):
@@ -92,24 +132,34 @@ def lower_cat_head(b: ProgramBuilder, node: Node) -> str:
     b.op("FULLY_CONNECTED", [x, wt, bias], [node.output], fc_options, name=node.name)
     z_qp = b.qg.act_qparams[node.output]
 
-    # cluster scores: V z + d, per-channel symmetric int8 V
+    # cluster scores V z + d on an int16 grid: CAST -> 16x8 FULLY_CONNECTED -> CAST -> ARG_MAX
     v, d = params.linear_scores()
     k_count = params.clusters
-    v_scale = (np.maximum(np.max(np.abs(v), axis=1), 1e-12) / 127.0).astype(np.float32)
-    v_codes = np.clip(np.rint(v / v_scale[:, None].astype(np.float64)), -127, 127).astype(np.int8)
-    s_z = np.float64(np.float32(z_qp.scale))
-    d_scale = s_z * v_scale.astype(np.float64)
-    d_codes = np.clip(np.rint(d / d_scale), -(2 ** 31), 2 ** 31 - 1).astype(np.int32)
+    s_z = np.float32(z_qp.scale)
+    z_z = z_qp.tflite_zero_point
+    v_codes, v_scale = assignment_weights(v)
+    step = np.float64(s_z) * v_scale.astype(np.float64)
+    centre, score_scale = cat_score_grid(cat, step)
+    d_codes = assignment_bias(d, step, centre, z_z, v_codes)
     kz = np.zeros(k_count, np.int64)
+    z16 = b.add_tensor(IntTensor(f"{node.name}/cat_logits16", (batch, classes), "int16",
+                                 scale=(float(s_z),), zero_point=(0,), bits=8))
+    b.op("CAST", [node.output], [z16], {"in_data_type": "int8", "out_data_type": "int16"},
+         name=f"{node.name} CAT assignment")
     vw = b.const(f"{node.name}/cat_assign/weight", v_codes, "int8", scale=v_scale, zero_point=kz,
                  quantized_dimension=0, bits=8)
-    vb = b.const(f"{node.name}/cat_assign/bias", d_codes, "int32", scale=d_scale.astype(np.float32),
+    vb = b.const(f"{node.name}/cat_assign/bias", d_codes, "int64",
+                 scale=step.astype(np.float32),
                  zero_point=kz, quantized_dimension=0)
-    scores = _grid_tensor(b, f"{node.name}/cat_scores", (batch, k_count), cat_score_qparams(cat))
-    b.op("FULLY_CONNECTED", [node.output, vw, vb], [scores], fc_options, name=f"{node.name} CAT assignment")
+    scores = b.add_tensor(IntTensor(f"{node.name}/cat_scores", (batch, k_count), "int16",
+                                    scale=(score_scale,), zero_point=(0,), bits=16))
+    b.op("FULLY_CONNECTED", [z16, vw, vb], [scores], fc_options, name=f"{node.name} CAT assignment")
+    scores32 = b.add_tensor(IntTensor(f"{node.name}/cat_scores32", (batch, k_count), "int32"))
+    b.op("CAST", [scores], [scores32], {"in_data_type": "int16", "out_data_type": "int32"},
+         name=f"{node.name} CAT assignment")
     axis = b.const(f"{node.name}/cat_axis", np.array([1], np.int32), "int32")
-    cluster = b.add_tensor(_int32_tensor(f"{node.name}/cat_cluster", (batch,)))
-    b.op("ARG_MAX", [scores, axis], [cluster], {"output_type": "INT32"}, name=f"{node.name} CAT assignment")
+    cluster = b.add_tensor(IntTensor(f"{node.name}/cat_cluster", (batch,), "int32"))
+    b.op("ARG_MAX", [scores32, axis], [cluster], {"output_type": "INT32"}, name=f"{node.name} CAT assignment")
 
     heads = []
     for k in range(k_count):
@@ -124,9 +174,3 @@ def lower_cat_head(b: ProgramBuilder, node: Node) -> str:
     _grid_tensor(b, out_name, (batch, classes), out_qp)
     b.op("GATHER", [cube, cluster], [out_name], {"axis": 1, "batch_dims": 1}, name=f"{node.name} CAT select")
     return out_name
-
-
-def _int32_tensor(name: str, shape):
-    from catdeploy.ir.int_program import IntTensor
-
-    return IntTensor(name=name, shape=tuple(shape), dtype="int32")
