@@ -15,6 +15,7 @@ the head's share of file size and of tflite-runtime latency (default resolver, 1
 
     .venv/bin/python bench/bench_cat.py [--models fmnist-r18,fmnist-mbv2] [--bits w2a2,w4a2,w2a4,w4a4]
         [--results bench/results/cat.json] [--merge a.json,b.json] [--no-doc]
+        [--cat-only | --verify-only | --latency-only | --float-check]
 """
 from __future__ import annotations
 
@@ -145,7 +146,10 @@ def float_check(ref: str, bits: str, row: dict, args, x_test, y_test, log) -> No
         f"{row['cat_float_top1']}, float on exact output {row.get('cat_float_exact_top1')}")
 
 
-def run_one(ref: str, bits: str, args, x_test, y_test, log) -> dict:
+def run_one(ref: str, bits: str, args, x_test, y_test, log, stored: dict | None = None) -> dict:
+    """One ablation row. With `stored` (--cat-only) the K = 1 column is copied from the stored row
+    instead of refitted: it has no cluster assignment, so a change to the assignment leaves it
+    as it was; everything else (base, CAT, affine, both, exports, latency, verify) is rerun."""
     from catdeploy import api
     from catdeploy.cat.fit import CatParams
     from catdeploy.demo import float_top1
@@ -161,9 +165,11 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log) -> dict:
     images, labels = api.calibration_data("fashion-mnist", args.samples, 0)
     t_base = time.perf_counter() - t0
     timings = {"rtn_s": round(t_base, 1)}
-    t0 = time.perf_counter()
-    k1 = api.apply_cat(base, images, labels, clusters=1)
-    timings["cat_k1_s"] = round(time.perf_counter() - t0, 1)
+    k1 = None
+    if stored is None:
+        t0 = time.perf_counter()
+        k1 = api.apply_cat(base, images, labels, clusters=1)
+        timings["cat_k1_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     cat = api.apply_cat(base, images, labels)
     timings["cat_s"] = round(time.perf_counter() - t0, 1)
@@ -172,10 +178,14 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log) -> dict:
     timings["affine_s"] = round(time.perf_counter() - t0, 1)
     both = api.apply_cat(aff, images, labels)
     x_eval, y_eval = x_test[:args.eval_samples], y_test[:args.eval_samples]
-    lg1, cl1 = test_logits(base, {"none": base, "k1": k1, "cat": cat}, x_eval)
+    lg1, cl1 = test_logits(base, {"none": base, "cat": cat, **({"k1": k1} if k1 is not None else {})}, x_eval)
     lg2, cl2 = test_logits(aff, {"affine": aff, "both": both}, x_eval)
     logits, clusters = {**lg1, **lg2}, {**cl1, **cl2}
-    top1 = {k: api.top_k(logits[k], y_eval, 1) * 100 for k in ("none", "k1", "cat", "affine", "both")}
+    top1 = {k: api.top_k(logits[k], y_eval, 1) * 100 for k in ("none", "k1", "cat", "affine", "both")
+            if k in logits}
+    if k1 is None:
+        top1["k1"] = stored["test_top1"]["k1"]
+        timings["cat_k1_s"] = stored.get("timings", {}).get("cat_k1_s")
 
     def held(v, key="cat_selection"):
         s = v.meta.get(key, {})
@@ -188,10 +198,12 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log) -> dict:
     row = {"model": ref, "arch": arch, "bits": bits, "weights_sha256": sha256(weights),
            "fp_top1": float_top1(api.load_float_model(arch, str(weights))[0], x_eval, y_eval) * 100,
            "eval_images": int(len(y_eval)), "calibration_images": args.samples, "test_top1": top1,
-           "heldout": {"none": held(cat)[0], "k1": held(k1)[1], "cat": held(cat)[1],
+           "heldout": {"none": held(cat)[0], "k1": held(k1)[1] if k1 is not None else stored["heldout"]["k1"],
+                       "cat": held(cat)[1],
                        "affine": held(aff, "affine_layers")[1], "both": held(both)[1],
                        "held_out_images": cat.meta["cat_selection"]["held_out_images"]},
-           "choice": {"k1": choice(k1), "cat": choice(cat), "both": choice(both),
+           "choice": {"k1": choice(k1) if k1 is not None else stored["choice"]["k1"], "cat": choice(cat),
+                      "both": choice(both),
                       "affine_strength": aff.meta["affine_layers"]["strength"]},
            "timings": timings}
     # float-applied CAT on the same base and assignment agreement
@@ -355,6 +367,9 @@ def main() -> int:
     p.add_argument("--verify-only", action="store_true", help="Only the --affine-layers --cat export and its verify.")
     p.add_argument("--latency-only", action="store_true", help="Re-time the none/CAT exports of the stored rows.")
     p.add_argument("--float-check", action="store_true", help="Add float CAT on the exact classifier output to stored rows.")
+    p.add_argument("--cat-only", action="store_true",
+                   help="Rerun stored ablation rows after a change to the CAT head: everything but the K = 1 "
+                        "column, which is copied from the stored row.")
     args = p.parse_args()
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     import torch
@@ -380,8 +395,11 @@ def main() -> int:
     todo = [(ref, bits) for ref in filter(None, args.models.split(",")) for bits in filter(None, args.bits.split(","))]
     for item in todo or [None]:
         if item is not None:
+            stored = rows.get(item) if args.cat_only else None
+            if args.cat_only and (stored is None or "test_top1" not in stored):
+                raise SystemExit(f"--cat-only: no stored ablation row for {item}")
             rows[item] = (run_verify_only(*item, args, x_test, log) if args.verify_only
-                          else run_one(*item, args, x_test, y_test, log))
+                          else run_one(*item, args, x_test, y_test, log, stored))
         save(rows, results, args.no_doc)
     return 0
 
