@@ -88,9 +88,9 @@ def test_k1_adds_no_op_and_k_clusters_add_the_stock_head(heads):
         if k == 1:
             assert len(ops) == base_ops, name
         else:
-            # CAST, 16x8 assignment FC, CAST, ARG_MAX, K heads, CONCAT, RESHAPE, GATHER
-            assert len(ops) == base_ops + k + 7, name
-            assert extra == (["FULLY_CONNECTED", "CAST", "FULLY_CONNECTED", "CAST", "ARG_MAX"]
+            # CAST, widening 16x8 FC, 16x8 assignment FC, CAST, ARG_MAX, K heads, CONCAT, RESHAPE, GATHER
+            assert len(ops) == base_ops + k + 8, name
+            assert extra == (["FULLY_CONNECTED", "CAST", "FULLY_CONNECTED", "FULLY_CONNECTED", "CAST", "ARG_MAX"]
                              + ["FULLY_CONNECTED"] * k + ["CONCATENATION", "RESHAPE", "GATHER"]), name
             program = api.lower(qg)
             scores = program.tensors["fc/cat_scores"]
@@ -110,7 +110,7 @@ def test_every_tensor_of_the_head_is_bit_exact_in_every_interpreter(heads):
         for r in runs:
             assert "fc/cat" in r.per_tensor, (name, sorted(r.per_tensor))  # the head output was compared
             if "K4" in name:
-                assert {"fc/cat_cluster", "fc/cat_scores", "fc/cat_heads"} <= set(r.per_tensor), name
+                assert {"fc/cat_cluster", "fc/cat_scores", "fc/cat_logits_wide", "fc/cat_heads"} <= set(r.per_tensor), name
             if not r.bit_exact:
                 failures.append((name, r.interpreter, r.mismatched_elements, r.error))
     assert failures == []
@@ -132,6 +132,26 @@ def test_head_is_bit_exact_under_the_optimized_and_xnnpack_resolvers(heads):
             if not r.bit_exact:
                 failures.append((name, r.interpreter, r.resolver, r.mismatched_elements, r.error))
     assert failures == []
+
+
+def test_assignment_weights_carry_two_int8_codes_per_weight():
+    from catdeploy.lower.ops.cat_head import SPLIT, assignment_weights, combined_codes
+
+    v = np.random.default_rng(0).normal(size=(8, 10)) * np.array([[1e-3], [1], [5], [1], [1], [1], [1], [0]])
+    codes, scale = assignment_weights(v)
+    assert codes.shape == (8, 20) and codes.dtype == np.int8
+    approx = combined_codes(codes) * (scale.astype(np.float64)[:, None] / SPLIT)
+    assert np.all(np.abs(approx - v) <= scale.astype(np.float64)[:, None] / (2 * SPLIT) + 1e-12)
+
+
+def test_widened_logits_are_exact(heads):
+    for name, qg, x, _ in heads:
+        if qg.cat["clusters"] == 1:
+            continue
+        model = api.export_tflite(api.lower(qg))
+        vals = integer_tensors(model, x[:64], ["fc", "fc/cat_logits_wide"])
+        z = vals["fc"].astype(np.int64)
+        assert np.array_equal(vals["fc/cat_logits_wide"], np.concatenate([128 * z, z], axis=1)), name
 
 
 def test_classifier_program_equals_the_full_program(heads):
