@@ -120,6 +120,20 @@ def test_cast_refuses_other_type_pairs():
         catrt.Interpreter(m.build())
 
 
+def _quantize_int8_to_int16() -> bytes:
+    m = TinyModel()
+    x = m.tensor("x", [4, 3], "int8", [0.05], [-2])
+    y = m.tensor("y", [4, 3], "int16", [0.05 / 256], [0])
+    m.inputs, m.outputs = [x], [y]
+    m.op("QUANTIZE", [x], [y])
+    return m.build()
+
+
+def test_quantize_int8_to_int16_is_refused():
+    with pytest.raises(CatrtError, match="int16"):
+        catrt.Interpreter(_quantize_int8_to_int16())
+
+
 def test_arg_max_refuses_int64_input():
     m = TinyModel()
     x = m.tensor("x", [2, 3], "int64")
@@ -135,7 +149,7 @@ def test_tflite_refuses_the_same_prepare_failures():
     """The refusals marked as TFLite's above: every installed wheel fails to load them too."""
     from catdeploy.interpreters import RunRequest, available_interpreters, run_requests
 
-    models = [_fc16(z_in=3), _fc16(argmax_input="int16")]
+    models = [_fc16(z_in=3), _fc16(argmax_input="int16"), _quantize_int8_to_int16()]
     x = np.zeros((4, 3), np.int8)
     for interpreter in available_interpreters():
         results = run_requests(interpreter, [RunRequest(m, (x,), "ref", keep_all=False) for m in models])
