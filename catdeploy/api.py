@@ -20,8 +20,7 @@ from catdeploy.quant.plan import QuantPlan, make_plan
 from catdeploy.quant.qparams import ActQParams
 from catdeploy.quant.quantized_graph import QuantizedGraph
 
-METHODS = ("rtn",)
-PLANNED_METHODS = ("adaround", "brecq", "qdrop", "pdquant")
+METHODS = ("rtn", "adaround", "brecq", "qdrop", "pdquant")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -119,16 +118,29 @@ def apply_affine_layers(qg: QuantizedGraph, images: np.ndarray, labels: np.ndarr
 
 
 def calibrate(graph: Graph, qplan: QuantPlan, calib_images: np.ndarray, *, method: str = "rtn",
-              seed: int = 0, batch_size: int = 64, meta: dict | None = None) -> QuantizedGraph:
-    if method in PLANNED_METHODS:
-        raise UserError(f"--method {method}: not implemented yet (available: {', '.join(METHODS)})")
+              seed: int = 0, batch_size: int = 64, meta: dict | None = None, preset: str = "default",
+              device: str = "cpu", iterations: int | None = None, progress=None) -> QuantizedGraph:
+    """RTN grids and codes; with a reconstruction method (adaround, brecq, qdrop, pdquant) those are
+    the starting point that quant/recon optimises unit by unit (`preset`: fast, default, paper)."""
     if method not in METHODS:
-        raise UserError(f"--method {method!r} is not one of {', '.join(METHODS + PLANNED_METHODS)}")
+        raise UserError(f"--method {method!r} is not one of {', '.join(METHODS)}")
     from catdeploy.quant.calibrate_rtn import calibrate_rtn
 
+    if method != "rtn":
+        from catdeploy.quant.recon.methods import preset as check_preset
+
+        check_preset(preset)
+        if device not in ("cpu", "cuda"):
+            raise UserError(f"--device {device!r} is not one of cpu, cuda")
     info = {"calibration_images": int(len(calib_images)), **(meta or {})}
-    return calibrate_rtn(graph, qplan, iterate_batches(calib_images, batch_size), seed=seed,
-                         run_values=float_values, meta=info)
+    qg = calibrate_rtn(graph, qplan, iterate_batches(calib_images, batch_size), seed=seed,
+                       run_values=float_values, meta=info)
+    if method == "rtn":
+        return qg
+    from catdeploy.quant.recon.engine import reconstruct
+
+    return reconstruct(qg, calib_images, method=method, preset=preset, seed=seed, device=device,
+                       iterations=iterations, progress=progress)
 
 
 # ----------------------------------------------------------------------------------------------

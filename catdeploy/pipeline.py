@@ -31,17 +31,21 @@ class CalibrateOptions:
     alpha: float | None = None       # None: auto
     cat_views: int = 0
     affine_layers: bool = False
+    preset: str = "default"          # reconstruction preset: fast, default, paper
+    device: str = "cpu"              # reconstruction device: cpu or cuda
+    iterations: int | None = None    # reconstruction iterations per unit (None: the preset's)
+    convention: str = "default"      # default, paper or strict (strict=True is the same as "strict")
 
 
 def calibrate_model(model: str, weights: str | None, data: str, opts: CalibrateOptions,
-                    log=lambda m: None) -> QuantizedGraph:
+                    log=lambda m: None, progress=None) -> QuantizedGraph:
     """Load a torchvision model (+weights), capture it, plan, and calibrate on `data`'s train split;
     then optionally the in-network affine (--affine-layers) and CAT (--cat), both selected on a
     held-out part of the calibration images."""
     torch_model, meta = api.load_float_model(model, weights)
     input_size = int(meta.get("input_size", opts.input_size))
     graph = api.capture(torch_model, input_size)
-    qplan = api.plan(graph, opts.bits, strict=opts.strict, symmetric_weights=opts.symmetric_weights,
+    qplan = api.plan(graph, opts.bits, strict=opts.strict, convention=opts.convention, symmetric_weights=opts.symmetric_weights,
                      observer=opts.observer, weight_overrides=opts.weight_overrides,
                      act_overrides=opts.act_overrides)
     if opts.cat_views < 0:
@@ -60,7 +64,7 @@ def calibrate_model(model: str, weights: str | None, data: str, opts: CalibrateO
     qg = api.calibrate(graph, qplan, images, method=opts.method, seed=opts.seed, meta={
         "model": model, "weights": str(weights) if weights else None, "data": data,
         "input_size": input_size, "samples": opts.samples,
-    })
+    }, preset=opts.preset, device=opts.device, iterations=opts.iterations, progress=progress)
     if opts.affine_layers:
         qg = api.apply_affine_layers(qg, images, labels, seed=opts.seed, log=log)
     if opts.cat:

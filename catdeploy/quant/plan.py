@@ -44,6 +44,7 @@ SHARED_GRID_OPS = frozenset({
 FIXED_GRID_OPS = {OpKind.SIGMOID: "logistic", OpKind.HARDSIGMOID: "unit_interval"}
 GATE_OPS = frozenset({OpKind.SIGMOID, OpKind.HARDSIGMOID})
 WEIGHTED_OPS = frozenset({OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D, OpKind.LINEAR})
+CONVENTIONS = ("default", "paper", "strict")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class QuantPlan:
     grid_of: Mapping[str, str] = field(default_factory=dict)     # requantized copy -> value whose grid it takes
     fixed_grids: Mapping[str, str] = field(default_factory=dict)  # value -> bounded-range rule
     se_path: tuple[str, ...] = ()                                 # squeeze-excitation values (sorted)
+    convention: str = "default"                                   # default | paper | strict
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "se_path", tuple(self.se_path))
@@ -76,7 +78,7 @@ class QuantPlan:
     def to_dict(self) -> dict:
         return {
             "setting": self.setting, "weight_bits_default": self.weight_bits_default,
-            "act_bits_default": self.act_bits_default, "strict": self.strict,
+            "act_bits_default": self.act_bits_default, "strict": self.strict, "convention": self.convention,
             "symmetric_weights": self.symmetric_weights, "observer": self.observer,
             "weights": dict(self.weights), "weight_symmetric": dict(self.weight_symmetric),
             "values": dict(self.values), "groups": dict(self.groups),
@@ -93,6 +95,7 @@ class QuantPlan:
         return QuantPlan(
             setting=d["setting"], weight_bits_default=int(d["weight_bits_default"]),
             act_bits_default=int(d["act_bits_default"]), strict=bool(d["strict"]),
+            convention=str(d.get("convention", "strict" if d["strict"] else "default")),
             symmetric_weights=bool(d["symmetric_weights"]), observer=d["observer"],
             weights={k: int(v) for k, v in d["weights"].items()},
             weight_symmetric={k: bool(v) for k, v in d["weight_symmetric"].items()},
@@ -157,13 +160,25 @@ def make_plan(
     observer: str = "lp",
     weight_overrides: Mapping[str, int] | None = None,
     act_overrides: Mapping[str, int] | None = None,
+    convention: str = "default",
 ) -> QuantPlan:
     """Plan bit widths for every weight and tensor of `graph` (see module docstring).
+
+    convention: "default", "strict" (the same as strict=True) or "paper": the default, except that
+    an ADD reads a value that other nodes also read (a block output on the skip path) at the
+    activation bits, as the BRECQ / QDrop / PD-Quant convention does; the pre-add outputs of
+    weighted layers read by the ADD alone stay 8 bit (the papers keep them in float).
 
     weight_overrides: {node-name glob: weight bits}; act_overrides: {node-name glob: bits that node
     reads its inputs at}. Later patterns win.
     """
     w_bits, a_bits = parse_bits(bits)
+    if convention not in CONVENTIONS:
+        raise UserError(f"--convention {convention!r} is not one of {', '.join(CONVENTIONS)}")
+    if strict and convention == "paper":
+        raise UserError("--strict and --convention paper exclude each other")
+    strict = strict or convention == "strict"
+    paper = convention == "paper"
     if observer not in OBSERVERS:
         raise UserError(f"observer {observer!r} is not one of {', '.join(OBSERVERS)}")
     weight_overrides = {k: _check_bits(v, f"weight override {k}") for k, v in (weight_overrides or {}).items()}
@@ -229,6 +244,10 @@ def make_plan(
             return a_bits
         if node.kind == OpKind.LINEAR:
             return a_bits if strict else 8
+        if paper and node.kind == OpKind.ADD:
+            producer = producer_of.get(value)
+            pre_add = producer is not None and producer.kind in WEIGHTED_OPS and counts.get(value, 0) == 1
+            return 8 if pre_add else a_bits
         # ADD, MUL and other multi-input arithmetic: "pre-add" tensors are 8 bit by default.
         return a_bits if strict else 8
 
@@ -288,6 +307,7 @@ def make_plan(
         first_conv=first_conv, last_linear=last_linear,
         overrides={"weights": dict(weight_overrides), "activations": dict(act_overrides)},
         grid_of=grid_of, fixed_grids=fixed_grids, se_path=tuple(sorted(se_path)),
+        convention="strict" if strict else convention,
     )
 
 

@@ -1,69 +1,252 @@
-"""Fake-quant simulation of a QuantizedGraph in torch float32 (reported beside the integer accuracy).
+"""The quantized-model simulator: integer-exact in eval mode, differentiable in training mode.
 
-Runs the float op of every node (catdeploy.ir.float_ops) on fake-quantized inputs, with the
-dequantized integer weight codes and biases, and fake-quantizes every value and requantized copy
-on its planned grid. It differs from the integer graph only by rounding details (requantization
-with fixed-point multipliers, TFLite's average-pool rounding); catrt gives the integer truth.
+Eval mode (`integer_logits`, `QuantSimulator.eval_logits`): the QuantizedGraph is lowered to its
+IntProgram and run by catrt's integer kernels under a named catrt profile, so simulated logits are
+the deployed logits bit for bit (the arithmetic has one source of truth: catrt.fixed_point and the
+kernels behind catrt's ops; nothing is re-implemented here).
+
+Training mode (`QuantSimulator.run_nodes`): the same graph, the same quantization points (every
+value on its planned grid, every requantized copy on its own grid, int32 biases on s_in * s_w) as
+float32 torch with straight-through rounding, so that reconstruction can differentiate through it.
+It learns per-tensor activation steps (LSQ-style, zero points fixed) and, per weighted node, either
+the hardened codes or AdaRound's soft rounding. It differs from the integer graph only by
+fixed-point rounding details (double rounding, TFLite's pooling rounding); `fake_quant_logits`
+reports that surrogate's accuracy beside the integer one.
 """
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping
 
 import numpy as np
 import torch
 
 from catdeploy.ir.float_ops import FLOAT_OPS
-from catdeploy.quant.qparams import ActQParams
-from catdeploy.quant.quantized_graph import QuantizedGraph
+from catdeploy.ir.graph import Node
+from catdeploy.quant.plan import WEIGHTED_OPS
+from catdeploy.quant.qparams import ActQParams, WeightQParams, weight_code_range
+from catdeploy.quant.quantized_graph import QuantizedGraph, bias_codes_for
 
 
-def fake_quant(x: torch.Tensor, qp: ActQParams) -> torch.Tensor:
-    s = torch.tensor(np.float32(qp.scale))
-    q = torch.clamp(torch.round(x / s) + qp.zero_point, 0, (1 << qp.bits) - 1)
-    return (q - qp.zero_point) * s
+# ----------------------------------------------------------------------------------------------
+# integer-exact eval mode
+def integer_outputs(qg: QuantizedGraph, x: np.ndarray, profile: str | None = None,
+                    batch_size: int = 256) -> np.ndarray:
+    """Raw int8 logits of the lowered program (with its CAT head, if any) run by catrt under
+    `profile` (catrt's default: the reference kernels)."""
+    from catdeploy import api
+
+    model = api.export_tflite(api.lower(qg))
+    return api.run_catrt(model, x, batch_size=batch_size, profile=profile)
 
 
-def dequantized_params(qg: QuantizedGraph) -> dict[str, dict[str, torch.Tensor]]:
-    """Weights s_w[c] * (q - z) and biases s_in * s_w[c] * bias_q as float32 tensors."""
-    out = {}
-    for name, wq in qg.weight_qparams.items():
-        codes = qg.weight_codes[name].astype(np.float32)
-        s = wq.scale.astype(np.float32).reshape((-1,) + (1,) * (codes.ndim - 1))
-        s_in = np.float64(np.float32(qg.input_qparams(name).scale))
-        bias = qg.bias_codes[name].astype(np.float64) * s_in * wq.scale.astype(np.float64)
-        out[name] = {"weight": torch.from_numpy((codes * s).astype(np.float32)),
-                     "bias": torch.from_numpy(bias.astype(np.float32))}
-    return out
+def integer_logits(qg: QuantizedGraph, x: np.ndarray, profile: str | None = None,
+                   batch_size: int = 256) -> np.ndarray:
+    """Dequantized integer_outputs."""
+    from catdeploy import api
+
+    program = api.lower(qg)
+    out = program.tensors[program.outputs[0]]
+    q = api.run_catrt(api.export_tflite(program), x, batch_size=batch_size, profile=profile)
+    return ((q.astype(np.float32) - np.float32(out.zero_point[0])) * np.float32(out.scale[0])).astype(np.float32)
 
 
-def simulate(qg: QuantizedGraph, x: np.ndarray, params: dict | None = None) -> np.ndarray:
-    """Fake-quant logits for float NCHW images `x`."""
-    graph, plan = qg.graph, qg.plan
-    params = params if params is not None else dequantized_params(qg)
-    derived_by_source: dict[str, list[str]] = {}
-    for derived, (source, _) in sorted(plan.requants.items()):
-        derived_by_source.setdefault(source, []).append(derived)
-    env: dict[str, torch.Tensor] = {}
+# ----------------------------------------------------------------------------------------------
+# straight-through primitives
+def round_ste(x: torch.Tensor) -> torch.Tensor:
+    """round() forward (half to even, like the observers), identity gradient."""
+    return x + (torch.round(x) - x).detach()
 
-    def store(value: str, t: torch.Tensor) -> None:
-        env[value] = fake_quant(t, qg.act_qparams[value])
-        for derived in derived_by_source.get(value, ()):
-            env[derived] = fake_quant(env[value], qg.act_qparams[derived])
 
+def fake_quant_ste(x: torch.Tensor, scale: torch.Tensor, zero_point: int, bits: int) -> torch.Tensor:
+    """Asymmetric b-bit fake quantization; gradients reach x (inside the clip) and the scale (LSQ)."""
+    q = torch.clamp(round_ste(x / scale) + zero_point, 0, (1 << bits) - 1)
+    return (q - zero_point) * scale
+
+
+def rectified_sigmoid(v: torch.Tensor, zeta: float = 1.1, gamma: float = -0.1) -> torch.Tensor:
+    """AdaRound's h(V) = clip(sigmoid(V) (zeta - gamma) + gamma, 0, 1)."""
+    return torch.clamp(torch.sigmoid(v) * (zeta - gamma) + gamma, 0.0, 1.0)
+
+
+def rectified_sigmoid_inverse(h: np.ndarray, zeta: float = 1.1, gamma: float = -0.1) -> np.ndarray:
+    """V with h(V) = h for h in (0, 1): -log((zeta - gamma) / (h - gamma) - 1)."""
+    h = np.clip(h, 1e-4, 1 - 1e-4)
+    return -np.log((zeta - gamma) / (h - gamma) - 1.0)
+
+
+def grid_key(qg: QuantizedGraph, value: str) -> str:
+    """The tensor whose grid `value` uses: its qparam group, its own (requantized copy), or the
+    concatenation output a copy is written onto."""
+    plan = qg.plan
+    if value in plan.requants:
+        return grid_key(qg, plan.grid_of[value]) if value in plan.grid_of else value
+    return plan.groups[value]
+
+
+class QuantSimulator:
+    """Trainable view of a QuantizedGraph (see the module docstring).
+
+    Parameters live in `act_scales` ({grid key: scalar tensor}) and `rounding` ({node: V}); the
+    caller chooses which require grad. `to_quantized_graph()` hardens them into a new QuantizedGraph.
+    """
+
+    def __init__(self, qg: QuantizedGraph, device: str = "cpu"):
+        self.qg, self.graph, self.plan, self.device = qg, qg.graph, qg.plan, torch.device(device)
+        self.nodes: Mapping[str, Node] = {n.name: n for n in qg.graph.nodes}
+        self.act: dict[str, ActQParams] = {}
+        for v, qp in qg.act_qparams.items():
+            self.act.setdefault(grid_key(qg, v), qp)
+        self.act_scales = {k: torch.tensor(np.float32(qp.scale), device=self.device) for k, qp in self.act.items()}
+        self.fixed_grids = {grid_key(qg, v) for v in qg.plan.fixed_grids} | {grid_key(qg, v) for v in qg.graph.inputs}
+        self.weight_f: dict[str, torch.Tensor] = {}
+        self.bias_f: dict[str, torch.Tensor] = {}
+        self.codes: dict[str, torch.Tensor] = {}   # current hard codes q - z (float tensor)
+        self.rounding: dict[str, torch.Tensor] = {}
+        for name, wq in qg.weight_qparams.items():
+            node = self.nodes[name]
+            self.weight_f[name] = torch.from_numpy(np.asarray(node.params["weight"], np.float32)).to(self.device)
+            self.bias_f[name] = torch.from_numpy(np.asarray(node.params["bias"], np.float32)).to(self.device)
+            self.codes[name] = torch.from_numpy(qg.weight_codes[name].astype(np.float32)).to(self.device)
+        self._grids: dict[str, tuple] = {}
+        self._floors: dict[str, torch.Tensor] = {}
+        self.drop_prob = 0.0
+        self.generator: torch.Generator | None = None
+
+    # -- weights -------------------------------------------------------------------------------
+    def _wshape(self, name: str) -> tuple[int, ...]:
+        return (-1,) + (1,) * (self.weight_f[name].ndim - 1)
+
+    def _wgrid(self, name: str) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+        """(scale, zero point) shaped for broadcasting over the weight, and the code range."""
+        if name not in self._grids:
+            wq: WeightQParams = self.qg.weight_qparams[name]
+            shape = self._wshape(name)
+            s = torch.from_numpy(wq.scale.astype(np.float32)).to(self.device).reshape(shape)
+            z = torch.from_numpy(wq.zero_point.astype(np.float32)).to(self.device).reshape(shape)
+            qmin, qmax = weight_code_range(wq.bits, wq.symmetric)
+            self._grids[name] = (s, z, qmin, qmax)
+        return self._grids[name]
+
+    def _floor(self, name: str) -> torch.Tensor:
+        """floor(W / s) + z, the code AdaRound rounds up from (computed once per node)."""
+        if name not in self._floors:
+            s, z, _, _ = self._wgrid(name)
+            self._floors[name] = torch.floor(self.weight_f[name] / s) + z
+        return self._floors[name]
+
+    def init_adaround(self, name: str) -> torch.Tensor:
+        """AdaRound variable V with h(V) = the fractional part of W / s (soft rounding starts at W)."""
+        s, z, _, _ = self._wgrid(name)
+        rest = (self.weight_f[name] / s + z - self._floor(name)).cpu().numpy().astype(np.float64)
+        v = torch.tensor(rectified_sigmoid_inverse(rest), dtype=torch.float32, device=self.device)
+        self.rounding[name] = v
+        return v
+
+    def soft_codes(self, name: str) -> torch.Tensor:
+        _, z, qmin, qmax = self._wgrid(name)
+        return torch.clamp(self._floor(name) + rectified_sigmoid(self.rounding[name]), qmin, qmax) - z
+
+    def harden(self, name: str) -> None:
+        """Round up where h(V) >= 0.5 (V >= 0), down elsewhere; drop the soft variable."""
+        _, z, qmin, qmax = self._wgrid(name)
+        with torch.no_grad():
+            up = (self.rounding[name] >= 0).float()
+            self.codes[name] = torch.clamp(self._floor(name) + up, qmin, qmax) - z
+        del self.rounding[name]
+
+    def weight(self, name: str) -> torch.Tensor:
+        s, _, _, _ = self._wgrid(name)
+        codes = self.soft_codes(name) if name in self.rounding else self.codes[name]
+        return codes * s
+
+    def bias(self, name: str) -> torch.Tensor:
+        """int32 bias on the grid s_in * s_w (round to nearest, straight through)."""
+        s, _, _, _ = self._wgrid(name)
+        s_in = self.scale_of(self.plan.node_inputs[name][0])
+        step = s_in * s.reshape(-1)
+        return round_ste(self.bias_f[name] / step) * step
+
+    # -- activations ---------------------------------------------------------------------------
+    def scale_of(self, value: str) -> torch.Tensor:
+        return self.act_scales[grid_key(self.qg, value)]
+
+    def quantize(self, value: str, x: torch.Tensor) -> torch.Tensor:
+        key = grid_key(self.qg, value)
+        qp = self.act[key]
+        y = fake_quant_ste(x, self.act_scales[key], qp.zero_point, qp.bits)
+        if self.drop_prob > 0:  # QDrop: keep the float value with probability drop_prob
+            keep_float = torch.rand(y.shape, generator=self.generator, device=y.device) < self.drop_prob
+            y = torch.where(keep_float, x, y)
+        return y
+
+    def read(self, env: dict, value: str) -> torch.Tensor:
+        """A node input: a value of env, or a requantized copy made from its source."""
+        if value in self.plan.requants:
+            return self.quantize(value, env[self.plan.requants[value][0]])
+        return env[value]
+
+    def run_node(self, node: Node, env: dict) -> torch.Tensor:
+        args = [self.read(env, v) for v in self.plan.node_inputs[node.name]]
+        if node.kind in WEIGHTED_OPS:
+            params = {"weight": self.weight(node.name), "bias": self.bias(node.name)}
+        else:
+            params = {k: torch.from_numpy(np.asarray(v, np.float32)).to(self.device) for k, v in node.params.items()}
+        y = self.quantize(node.output, FLOAT_OPS[node.kind](node, args, params))
+        env[node.output] = y
+        return y
+
+    def run_nodes(self, names, env: dict) -> dict:
+        for name in names:
+            self.run_node(self.nodes[name], env)
+        return env
+
+    def input_values(self, x: torch.Tensor) -> dict:
+        v = self.graph.inputs[0]
+        return {v: self.quantize(v, x)}
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        env = self.input_values(x)
+        self.run_nodes([n.name for n in self.graph.nodes], env)
+        return env[self.graph.outputs[0]]
+
+    # -- result --------------------------------------------------------------------------------
+    def to_quantized_graph(self, meta: dict | None = None) -> QuantizedGraph:
+        """Hardened codes, learned steps (exact float32, zero points kept), biases re-rounded."""
+        for name in list(self.rounding):
+            self.harden(name)
+        act = {}
+        for v, qp in self.qg.act_qparams.items():
+            scale = float(np.float32(self.act_scales[grid_key(self.qg, v)].detach().cpu().item()))
+            act[v] = replace(qp, scale=scale)
+        codes, biases = {}, {}
+        for name, wq in self.qg.weight_qparams.items():
+            codes[name] = self.codes[name].detach().cpu().numpy().astype(np.int8)
+            s_in = act[self.plan.node_inputs[name][0]].scale
+            biases[name] = bias_codes_for(np.asarray(self.nodes[name].params["bias"], np.float32), s_in, wq.scale)
+        return replace(self.qg, act_qparams=act, weight_codes=codes, bias_codes=biases,
+                       meta={**dict(self.qg.meta), **(meta or {})})
+
+
+# ----------------------------------------------------------------------------------------------
+# surrogate (training-mode) logits, reported beside the integer ones
+def simulate(qg: QuantizedGraph, x: np.ndarray) -> np.ndarray:
+    """Training-mode surrogate logits (hard codes, no QDrop) for float NCHW images `x`."""
+    sim = QuantSimulator(qg)
     with torch.no_grad():
-        store(graph.inputs[0], torch.from_numpy(np.ascontiguousarray(x, np.float32)))
-        for node in graph.nodes:
-            args = [env[v] for v in plan.node_inputs[node.name]]
-            node_params = params.get(node.name) or {k: torch.from_numpy(np.asarray(v, np.float32))
-                                                    for k, v in node.params.items()}
-            store(node.output, FLOAT_OPS[node.kind](node, args, node_params))
-        return env[graph.outputs[0]].numpy()
+        return sim.logits(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
 
 
 def simulate_batches(qg: QuantizedGraph, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Fake-quant logits; with qg.cat, CAT applied in float on them (nearest centroid, z' = A z + B)."""
-    params = dequantized_params(qg)
-    logits = np.concatenate([simulate(qg, x[i:i + batch_size], params) for i in range(0, len(x), batch_size)])
+    """Surrogate logits in batches; with qg.cat, CAT applied in float on them."""
+    sim = QuantSimulator(qg)
+    with torch.no_grad():
+        logits = np.concatenate([
+            sim.logits(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size], np.float32))).numpy()
+            for i in range(0, len(x), batch_size)])
     if qg.cat is not None:
         from catdeploy.cat.fit import CatParams
 
         logits = CatParams.from_archive(qg.cat, qg.cat).apply(logits).astype(np.float32)
     return logits
+

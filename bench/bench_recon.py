@@ -1,0 +1,195 @@
+"""Reconstruction PTQ on the reference models: rtn / adaround / brecq / qdrop / pdquant per preset.
+
+Each row (model, bits, method, preset, convention) runs in its own process (its wall time and peak
+memory are the row's own) and is cached in bench/results/recon.json, so the grid can be filled over
+several sessions: rows already present are skipped unless --redo. Per row:
+  - calibration wall time (RTN ranges + reconstruction, 1024 seeded train images, this machine's
+    cores) and the process's peak resident memory;
+  - integer top-1 on the fashion-mnist test split (10 000 images) from the eval-mode simulator (the
+    lowered program run by catrt, reference profile) and from catrt on the exported .tflite bytes,
+    with the number of differing logits (must be 0), and the training-mode surrogate's top-1;
+  - verify of the export (every tensor, BUILTIN_REF, the installed interpreters, 256 images);
+  - the largest number of distinct values of any activation tensor (catrt, 256 test images) and of
+    any weight channel, against 2^b of its planned width.
+
+    .venv/bin/python bench/bench_recon.py [--models fmnist-r18,fmnist-mbv2] [--bits w2a4,w2a2,w4a4,w4a2]
+        [--methods rtn,adaround,brecq,qdrop,pdquant] [--presets fast] [--conventions default] [--redo] [--no-doc]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_spine import ARCH, cpu_name, write_doc  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "recon.json"
+BEGIN, END = "<!-- recon:begin -->", "<!-- recon:end -->"
+METHOD_ORDER = ["rtn", "adaround", "brecq", "qdrop", "pdquant"]
+BITS_ORDER = ["w4a4", "w2a4", "w4a2", "w2a2"]
+
+
+def key_of(row: dict) -> tuple:
+    return (row["model"], row["bits"], row["method"], row["preset"], row["convention"])
+
+
+def distinct_value_check(qg, model: bytes, x) -> dict:
+    """Max distinct values over activation tensors and weight channels vs their planned 2^b."""
+    from catrt import Interpreter
+
+    from catdeploy import api
+
+    plan = qg.plan
+    planned = {**plan.values, **{k: v[1] for k, v in plan.requants.items()}}
+    values = Interpreter(model).run([api.prepare_inputs(model, x)], keep_all=True)
+    over, checked = 0, 0
+    for name, bits in planned.items():
+        if name in values:
+            checked += 1
+            over += int(len(np.unique(values[name])) > 2 ** bits)
+    wover = sum(int(max(len(np.unique(c)) for c in codes.reshape(len(codes), -1)) > 2 ** plan.weights[n])
+                for n, codes in qg.weight_codes.items())
+    return {"activation_tensors_checked": checked, "activation_tensors_over": over,
+            "weight_tensors_checked": len(qg.weight_codes), "weight_tensors_over": wover}
+
+
+def run_row(spec: str, args) -> dict:
+    """One row, in this process (called by the parent with --row)."""
+    import hashlib
+
+    from catdeploy import api
+    from catdeploy.interpreters import available_interpreters
+    from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images
+    from catdeploy.quant.simulate import integer_outputs, simulate_batches
+    from catdeploy.train import reference_checkpoint
+    from catdeploy.verify import verify_model
+
+    ref, bits, method, preset, convention = spec.split(",")
+    weights = reference_checkpoint(ref)
+    opts = CalibrateOptions(bits=bits, method=method, samples=args.samples, preset=preset, convention=convention)
+    t0 = time.perf_counter()
+    qg = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", opts)
+    calib_s = time.perf_counter() - t0
+    model = api.export_tflite(api.lower(qg))
+    x, y = eval_images("fashion-mnist", args.eval_samples)
+    simulated = integer_outputs(qg, x)
+    deployed = api.run_catrt(model, x, batch_size=256)
+    xv = x[:args.verify_samples]
+    reports = verify_model(model, api.prepare_inputs(model, xv), available_interpreters(), ["ref"])
+    row = {
+        "model": ref, "arch": ARCH[ref], "bits": bits, "method": method, "preset": preset,
+        "convention": convention, "weights_sha256": hashlib.sha256(Path(weights).read_bytes()).hexdigest(),
+        "calibration_images": args.samples, "calib_seconds": round(calib_s, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
+        "int_top1": api.top_k(deployed, y, 1) * 100, "simulator_top1": api.top_k(simulated, y, 1) * 100,
+        "simulator_differing_logits": int(np.count_nonzero(simulated != deployed)),
+        "fake_quant_top1": api.top_k(simulate_batches(qg, x), y, 1) * 100, "eval_images": int(len(y)),
+        "verify_mismatched": int(sum(r.mismatched_elements for r in reports)),
+        "verify_ok": all(r.bit_exact for r in reports),
+        "verify_interpreters": [f"{r.interpreter} {r.version} ({r.resolver})" for r in reports],
+        "verify_images": int(len(xv)), "iterations": qg.meta.get("iterations"),
+        **distinct_value_check(qg, model, xv),
+    }
+    return row
+
+
+def markdown(rows: list[dict], env: dict) -> str:
+    shas = sorted({(r["model"], r["weights_sha256"]) for r in rows})
+    lines = [BEGIN, "## Reconstruction PTQ (integer top-1, catrt = TFLite reference kernels)", "",
+             f"Measured {env['date']} on {env['cpu']}, {env['versions']}. Checkpoints (sha256): "
+             + ", ".join(f"{m} `{s[:16]}`" for m, s in shas) + ". 1024 seeded train images for "
+             "calibration (RTN Lp ranges, then the method); top-1 on the 10 000 fashion-mnist test "
+             "images; `sim = int` counts logits where the eval-mode simulator differs from catrt on "
+             "the exported file (must be 0); `surrogate` is the training-mode (fake-quant) top-1; "
+             "`verify` = mismatched elements over every tensor, 256 images, BUILTIN_REF of each "
+             "installed interpreter; `> 2^b` = tensors / weight tensors holding more distinct values "
+             "than their planned width allows. Time = calibration wall time on this machine (RTN + "
+             "reconstruction), memory = peak RSS of the row's process. Bench: `bench/bench_recon.py`.", ""]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["model"], r["preset"], r["convention"]), []).append(r)
+    for (model, preset, convention), rs in sorted(groups.items()):
+        lines += [f"### {model}, preset {preset}, convention {convention}", "",
+                  "| bits | method | int top-1 | sim = int | surrogate | verify | > 2^b | time s | peak MiB |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        rs.sort(key=lambda r: (BITS_ORDER.index(r["bits"]) if r["bits"] in BITS_ORDER else 9,
+                               METHOD_ORDER.index(r["method"])))
+        for r in rs:
+            lines.append(
+                f"| {r['bits']} | {r['method']} | {r['int_top1']:.2f} | {r['simulator_differing_logits']} "
+                f"| {r['fake_quant_top1']:.2f} | {r['verify_mismatched']} "
+                f"| {r['activation_tensors_over']}/{r['weight_tensors_over']} | {r['calib_seconds']:.0f} "
+                f"| {r['peak_rss_mib']:.0f} |")
+        lines.append("")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default="fmnist-r18,fmnist-mbv2")
+    p.add_argument("--bits", default="w2a4,w2a2,w4a4,w4a2")
+    p.add_argument("--methods", default=",".join(METHOD_ORDER))
+    p.add_argument("--presets", default="fast")
+    p.add_argument("--conventions", default="default")
+    p.add_argument("--samples", type=int, default=1024)
+    p.add_argument("--eval-samples", type=int, default=10000)
+    p.add_argument("--verify-samples", type=int, default=256)
+    p.add_argument("--results", default=str(RESULTS))
+    p.add_argument("--redo", action="store_true")
+    p.add_argument("--no-doc", action="store_true")
+    p.add_argument("--row", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.row:
+        print("ROW " + json.dumps(run_row(args.row, args)))
+        return 0
+    from catdeploy import api
+
+    results = Path(args.results)
+    rows = {key_of(r): r for r in (json.loads(results.read_text())["rows"] if results.exists() else [])}
+    env = {"date": str(date.today()), "cpu": cpu_name(),
+           "versions": ", ".join(f"{k} {v}" for k, v in api.versions().items()
+                                 if k in ("torch", "tflite-runtime", "ai-edge-litert", "tensorflow"))}
+    for model in args.models.split(","):
+        for bits in args.bits.split(","):
+            for preset in args.presets.split(","):
+                for convention in args.conventions.split(","):
+                    for method in args.methods.split(","):
+                        key = (model, bits, method, "-" if method == "rtn" else preset, convention)
+                        if key in rows and not args.redo:
+                            continue
+                        spec = ",".join(key[:3] + ("fast" if method == "rtn" else preset, convention))
+                        t0 = time.perf_counter()
+                        out = subprocess.run([sys.executable, __file__, "--row", spec,
+                                              "--samples", str(args.samples), "--eval-samples", str(args.eval_samples),
+                                              "--verify-samples", str(args.verify_samples)],
+                                             capture_output=True, text=True)
+                        line = [ln for ln in out.stdout.splitlines() if ln.startswith("ROW ")]
+                        if out.returncode or not line:
+                            print(f"{spec}: failed\n{out.stderr[-3000:]}", file=sys.stderr)
+                            continue
+                        row = json.loads(line[0][4:])
+                        row["preset"] = key[3]
+                        rows[key] = row
+                        print(f"{spec}: int {row['int_top1']:.2f} sim-diff {row['simulator_differing_logits']} "
+                              f"verify {row['verify_mismatched']} {row['calib_seconds']:.0f}s "
+                              f"({time.perf_counter() - t0:.0f}s total)", flush=True)
+                        results.parent.mkdir(parents=True, exist_ok=True)
+                        results.write_text(json.dumps({"env": env, "rows": sorted(rows.values(), key=key_of)},
+                                                      indent=1) + "\n")
+                        if not args.no_doc:
+                            write_doc(markdown(list(rows.values()), env), BEGIN, END)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""Reconstruction PTQ: optimise each unit of a QuantizedGraph against the full-precision model.
+
+Units run in network order. Two caches over the calibration images walk the graph with them: the
+full-precision values and the quantized values (each unit's quantized input comes from the units
+already reconstructed and hardened). A cached value is dropped as soon as no later node reads it,
+and the caches must fit `memory_budget` bytes. Per unit (methods.py for what each method turns on):
+
+    loss = sum_c (y_q - y_fp)^2 (mean over batch and positions)       BRECQ's reconstruction error
+         + round_weight * sum (1 - |2 h(V) - 1|^beta)                 AdaRound regulariser, after warm-up
+         + KL(softmax(z_fp / T) || softmax(z_q / T)) / 0.1            PD-Quant, z_q = rest of the FP
+                                                                       network on y_q
+AdaRound's V (Adam, lr 3e-3) and the activation steps (Adam, lr 4e-5, cosine) are updated; then the
+rounding is hardened and the next unit starts. Deterministic for a given seed (seeded generators).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from catdeploy.errors import UserError
+from catdeploy.ir.float_ops import FLOAT_OPS
+from catdeploy.quant.plan import WEIGHTED_OPS
+from catdeploy.quant.quantized_graph import QuantizedGraph
+from catdeploy.quant.recon.methods import Hyper, hyper_for, method_config, preset as preset_named
+from catdeploy.quant.recon.units import Unit, units_for
+from catdeploy.quant.simulate import QuantSimulator, grid_key, rectified_sigmoid
+
+DEFAULT_MEMORY_BUDGET = 6 << 30
+
+
+@dataclass(frozen=True)
+class StepReport:
+    unit: str
+    unit_index: int
+    units: int
+    iteration: int
+    iterations: int
+    loss: float
+
+
+ProgressFn = Callable[[StepReport], None]
+
+
+def rounding_regulariser(v: torch.Tensor, beta: float) -> torch.Tensor:
+    """AdaRound's f_reg = sum(1 - |2 h(V) - 1|^beta)."""
+    return (1 - (2 * rectified_sigmoid(v) - 1).abs().pow(beta)).sum()
+
+
+def beta_schedule(iteration: int, iterations: int, hyper: Hyper) -> float | None:
+    """None during warm-up, then linear decay from beta_start to beta_end (AdaRound's TempDecay)."""
+    start = int(hyper.warmup * iterations)
+    if iteration < start:
+        return None
+    t = (iteration - start) / max(1, iterations - start)
+    return hyper.beta_end + (hyper.beta_start - hyper.beta_end) * max(0.0, 1.0 - t)
+
+
+def prediction_difference(z_q: torch.Tensor, z_fp: torch.Tensor, temperature: float, divisor: float) -> torch.Tensor:
+    """KL(softmax(z_fp / T) || softmax(z_q / T)) averaged over the batch, divided by `divisor`."""
+    log_q = F.log_softmax(z_q / temperature, dim=1)
+    p = F.softmax(z_fp / temperature, dim=1)
+    return F.kl_div(log_q, p, reduction="batchmean") / divisor
+
+
+def reconstruction_error(y_q: torch.Tensor, y_fp: torch.Tensor) -> torch.Tensor:
+    """BRECQ's lp_loss (p = 2): squared error summed over channels, mean over batch and positions."""
+    return (y_q - y_fp).pow(2).sum(1).mean()
+
+
+class _Caches:
+    """Full-precision and quantized values of the calibration set, advanced node by node."""
+
+    def __init__(self, sim: QuantSimulator, images: torch.Tensor, budget: int):
+        self.sim, self.graph, self.budget = sim, sim.graph, budget
+        self.fp_params = {n.name: {k: torch.from_numpy(np.asarray(v, np.float32)).to(sim.device)
+                                   for k, v in n.params.items()} for n in self.graph.nodes}
+        self.last_reader: dict[str, int] = {}
+        for i, node in enumerate(self.graph.nodes):
+            for v in node.inputs:
+                self.last_reader[v] = i
+        for v in self.graph.outputs:
+            self.last_reader[v] = len(self.graph.nodes)
+        x = self.graph.inputs[0]
+        self.fp = {x: images}
+        with torch.no_grad():
+            self.q = self._batched(lambda xb: sim.input_values(xb)[x], images)
+        self.q = {x: self.q}
+        self.position = 0
+
+    @staticmethod
+    def _batched(fn, x: torch.Tensor, size: int = 256) -> torch.Tensor:
+        return torch.cat([fn(x[i:i + size]) for i in range(0, len(x), size)])
+
+    def fp_node(self, node, env: dict) -> torch.Tensor:
+        return FLOAT_OPS[node.kind](node, [env[v] for v in node.inputs], self.fp_params[node.name])
+
+    def advance_to(self, index: int) -> None:
+        """Run nodes [position, index) on both caches (quantized: hard codes, no QDrop)."""
+        with torch.no_grad():
+            while self.position < index:
+                node = self.graph.nodes[self.position]
+                self.fp[node.output] = self._run_batched(lambda env: self.fp_node(node, env), self.fp, node)
+                self.q[node.output] = self._run_batched(lambda env: self.sim.run_node(node, env), self.q, node)
+                self.position += 1
+                self._drop_dead()
+
+    def _run_batched(self, fn, cache: dict, node, size: int = 256) -> torch.Tensor:
+        sources = {self.sim.plan.requants[v][0] if v in self.sim.plan.requants else v
+                   for v in self.sim.plan.node_inputs[node.name]} | set(node.inputs)
+        n = len(next(iter(cache.values())))
+        parts = []
+        for i in range(0, n, size):
+            env = {v: cache[v][i:i + size] for v in sources}
+            parts.append(fn(env))
+        return torch.cat(parts)
+
+    def _drop_dead(self) -> None:
+        for cache in (self.fp, self.q):
+            for v in [v for v in cache if self.last_reader.get(v, -1) < self.position]:
+                del cache[v]
+        used = sum(t.numel() * t.element_size() for c in (self.fp, self.q) for t in c.values())
+        if used > self.budget:
+            raise UserError(f"reconstruction caches need {used / 2**30:.1f} GiB, over the "
+                            f"{self.budget / 2**30:.1f} GiB budget: use fewer --samples")
+
+
+def _unit_targets(caches: _Caches, unit: Unit) -> torch.Tensor:
+    """The full-precision output of `unit` on the cached full-precision inputs."""
+    nodes = {n.name: n for n in caches.graph.nodes}
+    env = {v: caches.fp[v] for v in unit.inputs}
+    with torch.no_grad():
+        for name in unit.nodes:
+            node = nodes[name]
+            env[node.output] = caches._run_batched(lambda e: caches.fp_node(node, e), env, node)
+    return env[unit.output]
+
+
+def _rest_of_network(caches: _Caches, unit: Unit):
+    """z = remaining full-precision layers applied to the unit's output (block units only)."""
+    nodes = caches.graph.nodes
+    last = max(i for i, n in enumerate(nodes) if n.name in unit.nodes)
+    rest = nodes[last + 1:]
+
+    def run(y: torch.Tensor) -> torch.Tensor:
+        env = {unit.output: y}
+        for node in rest:
+            env[node.output] = caches.fp_node(node, env)
+        return env[caches.graph.outputs[0]]
+    return run
+
+
+def reconstruct(qg: QuantizedGraph, images: np.ndarray, *, method: str, preset: str = "default",
+                seed: int = 0, device: str = "cpu", iterations: int | None = None,
+                memory_budget: int = DEFAULT_MEMORY_BUDGET, progress: ProgressFn | None = None) -> QuantizedGraph:
+    """Reconstruct `qg` (an RTN QuantizedGraph) on calibration `images` (float NCHW)."""
+    cfg = method_config(method)
+    p = preset_named(preset)
+    iters = int(iterations if iterations is not None else p.iterations)
+    hyper = hyper_for(qg.meta.get("model"))
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is available")
+    torch.manual_seed(seed)
+    sim = QuantSimulator(qg, device)
+    x = torch.from_numpy(np.ascontiguousarray(images, np.float32)).to(sim.device)
+    caches = _Caches(sim, x, memory_budget)
+    fp_logits = None
+    if cfg.prediction_difference:
+        with torch.no_grad():
+            env = {qg.graph.inputs[0]: x}
+            fp_logits = caches._batched(
+                lambda xb: _rest_of_network_from_input(caches, xb), x)
+    units = units_for(qg.graph, cfg.granularity)
+    index_of = {n.name: i for i, n in enumerate(qg.graph.nodes)}
+    learned: set[str] = set()
+    n = len(x)
+    for u_index, unit in enumerate(units):
+        caches.advance_to(index_of[unit.nodes[0]])
+        x_q = {v: caches.q[v] for v in unit.inputs}
+        x_fp = {v: caches.fp[v] for v in unit.inputs}
+        y_fp = _unit_targets(caches, unit)
+        rest = _rest_of_network(caches, unit) if cfg.prediction_difference and cfg.granularity == "block" else None
+        weighted = [name for name in unit.nodes if sim.nodes[name].kind in WEIGHTED_OPS]
+        rounding = [sim.init_adaround(name).requires_grad_(True) for name in weighted]
+        scales = []
+        if cfg.learn_act:
+            keys = []
+            for name in unit.nodes:
+                node = sim.nodes[name]
+                keys.append(grid_key(qg, node.output))
+                keys += [grid_key(qg, v) for v in sim.plan.node_inputs[name] if v in sim.plan.requants]
+            for key in dict.fromkeys(keys):
+                if key in learned or key in sim.fixed_grids:
+                    continue
+                learned.add(key)
+                sim.act_scales[key] = sim.act_scales[key].clone().requires_grad_(True)
+                scales.append(sim.act_scales[key])
+        optimizers = [torch.optim.Adam(rounding, lr=hyper.weight_lr)]
+        schedulers = []
+        if scales:
+            opt = torch.optim.Adam(scales, lr=hyper.act_lr)
+            optimizers.append(opt)
+            schedulers.append(torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=iters, eta_min=0.0))
+        gen = torch.Generator(device="cpu").manual_seed(seed * 1000003 + u_index)
+        sim.generator = torch.Generator(device=sim.device).manual_seed(seed * 1000003 + u_index + 1)
+        for it in range(iters):
+            idx = torch.randperm(n, generator=gen)[:_batch(p.batch_size, n)].to(sim.device)
+            env = {}
+            for v in unit.inputs:
+                xb = x_q[v][idx]
+                if cfg.drop_prob > 0:
+                    keep_fp = torch.rand(xb.shape, generator=sim.generator, device=xb.device) < cfg.drop_prob
+                    xb = torch.where(keep_fp, x_fp[v][idx], xb)
+                env[v] = xb
+            sim.drop_prob = cfg.drop_prob
+            sim.run_nodes(unit.nodes, env)
+            sim.drop_prob = 0.0
+            y = env[unit.output]
+            loss = reconstruction_error(y, y_fp[idx])
+            beta = beta_schedule(it, iters, hyper)
+            if beta is not None:
+                loss = loss + hyper.round_weight * sum(rounding_regulariser(v, beta) for v in rounding)
+            if rest is not None:
+                loss = loss + prediction_difference(rest(y), fp_logits[idx], hyper.temperature, hyper.pd_divisor)
+            for opt in optimizers:
+                opt.zero_grad(set_to_none=True)
+            loss.backward()
+            for opt in optimizers:
+                opt.step()
+            for sched in schedulers:
+                sched.step()
+            with torch.no_grad():
+                for s in scales:
+                    s.clamp_(min=1e-8)
+            if progress is not None:
+                progress(StepReport(unit.name, u_index, len(units), it + 1, iters, float(loss.detach())))
+        for name in weighted:
+            sim.harden(name)
+        for key in list(sim.act_scales):
+            sim.act_scales[key] = sim.act_scales[key].detach()
+    return sim.to_quantized_graph(meta={"method": method, "preset": preset, "iterations": iters})
+
+
+def _batch(batch_size: int, n: int) -> int:
+    return min(batch_size, n)
+
+
+def _rest_of_network_from_input(caches: _Caches, x: torch.Tensor) -> torch.Tensor:
+    env = {caches.graph.inputs[0]: x}
+    for node in caches.graph.nodes:
+        env[node.output] = caches.fp_node(node, env)
+    return env[caches.graph.outputs[0]]
