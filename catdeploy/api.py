@@ -132,6 +132,10 @@ def calibrate(graph: Graph, qplan: QuantPlan, calib_images: np.ndarray, *, metho
         check_preset(preset)
         if device not in ("cpu", "cuda"):
             raise UserError(f"--device {device!r} is not one of cpu, cuda")
+        import torch
+
+        if device == "cuda" and not torch.cuda.is_available():
+            raise UserError("--device cuda: no CUDA device is available (use --device cpu)")
     info = {"calibration_images": int(len(calib_images)), **(meta or {})}
     qg = calibrate_rtn(graph, qplan, iterate_batches(calib_images, batch_size), seed=seed,
                        run_values=float_values, meta=info)
