@@ -61,3 +61,25 @@ def test_bad_bit_setting_is_a_user_error(bad):
 def test_override_out_of_range():
     with pytest.raises(UserError, match="out of range"):
         make_plan(tiny_resnet(), "w4a4", weight_overrides={"fc": 9})
+
+
+def test_paper_convention_reads_block_outputs_at_the_activation_bits():
+    p = make_plan(tiny_resnet(), "w2a4", convention="paper")
+    assert p.convention == "paper" and not p.strict
+    assert p.values["maxpool"] == p.values["conv1"] == 4   # block input: the conv and the skip read 4 bit
+    assert p.values["block.conv2"] == 8                     # pre-add conv output (float in the papers)
+    assert p.values["x"] == 8 and p.values["fc"] == 8 and p.values["flatten"] == 8  # FC input, logits
+    assert p.weights == {"conv1": 8, "block.conv1": 2, "block.conv2": 2, "fc": 8}
+    assert p.requants == {}
+    m = make_plan(tiny_mobilenet(), "w4a2", convention="paper")
+    assert m.values["b1.proj"] == 2 and "b1.proj@a2" not in m.requants  # projection read by expand + skip
+    assert make_plan(tiny_resnet(), "w2a4").values["maxpool"] == 8      # the default keeps it 8 bit
+    assert QuantPlan.from_dict(p.to_dict()) == p
+    assert make_plan(tiny_resnet(), "w2a2", convention="strict") == make_plan(tiny_resnet(), "w2a2", strict=True)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [({"convention": "float"}, "--convention 'float'"),
+                                              ({"convention": "paper", "strict": True}, "exclude")])
+def test_bad_convention(kwargs, fragment):
+    with pytest.raises(UserError, match=fragment):
+        make_plan(tiny_resnet(), "w4a4", **kwargs)
