@@ -102,6 +102,33 @@ def run_row(spec: str, args) -> dict:
     return row
 
 
+def simulator_check(ref: str, bits: str, args) -> dict:
+    """RTN export of a docs/BENCHMARKS.md spine row: the eval-mode simulator (catrt, each
+    interpreter's reference profile) against that interpreter's BUILTIN_REF on the test images."""
+    import hashlib
+
+    from catdeploy import api
+    from catdeploy.interpreters import available_interpreters
+    from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images
+    from catdeploy.quant.simulate import integer_outputs
+    from catdeploy.train import reference_checkpoint
+    from catdeploy.verify import catrt_profile
+
+    weights = reference_checkpoint(ref)
+    qg = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", CalibrateOptions(bits=bits, samples=args.samples))
+    model = api.export_tflite(api.lower(qg))
+    x, y = eval_images("fashion-mnist", args.eval_samples)
+    out = {"model": ref, "bits": bits, "weights_sha256": hashlib.sha256(Path(weights).read_bytes()).hexdigest(),
+           "eval_images": int(len(y)), "interpreters": {}}
+    for interp in available_interpreters():
+        profile = catrt_profile(interp, "ref")[0]
+        simulated = integer_outputs(qg, x, profile=profile)
+        deployed = api.run_tflite(model, x, interp, "ref")
+        out["interpreters"][interp] = {"profile": profile, "differing_logits": int(np.count_nonzero(simulated != deployed)),
+                                       "top1": api.top_k(deployed, y, 1) * 100}
+    return out
+
+
 def markdown(rows: list[dict], env: dict) -> str:
     shas = sorted({(r["model"], r["weights_sha256"]) for r in rows})
     lines = [BEGIN, "## Reconstruction PTQ (integer top-1, catrt = TFLite reference kernels)", "",
@@ -130,6 +157,20 @@ def markdown(rows: list[dict], env: dict) -> str:
                 f"| {r['activation_tensors_over']}/{r['weight_tensors_over']} | {r['calib_seconds']:.0f} "
                 f"| {r['peak_rss_mib']:.0f} |")
         lines.append("")
+    check = RESULTS.with_name("simulator_check.json")
+    if check.exists():
+        data = json.loads(check.read_text())
+        lines += ["### Simulator = integer on the spine's RTN exports", "",
+                  f"Measured {data['date']}: eval-mode simulator (catrt with each interpreter's reference "
+                  "profile) against that interpreter's BUILTIN_REF on the fashion-mnist test images; "
+                  "differing logits (int8 elements) per interpreter.", "",
+                  "| model | bits | images | " + " | ".join(sorted({i for r in data["rows"] for i in r["interpreters"]})) + " |",
+                  "|---|---|---|" + "---|" * len({i for r in data["rows"] for i in r["interpreters"]})]
+        names = sorted({i for r in data["rows"] for i in r["interpreters"]})
+        for r in data["rows"]:
+            cells = [str(r["interpreters"][n]["differing_logits"]) if n in r["interpreters"] else "-" for n in names]
+            lines.append(f"| {r['model']} | {r['bits']} | {r['eval_images']} | " + " | ".join(cells) + " |")
+        lines.append("")
     lines.append(END)
     return "\n".join(lines)
 
@@ -148,9 +189,23 @@ def main() -> int:
     p.add_argument("--redo", action="store_true")
     p.add_argument("--no-doc", action="store_true")
     p.add_argument("--row", help=argparse.SUPPRESS)
+    p.add_argument("--simulator-check", action="store_true",
+                   help="RTN exports of --models x --bits: simulator vs each interpreter's BUILTIN_REF, "
+                        "written to bench/results/simulator_check.json")
     args = p.parse_args()
     if args.row:
         print("ROW " + json.dumps(run_row(args.row, args)))
+        return 0
+    if args.simulator_check:
+        path = RESULTS.with_name("simulator_check.json")
+        done = {(r["model"], r["bits"]): r for r in (json.loads(path.read_text())["rows"] if path.exists() else [])}
+        for model in args.models.split(","):
+            for bits in args.bits.split(","):
+                if (model, bits) in done and not args.redo:
+                    continue
+                done[(model, bits)] = simulator_check(model, bits, args)
+                print(json.dumps(done[(model, bits)]), flush=True)
+                path.write_text(json.dumps({"date": str(date.today()), "rows": sorted(done.values(), key=lambda r: (r["model"], r["bits"]))}, indent=1) + "\n")
         return 0
     from catdeploy import api
 
