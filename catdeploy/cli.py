@@ -155,6 +155,10 @@ def eval_command(
                        + (f" (fake-quant top-1 {result['fake_quant_top1']:.2f} %"
                           + (", CAT applied in float" if "top1_with_cat" in result else "") + ")"
                           if "fake_quant_top1" in result else ""))
+            if "simulator_top1" in result:
+                typer.echo(f"simulator (eval mode, integer-exact): top-1 {result['simulator_top1']:.2f} %, "
+                           f"{result['simulator_differing_elements']} logits differ from the engine"
+                           + (f" (method {result['method']})" if result.get("method") else ""))
             if "top1_ref" in result:
                 typer.echo(f"reference kernels (ref): top-1 {result['top1_ref']:.2f} %, same top-1 class on "
                            f"{result['top1_agreement_with_ref'] * 100:.2f} % of the images")
