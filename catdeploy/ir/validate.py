@@ -48,6 +48,11 @@ PARAMS_BY_KIND: Mapping[OpKind, frozenset[str]] = {
     for kind in OpKind
 }
 
+# Optional params of a weighted node that absorbed a BatchNorm (capture/passes/fold_bn.py): the
+# population mean and standard deviation of its output before the activation (BN's beta, |gamma|),
+# used by PD-Quant's distribution correction.
+BN_STATISTICS = frozenset({"bn_mean", "bn_std"})
+
 # Number of tensor inputs per kind (None: one or more).
 _ARITY: Mapping[OpKind, int | None] = {
     **{kind: 1 for kind in OpKind},
@@ -129,6 +134,8 @@ def _check_node(graph: Graph, node: Node) -> None:
     if set(node.attrs) != expected_attrs:
         raise InvalidGraph(f"{where} has attrs {sorted(node.attrs)}, expected {sorted(expected_attrs)}")
     expected_params = PARAMS_BY_KIND[kind]
+    if expected_params and set(node.params) == expected_params | BN_STATISTICS:
+        expected_params = expected_params | BN_STATISTICS
     if set(node.params) != expected_params:
         raise InvalidGraph(f"{where} has params {sorted(node.params)}, expected {sorted(expected_params)}")
     for pname, array in node.params.items():

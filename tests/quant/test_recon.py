@@ -247,3 +247,44 @@ def test_reconstructed_graph_is_integer_exact_in_every_interpreter(tiny_case):
     reports = verify_model(model, api.prepare_inputs(model, calib[:16]), available_interpreters(), ["ref"])
     assert reports and all(r.bit_exact for r in reports), [r.to_dict() for r in reports]
     assert np.array_equal(integer_outputs(qg, calib[:16]), api.run_catrt(model, calib[:16]))
+
+
+def test_distribution_correction_moves_the_input_towards_the_batchnorm_statistics():
+    from catdeploy.quant.recon.engine import _Caches, _pre_activation, distribution_correction
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 6, 3, padding=1)
+            self.bn = torch.nn.BatchNorm2d(6)
+            self.fc = torch.nn.Linear(6, 4)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(torch.relu(self.bn(self.conv(x))), 1), 1))
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    with torch.no_grad():
+        net.bn.running_mean.uniform_(-1, 1)
+        net.bn.running_var.uniform_(0.5, 2)
+        net.bn.weight.uniform_(0.5, 1.5)
+        net.bn.bias.uniform_(-0.5, 0.5)
+    g = api.capture(net, 8)
+    conv = next(n for n in g.nodes if n.kind == OpKind.CONV2D)
+    assert set(conv.params) == {"weight", "bias", "bn_mean", "bn_std"}
+    np.testing.assert_array_equal(conv.params["bn_std"], np.abs(net.bn.weight.detach().numpy()))
+    x = np.random.default_rng(0).normal(size=(64, 3, 8, 8)).astype(np.float32) * 2 + 1  # off the BN stats
+    qg = api.calibrate(g, api.plan(g, "w4a4"), x)
+    caches = _Caches(QuantSimulator(qg), torch.from_numpy(x), 1 << 30)
+    unit = block_units(g)[0]
+    x_fp = caches.fp[unit.inputs[0]]
+    params = caches.fp_params[conv.name]
+
+    def distance(inp):
+        y = _pre_activation(conv, inp, params)
+        return float((y.mean((0, 2, 3)) - params["bn_mean"]).pow(2).mean() + (y.std((0, 2, 3)) - params["bn_std"]).pow(2).mean())
+
+    corrected = distribution_correction(caches, unit, x_fp, steps=200, seed=0)
+    assert distance(corrected) < 0.9 * distance(x_fp)
+    assert float((corrected - x_fp).pow(2).mean()) < float(x_fp.pow(2).mean())  # a nudge, not a new input
+    assert torch.equal(distribution_correction(caches, unit, x_fp, steps=0, seed=0), x_fp)

@@ -1,7 +1,9 @@
 """Fold eval-mode batch norm into the conv/linear that produces its input.
 
 y = gamma * (W x + b - mean) / sqrt(var + eps) + beta  ==>  W' = W * s, b' = (b - mean) * s + beta
-with s = gamma / sqrt(var + eps) per output channel (computed in float64, stored as float32).
+with s = gamma / sqrt(var + eps) per output channel (computed in float64, stored as float32). The
+folded node also keeps params bn_mean = beta and bn_std = |gamma|: the population statistics of its
+output before the activation (PD-Quant's distribution correction targets them).
 A BATCHNORM whose input is not the sole use of a conv/linear output (or comes from another op)
 becomes a per-channel affine op of its own: a 1x1 DEPTHWISE_CONV2D (NCHW) or a diagonal LINEAR
 ([N, C]), named after the batch norm.
@@ -54,7 +56,10 @@ def _fold_into(layer: Node, bn: Node) -> Node:
                          f"{weight.shape[0]} outputs")
     new_weight = weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
     new_bias = bias * scale + shift
-    params = {"weight": new_weight.astype(np.float32), "bias": new_bias.astype(np.float32)}
+    params = {"weight": new_weight.astype(np.float32), "bias": new_bias.astype(np.float32),
+              # the folded output's population statistics (before the activation): beta, |gamma|
+              "bn_mean": np.asarray(bn.params["bias"], np.float32).copy(),
+              "bn_std": np.abs(np.asarray(bn.params["weight"], np.float32))}
     return Node(layer.name, layer.kind, layer.inputs, layer.outputs, layer.attrs, params)
 
 

@@ -9,6 +9,8 @@ and the caches must fit `memory_budget` bytes. Per unit (methods.py for what eac
          + round_weight * sum (1 - |2 h(V) - 1|^beta)                 AdaRound regulariser, after warm-up
          + KL(softmax(z_fp / T) || softmax(z_q / T)) / 0.1            PD-Quant, z_q = rest of the FP
                                                                        network on y_q
+PD-Quant also corrects the unit's full-precision input towards the BatchNorm statistics of the
+first layer reading it before the targets are computed (distribution_correction).
 AdaRound's V (Adam, lr 3e-3) and the activation steps (Adam, lr 4e-5, cosine) are updated; then the
 rounding is hardened and the next unit starts. Deterministic for a given seed (seeded generators).
 """
@@ -129,10 +131,10 @@ class _Caches:
                             f"{self.budget / 2**30:.1f} GiB budget: use fewer --samples")
 
 
-def _unit_targets(caches: _Caches, unit: Unit) -> torch.Tensor:
-    """The full-precision output of `unit` on the cached full-precision inputs."""
+def _unit_targets(caches: _Caches, unit: Unit, x_fp: dict) -> torch.Tensor:
+    """The full-precision output of `unit` on its full-precision inputs `x_fp`."""
     nodes = {n.name: n for n in caches.graph.nodes}
-    env = {v: caches.fp[v] for v in unit.inputs}
+    env = dict(x_fp)
     with torch.no_grad():
         for name in unit.nodes:
             node = nodes[name]
@@ -152,6 +154,44 @@ def _rest_of_network(caches: _Caches, unit: Unit):
             env[node.output] = caches.fp_node(node, env)
         return env[caches.graph.outputs[0]]
     return run
+
+
+def _pre_activation(node, x: torch.Tensor, params: dict) -> torch.Tensor:
+    """The node's float output before its fused activation."""
+    from dataclasses import replace as dc_replace
+
+    plain = dc_replace(node, attrs={**dict(node.attrs), "activation": "none"})
+    return FLOAT_OPS[node.kind](plain, [x], {"weight": params["weight"], "bias": params["bias"]})
+
+
+def distribution_correction(caches: _Caches, unit: Unit, x_fp: torch.Tensor, steps: int, seed: int,
+                            batch_size: int = 256, lr: float = 1e-2, closeness: float = 1.0) -> torch.Tensor:
+    """PD-Quant's DC: nudge the unit's full-precision input so that the first layer reading it
+    produces, before its activation, the population statistics its BatchNorm recorded (mean beta,
+    std |gamma|, params bn_mean / bn_std), staying close to the original input; `steps` Adam steps
+    on seeded mini-batches. Units whose first layer had no BatchNorm are returned unchanged."""
+    source = unit.inputs[0]
+    readers = [caches.sim.nodes[n] for n in unit.nodes
+               if source in caches.graph.node(n).inputs and "bn_mean" in caches.graph.node(n).params]
+    if steps <= 0 or not readers:
+        return x_fp
+    node = readers[0]
+    params = caches.fp_params[node.name]
+    mean_t, std_t = params["bn_mean"], params["bn_std"]
+    corrected = x_fp.clone().requires_grad_(True)
+    opt = torch.optim.Adam([corrected], lr=lr)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    n = len(x_fp)
+    for _ in range(steps):
+        idx = torch.randperm(n, generator=gen)[:min(batch_size, n)].to(x_fp.device)
+        y = _pre_activation(node, corrected[idx], params)
+        dims = [0] + list(range(2, y.ndim))
+        loss = ((y.mean(dims) - mean_t).pow(2).mean() + (y.std(dims) - std_t).pow(2).mean()
+                + closeness * (corrected[idx] - x_fp[idx]).pow(2).mean())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return corrected.detach()
 
 
 def reconstruct(qg: QuantizedGraph, images: np.ndarray, *, method: str, preset: str = "default",
@@ -182,7 +222,10 @@ def reconstruct(qg: QuantizedGraph, images: np.ndarray, *, method: str, preset: 
         caches.advance_to(index_of[unit.nodes[0]])
         x_q = {v: caches.q[v] for v in unit.inputs}
         x_fp = {v: caches.fp[v] for v in unit.inputs}
-        y_fp = _unit_targets(caches, unit)
+        if cfg.prediction_difference and cfg.granularity == "block" and p.correction_steps:
+            x_fp = {v: distribution_correction(caches, unit, x_fp[v], p.correction_steps, seed * 1000003 + u_index)
+                    for v in unit.inputs}
+        y_fp = _unit_targets(caches, unit, x_fp)
         rest = _rest_of_network(caches, unit) if cfg.prediction_difference and cfg.granularity == "block" else None
         weighted = [name for name in unit.nodes if sim.nodes[name].kind in WEIGHTED_OPS]
         rounding = [sim.init_adaround(name).requires_grad_(True) for name in weighted]
