@@ -20,9 +20,12 @@ from .common import compute_padding
 
 def fast_3x3_supported(input_shape, filter_shape, output_shape, stride: tuple, dilation: tuple,
                        padding: int) -> bool:
+    """output_shape is ignored beyond its batch: like TFLite's Prepare (which resizes the output),
+    the output size is computed from the input, filter, stride and padding."""
     _, in_h, in_w, in_c = input_shape
     _, f_h, f_w, out_c = filter_shape
-    _, out_h, out_w, _ = output_shape
+    out_h, _ = compute_padding(padding, stride[0], dilation[0], in_h, f_h)
+    out_w, _ = compute_padding(padding, stride[1], dilation[1], in_w, f_w)
     if in_c <= 0 or out_c != in_c:          # depth multiplier 1
         return False
     stride_h, stride_w = stride
