@@ -73,6 +73,10 @@ def run_row(spec: str, args) -> dict:
     from catdeploy.train import reference_checkpoint
     from catdeploy.verify import verify_model
 
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
     ref, bits, method, preset, convention = spec.split(",")
     weights = reference_checkpoint(ref)
     opts = CalibrateOptions(bits=bits, method=method, samples=args.samples, preset=preset, convention=convention)
@@ -97,6 +101,7 @@ def run_row(spec: str, args) -> dict:
         "verify_ok": all(r.bit_exact for r in reports),
         "verify_interpreters": [f"{r.interpreter} {r.version} ({r.resolver})" for r in reports],
         "verify_images": int(len(xv)), "iterations": qg.meta.get("iterations"),
+        "torch_threads": torch.get_num_threads(), "other_load": args.other_load,
         **distinct_value_check(qg, model, xv),
     }
     return row
@@ -140,7 +145,9 @@ def markdown(rows: list[dict], env: dict) -> str:
              "`verify` = mismatched elements over every tensor, 256 images, BUILTIN_REF of each "
              "installed interpreter; `> 2^b` = tensors / weight tensors holding more distinct values "
              "than their planned width allows. Time = calibration wall time on this machine (RTN + "
-             "reconstruction), memory = peak RSS of the row's process. Bench: `bench/bench_recon.py`.", ""]
+             "reconstruction), memory = peak RSS of the row's process; * = measured while other benchmarks "
+             "shared the 2 cores (the row's `other_load` note in bench/results/recon.json; not a clean time). "
+             "Bench: `bench/bench_recon.py`.", ""]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["model"], r["preset"], r["convention"]), []).append(r)
@@ -154,7 +161,8 @@ def markdown(rows: list[dict], env: dict) -> str:
             lines.append(
                 f"| {r['bits']} | {r['method']} | {r['int_top1']:.2f} | {r['simulator_differing_logits']} "
                 f"| {r['fake_quant_top1']:.2f} | {r['verify_mismatched']} "
-                f"| {r['activation_tensors_over']}/{r['weight_tensors_over']} | {r['calib_seconds']:.0f} "
+                f"| {r['activation_tensors_over']}/{r['weight_tensors_over']} | {r['calib_seconds']:.0f}"
+                f"{'*' if r.get('other_load') else ''} "
                 f"| {r['peak_rss_mib']:.0f} |")
         lines.append("")
     check = RESULTS.with_name("simulator_check.json")
@@ -187,6 +195,9 @@ def main() -> int:
     p.add_argument("--verify-samples", type=int, default=256)
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--redo", action="store_true")
+    p.add_argument("--threads", type=int, default=0, help="torch threads per row (0: torch's default)")
+    p.add_argument("--other-load", default="", help="Note recorded with each row: other work on the machine "
+                                                     "while it ran (times are then not clean)")
     p.add_argument("--no-doc", action="store_true")
     p.add_argument("--row", help=argparse.SUPPRESS)
     p.add_argument("--simulator-check", action="store_true",
@@ -226,7 +237,8 @@ def main() -> int:
                         t0 = time.perf_counter()
                         out = subprocess.run([sys.executable, __file__, "--row", spec,
                                               "--samples", str(args.samples), "--eval-samples", str(args.eval_samples),
-                                              "--verify-samples", str(args.verify_samples)],
+                                              "--verify-samples", str(args.verify_samples),
+                                              "--threads", str(args.threads), "--other-load", args.other_load],
                                              capture_output=True, text=True)
                         line = [ln for ln in out.stdout.splitlines() if ln.startswith("ROW ")]
                         if out.returncode or not line:
