@@ -36,6 +36,9 @@ RESULTS = ROOT / "bench" / "results" / "recon.json"
 BEGIN, END = "<!-- recon:begin -->", "<!-- recon:end -->"
 METHOD_ORDER = ["rtn", "adaround", "brecq", "qdrop", "pdquant"]
 BITS_ORDER = ["w4a4", "w2a4", "w4a2", "w2a2"]
+PRESET_ORDER = ["-", "fast", "default", "paper"]
+# FP test top-1 of the reference checkpoints (../shared/reference/README, same sha256 as the rows)
+FP_TOP1 = {"fmnist-r18": "91.70", "fmnist-mbv2": "90.76"}
 
 
 def key_of(row: dict) -> tuple:
@@ -150,16 +153,18 @@ def markdown(rows: list[dict], env: dict) -> str:
              "Bench: `bench/bench_recon.py`.", ""]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["model"], r["preset"], r["convention"]), []).append(r)
-    for (model, preset, convention), rs in sorted(groups.items()):
-        lines += [f"### {model}, preset {preset}, convention {convention}", "",
-                  "| bits | method | int top-1 | sim = int | surrogate | verify | > 2^b | time s | peak MiB |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        groups.setdefault((r["model"], r["convention"]), []).append(r)
+    for (model, convention), rs in sorted(groups.items()):
+        fp = FP_TOP1.get(model)
+        lines += [f"### {model}, convention {convention}" + (f" (FP top-1 {fp})" if fp else ""), "",
+                  "| bits | method | preset | int top-1 | sim = int | surrogate | verify | > 2^b | time s | peak MiB |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         rs.sort(key=lambda r: (BITS_ORDER.index(r["bits"]) if r["bits"] in BITS_ORDER else 9,
+                               PRESET_ORDER.index(r["preset"]) if r["preset"] in PRESET_ORDER else 9,
                                METHOD_ORDER.index(r["method"])))
         for r in rs:
             lines.append(
-                f"| {r['bits']} | {r['method']} | {r['int_top1']:.2f} | {r['simulator_differing_logits']} "
+                f"| {r['bits']} | {r['method']} | {r['preset']} | {r['int_top1']:.2f} | {r['simulator_differing_logits']} "
                 f"| {r['fake_quant_top1']:.2f} | {r['verify_mismatched']} "
                 f"| {r['activation_tensors_over']}/{r['weight_tensors_over']} | {r['calib_seconds']:.0f}"
                 f"{'*' if r.get('other_load') else ''} "
