@@ -16,7 +16,6 @@ rounding is hardened and the next unit starts. Deterministic for a given seed (s
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -211,9 +210,7 @@ def reconstruct(qg: QuantizedGraph, images: np.ndarray, *, method: str, preset: 
     fp_logits = None
     if cfg.prediction_difference:
         with torch.no_grad():
-            env = {qg.graph.inputs[0]: x}
-            fp_logits = caches._batched(
-                lambda xb: _rest_of_network_from_input(caches, xb), x)
+            fp_logits = caches._batched(lambda xb: _fp_logits(caches, xb), x)
     units = units_for(qg.graph, cfg.granularity)
     index_of = {n.name: i for i, n in enumerate(qg.graph.nodes)}
     learned: set[str] = set()
@@ -251,7 +248,7 @@ def reconstruct(qg: QuantizedGraph, images: np.ndarray, *, method: str, preset: 
         gen = torch.Generator(device="cpu").manual_seed(seed * 1000003 + u_index)
         sim.generator = torch.Generator(device=sim.device).manual_seed(seed * 1000003 + u_index + 1)
         for it in range(iters):
-            idx = torch.randperm(n, generator=gen)[:_batch(p.batch_size, n)].to(sim.device)
+            idx = torch.randperm(n, generator=gen)[:min(p.batch_size, n)].to(sim.device)
             env = {}
             for v in unit.inputs:
                 xb = x_q[v][idx]
@@ -288,11 +285,7 @@ def reconstruct(qg: QuantizedGraph, images: np.ndarray, *, method: str, preset: 
     return sim.to_quantized_graph(meta={"method": method, "preset": preset, "iterations": iters})
 
 
-def _batch(batch_size: int, n: int) -> int:
-    return min(batch_size, n)
-
-
-def _rest_of_network_from_input(caches: _Caches, x: torch.Tensor) -> torch.Tensor:
+def _fp_logits(caches: _Caches, x: torch.Tensor) -> torch.Tensor:
     env = {caches.graph.inputs[0]: x}
     for node in caches.graph.nodes:
         env[node.output] = caches.fp_node(node, env)
