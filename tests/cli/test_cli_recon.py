@@ -15,12 +15,9 @@ def run(*args):
 
 
 @pytest.fixture(scope="module")
-def recon_dir(tmp_path_factory):
+def recon_dir(tmp_path_factory, digits_checkpoint):
     d = tmp_path_factory.mktemp("recon")
-    ckpt = d / "digits.pt"
-    r = run("train", "mnasnet0_5", "--data", "digits", "-o", ckpt, "--epochs", 1, "--limit", 128,
-            "--batch-size", 32)
-    assert r.exit_code == 0, r.stderr
+    ckpt = digits_checkpoint
     qg = d / "qdrop.qg"
     r = run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w2a4",
             "--samples", 64, "--method", "qdrop", "--preset", "fast", "--iters", 3, "-o", qg, "--json")

@@ -24,12 +24,9 @@ def one_line_error(result, code=2, *fragments):
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
+def workdir(tmp_path_factory, digits_checkpoint):
     d = tmp_path_factory.mktemp("spine")
-    ckpt = d / "digits.pt"
-    r = run("train", "mnasnet0_5", "--data", "digits", "-o", ckpt, "--epochs", 1, "--limit", 128,
-            "--batch-size", 32)
-    assert r.exit_code == 0, r.stderr
+    ckpt = digits_checkpoint
     qg = d / "m.qg"
     r = run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w4a4",
             "--samples", 64, "-o", qg, "--json")
