@@ -304,7 +304,10 @@ def test_sigint_during_export_exits_130_and_leaves_nothing(inputs, tmp_path):
     proc = subprocess.Popen(
         CLI + ["export", "mnasnet0_5", "--weights", str(inputs / "mnas.pt"), "--data", "digits",
                "--samples", "512", "--target", "tflite", "-o", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path,
+        # Ctrl-C as a terminal delivers it: a run started from a background job (`make test &`)
+        # inherits SIGINT ignored, and Python then never installs its KeyboardInterrupt handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         # well inside the command (torch imported, calibrating) before interrupting
