@@ -9,9 +9,11 @@ Training mode (`QuantSimulator.run_nodes`): the same graph, the same quantizatio
 value on its planned grid, every requantized copy on its own grid, int32 biases on s_in * s_w) as
 float32 torch with straight-through rounding, so that reconstruction can differentiate through it.
 It learns per-tensor activation steps (LSQ-style, zero points fixed) and, per weighted node, either
-the hardened codes or AdaRound's soft rounding. It differs from the integer graph only by
-fixed-point rounding details (double rounding, TFLite's pooling rounding); `fake_quant_logits`
-reports that surrogate's accuracy beside the integer one.
+the hardened codes or AdaRound's soft rounding. Requantization of a weighted op's
+accumulators and of requantized copies rounds as the reference kernels do (double rounding,
+`requantize_ste`); average pooling as AveragePool's integer division does; what remains
+different is the fixed-point detail of ADD / MUL / LUT activations (sub-LSB at their shifts) and the 31-bit multipliers; `fake_quant_logits` reports that surrogate's
+accuracy beside the integer one.
 """
 from __future__ import annotations
 
@@ -20,12 +22,17 @@ from typing import Mapping
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from catdeploy.ir.float_ops import FLOAT_OPS
-from catdeploy.ir.graph import Node
+from catdeploy.ir.float_ops._activation import torch_pads
+from catdeploy.ir.graph import Node, OpKind
 from catdeploy.quant.plan import WEIGHTED_OPS
-from catdeploy.quant.qparams import ActQParams, WeightQParams, weight_code_range
+from catdeploy.quant.qparams import ActQParams, WeightQParams, container_offset, weight_code_range
 from catdeploy.quant.quantized_graph import QuantizedGraph, bias_codes_for
+
+
+AVERAGE_POOL_OPS = (OpKind.AVG_POOL2D, OpKind.GLOBAL_AVG_POOL)  # lowered to AVERAGE_POOL_2D
 
 
 # ----------------------------------------------------------------------------------------------
@@ -62,6 +69,49 @@ def fake_quant_ste(x: torch.Tensor, scale: torch.Tensor, zero_point: int, bits: 
     """Asymmetric b-bit fake quantization; gradients reach x (inside the clip) and the scale (LSQ)."""
     q = torch.clamp(round_ste(x / scale) + zero_point, 0, (1 << bits) - 1)
     return (q - zero_point) * scale
+
+
+def round_half_away_ste(x: torch.Tensor) -> torch.Tensor:
+    """Round half away from zero (gemmlowp RoundingDivideByPOT's ties), identity gradient."""
+    return x + (torch.sign(x) * torch.floor(torch.abs(x) + 0.5) - x).detach()
+
+
+def requantize_ste(u: torch.Tensor, multiplier: torch.Tensor) -> torch.Tensor:
+    """Integer code of u = acc * M as TFLite's reference MultiplyByQuantizedMultiplier rounds it
+    (catrt.fixed_point "dr_away"), straight through.
+
+    M = q * 2^e, q in [0.5, 1): for e < 0 the kernel first rounds acc * q * 2^31 / 2^31
+    (SaturatingRoundingDoublingHighMul, ties up) and then divides by 2^-e (RoundingDivideByPOT,
+    ties away from zero). At low bit widths M is near 1 and the accumulators are small, so this
+    double rounding moves a large share of the codes by one step (e.g. 10 % of a 2-bit depthwise
+    conv's outputs at 4-bit activations); single rounding would train a different model.
+    """
+    _, exponent = torch.frexp(multiplier.detach())
+    right = torch.clamp(-exponent, 0, 20).to(u.dtype)   # beyond 2^-20 the first rounding is exact
+    pot = torch.exp2(right)
+    first = u * pot
+    first = first + (torch.floor(first + 0.5) - first).detach()
+    return round_half_away_ste(first / pot)
+
+
+def average_pool_ste(mean_codes: torch.Tensor, counts, stored_zero_point: int) -> torch.Tensor:
+    """Integer code of a window mean as TFLite's reference AveragePool computes it
+    (reference/integer_ops/pooling.h): the stored int8 values (code + stored_zero_point) are summed
+    and divided by the cell count with (sum +- count / 2) / count, C integer division, so ties round
+    away from zero *of the stored values*. `mean_codes` = window mean in codes; identity gradient."""
+    counts = torch.as_tensor(counts, dtype=mean_codes.dtype, device=mean_codes.device)
+    total = torch.round(mean_codes * counts) + counts * stored_zero_point
+    stored = torch.sign(total) * torch.floor((torch.abs(total) + torch.floor(counts / 2)) / counts)
+    exact = stored - stored_zero_point
+    return mean_codes + (exact - mean_codes).detach()
+
+
+def pool_cell_counts(node: Node, x: torch.Tensor):
+    """In-image cells of each pooling window (what TFLite divides by)."""
+    if node.kind is OpKind.GLOBAL_AVG_POOL:
+        return x.shape[2] * x.shape[3]
+    ones = F.pad(torch.ones_like(x[:1, :1]), torch_pads(*node.attrs["padding"]))
+    return F.avg_pool2d(ones, tuple(node.attrs["kernel"]), tuple(node.attrs["stride"]), divisor_override=1)
 
 
 def rectified_sigmoid(v: torch.Tensor, zeta: float = 1.1, gamma: float = -0.1) -> torch.Tensor:
@@ -160,21 +210,37 @@ class QuantSimulator:
         codes = self.soft_codes(name) if name in self.rounding else self.codes[name]
         return codes * s
 
+    def accumulator_step(self, name: str) -> torch.Tensor:
+        """Real value of one int32 accumulator step per output channel: s_in * s_w."""
+        s, _, _, _ = self._wgrid(name)
+        return self.scale_of(self.plan.node_inputs[name][0]) * s.reshape(-1)
+
     def bias(self, name: str) -> torch.Tensor:
         """int32 bias on the grid s_in * s_w (round to nearest, straight through)."""
-        s, _, _, _ = self._wgrid(name)
-        s_in = self.scale_of(self.plan.node_inputs[name][0])
-        step = s_in * s.reshape(-1)
+        step = self.accumulator_step(name)
         return round_ste(self.bias_f[name] / step) * step
 
     # -- activations ---------------------------------------------------------------------------
     def scale_of(self, value: str) -> torch.Tensor:
         return self.act_scales[grid_key(self.qg, value)]
 
-    def quantize(self, value: str, x: torch.Tensor) -> torch.Tensor:
+    def quantize(self, value: str, x: torch.Tensor, source_step: torch.Tensor | None = None,
+                 pool_counts=None) -> torch.Tensor:
+        """x on the grid of `value`, rounded as the integer kernel that produces it rounds: with
+        `source_step` (real value of one step of the accumulator or source code x is made of) as
+        MultiplyByQuantizedMultiplier, with `pool_counts` as AveragePool, else to nearest."""
         key = grid_key(self.qg, value)
         qp = self.act[key]
-        y = fake_quant_ste(x, self.act_scales[key], qp.zero_point, qp.bits)
+        scale = self.act_scales[key]
+        if key in self.fixed_grids or (source_step is None and pool_counts is None):
+            y = fake_quant_ste(x, scale, qp.zero_point, qp.bits)
+        else:
+            if source_step is not None:
+                code = requantize_ste(x / scale, source_step / scale)
+            else:
+                stored_zero_point = qp.zero_point + container_offset(qp.bits)
+                code = average_pool_ste(x / scale, pool_counts, stored_zero_point)
+            y = (torch.clamp(code + qp.zero_point, 0, (1 << qp.bits) - 1) - qp.zero_point) * scale
         if self.drop_prob > 0:  # QDrop: keep the float value with probability drop_prob
             keep_float = torch.rand(y.shape, generator=self.generator, device=y.device) < self.drop_prob
             y = torch.where(keep_float, x, y)
@@ -183,16 +249,23 @@ class QuantSimulator:
     def read(self, env: dict, value: str) -> torch.Tensor:
         """A node input: a value of env, or a requantized copy made from its source."""
         if value in self.plan.requants:
-            return self.quantize(value, env[self.plan.requants[value][0]])
+            source = self.plan.requants[value][0]
+            return self.quantize(value, env[source], self.scale_of(source))
         return env[value]
 
     def run_node(self, node: Node, env: dict) -> torch.Tensor:
         args = [self.read(env, v) for v in self.plan.node_inputs[node.name]]
+        step = None
         if node.kind in WEIGHTED_OPS:
             params = {"weight": self.weight(node.name), "bias": self.bias(node.name)}
+            step = self.accumulator_step(node.name)
         else:
             params = {k: torch.from_numpy(np.asarray(v, np.float32)).to(self.device) for k, v in node.params.items()}
-        y = self.quantize(node.output, FLOAT_OPS[node.kind](node, args, params))
+        y = FLOAT_OPS[node.kind](node, args, params)
+        if step is not None:
+            step = step.reshape((1, -1) + (1,) * (y.ndim - 2))
+        counts = pool_cell_counts(node, args[0]) if node.kind in AVERAGE_POOL_OPS else None
+        y = self.quantize(node.output, y, step, counts)
         env[node.output] = y
         return y
 
