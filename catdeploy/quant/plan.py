@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
@@ -114,10 +115,15 @@ class QuantPlan:
 
 
 def parse_bits(bits: str) -> tuple[int, int]:
-    key = bits.strip().lower()
-    if key not in BIT_SETTINGS:
-        raise UserError(f"--bits {bits!r} is not one of {', '.join(BIT_SETTINGS)}")
-    return BIT_SETTINGS[key]
+    """'wXaY' -> (X, Y), weight and activation widths in 2..8 (w4a8, w3a3, ... as well as the
+    five settings of the benchmark tables, BIT_SETTINGS)."""
+    key = str(bits).strip().lower()
+    if key in BIT_SETTINGS:
+        return BIT_SETTINGS[key]
+    match = re.fullmatch(r"w([2-8])a([2-8])", key)
+    if match is None:
+        raise UserError(f"--bits {bits!r} is not wXaY with X, Y in 2..8 (e.g. {', '.join(BIT_SETTINGS)}, w3a3, w4a8)")
+    return int(match.group(1)), int(match.group(2))
 
 
 def _check_bits(value: int, what: str) -> int:
