@@ -65,6 +65,21 @@ def distinct_value_check(qg, model: bytes, x) -> dict:
             "weight_tensors_checked": len(qg.weight_codes), "weight_tensors_over": wover}
 
 
+BASES = Path.home() / ".cache" / "catdeploy" / "bench" / "recon"
+
+
+def base_path(spec: str) -> Path:
+    """Where a row's calibrated .qg is kept (a base for bench_cat.py --base-method)."""
+    return BASES / (spec.replace(",", "_") + ".qg")
+
+
+def save_base(qg, spec: str) -> None:
+    from catdeploy.quant.quantized_graph import save_quantized_graph
+
+    BASES.mkdir(parents=True, exist_ok=True)
+    save_quantized_graph(qg, base_path(spec))
+
+
 def run_row(spec: str, args) -> dict:
     """One row, in this process (called by the parent with --row)."""
     import hashlib
@@ -86,10 +101,12 @@ def run_row(spec: str, args) -> dict:
     t0 = time.perf_counter()
     qg = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", opts)
     calib_s = time.perf_counter() - t0
+    save_base(qg, spec)
     model = api.export_tflite(api.lower(qg))
     x, y = eval_images("fashion-mnist", args.eval_samples)
-    simulated = integer_outputs(qg, x)
-    deployed = api.run_catrt(model, x, batch_size=256)
+    simulated = integer_outputs(qg, x)   # eval-mode simulator: catrt on the lowered program
+    xs = x[:args.tflite_samples]           # against the deployed interpreter (BUILTIN_REF)
+    deployed = api.run_tflite(model, xs, "tflite-runtime", "ref")
     xv = x[:args.verify_samples]
     reports = verify_model(model, api.prepare_inputs(model, xv), available_interpreters(), ["ref"])
     row = {
@@ -97,8 +114,10 @@ def run_row(spec: str, args) -> dict:
         "convention": convention, "weights_sha256": hashlib.sha256(Path(weights).read_bytes()).hexdigest(),
         "calibration_images": args.samples, "calib_seconds": round(calib_s, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
-        "int_top1": api.top_k(deployed, y, 1) * 100, "simulator_top1": api.top_k(simulated, y, 1) * 100,
-        "simulator_differing_logits": int(np.count_nonzero(simulated != deployed)),
+        "int_top1": api.top_k(simulated, y, 1) * 100, "simulator_top1": api.top_k(simulated, y, 1) * 100,
+        "simulator_differing_logits": int(np.count_nonzero(simulated[:len(xs)] != deployed)),
+        "simulator_compared_with": f"tflite-runtime {api.versions().get('tflite-runtime')} BUILTIN_REF",
+        "simulator_compared_images": int(len(xs)),
         "fake_quant_top1": api.top_k(simulate_batches(qg, x), y, 1) * 100, "eval_images": int(len(y)),
         "verify_mismatched": int(sum(r.mismatched_elements for r in reports)),
         "verify_ok": all(r.bit_exact for r in reports),
@@ -143,8 +162,10 @@ def markdown(rows: list[dict], env: dict) -> str:
              f"Measured {env['date']} on {env['cpu']}, {env['versions']}. Checkpoints (sha256): "
              + ", ".join(f"{m} `{s[:16]}`" for m, s in shas) + ". 1024 seeded train images for "
              "calibration (RTN Lp ranges, then the method); top-1 on the 10 000 fashion-mnist test "
-             "images; `sim = int` counts logits where the eval-mode simulator differs from catrt on "
-             "the exported file (must be 0); `surrogate` is the training-mode (fake-quant) top-1; "
+             "images (computed by the eval-mode simulator = catrt on the lowered program); `sim = int` counts "
+             "logits where the simulator differs from tflite-runtime's BUILTIN_REF running the exported file, on "
+             "the first 1000 test images (rows measured before 2026-12-02 16:40: catrt on the file, all 10 000; "
+             "must be 0); `surrogate` is the training-mode (fake-quant) top-1; "
              "`verify` = mismatched elements over every tensor, 256 images, BUILTIN_REF of each "
              "installed interpreter; `> 2^b` = tensors / weight tensors holding more distinct values "
              "than their planned width allows. Time = calibration wall time on this machine (RTN + "
@@ -198,6 +219,8 @@ def main() -> int:
     p.add_argument("--samples", type=int, default=1024)
     p.add_argument("--eval-samples", type=int, default=10000)
     p.add_argument("--verify-samples", type=int, default=256)
+    p.add_argument("--tflite-samples", type=int, default=1000,
+                   help="Test images on which the simulator's logits are compared with tflite-runtime's BUILTIN_REF")
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--redo", action="store_true")
     p.add_argument("--threads", type=int, default=0, help="torch threads per row (0: torch's default)")
@@ -243,6 +266,7 @@ def main() -> int:
                         out = subprocess.run([sys.executable, __file__, "--row", spec,
                                               "--samples", str(args.samples), "--eval-samples", str(args.eval_samples),
                                               "--verify-samples", str(args.verify_samples),
+                                              "--tflite-samples", str(args.tflite_samples),
                                               "--threads", str(args.threads), "--other-load", args.other_load],
                                              capture_output=True, text=True)
                         line = [ln for ln in out.stdout.splitlines() if ln.startswith("ROW ")]
@@ -260,6 +284,8 @@ def main() -> int:
                                                       indent=1) + "\n")
                         if not args.no_doc:
                             write_doc(markdown(list(rows.values()), env), BEGIN, END)
+    if not args.no_doc:  # also when every row was cached: the section follows the results file
+        write_doc(markdown(list(rows.values()), env), BEGIN, END)
     return 0
 
 
