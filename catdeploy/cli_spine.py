@@ -66,7 +66,8 @@ def _check_views(views: int) -> int:
     return views
 
 
-BitsOption = typer.Option("w4a4", "--bits", "-b", help="w8a8, w4a4, w2a4, w4a2 or w2a2.")
+BitsOption = typer.Option("w4a4", "--bits", "-b", help="wXaY: weight and activation bits, each 2..8 "
+                          "(w8a8, w4a4, w2a4, w4a2, w2a2, w3a3, w4a8, ...).")
 MethodOption = typer.Option("rtn", "--method", help="rtn, adaround, brecq, qdrop or pdquant (reconstruction "
                             "against the integer-exact simulator's training mode).")
 PresetOption = typer.Option("default", "--preset", help="Reconstruction effort: fast (~2 min for ResNet-18 on 2 "
@@ -460,23 +461,34 @@ def demo_command(
     out_dir: Path = typer.Option(Path("demo_out"), "--out-dir", help="Where the exported models go."),
     bits: str = typer.Option("w4a4,w2a4", "--bits", "-b", help="Comma-separated bit settings."),
     eval_samples: int = typer.Option(2000, "--eval-samples", help="First N test images evaluated (10000 = all)."),
+    method: str = typer.Option("auto", "--method", help="auto (BRECQ at 2 bits, RTN at 4+), rtn, adaround, "
+                               "brecq, qdrop or pdquant."),
+    preset: str = typer.Option("fast", "--preset", help="Reconstruction preset: fast, default or paper."),
     json_out: bool = JsonOption,
 ) -> None:
-    """The whole pipeline on the embedded default model: RTN + CAT, export, verify, evaluate."""
+    """The whole pipeline on the embedded default model: calibration (+ reconstruction at 2 bits)
+    + CAT, export, verify, evaluate."""
     from catdeploy.demo import run_demo
-    from catdeploy.quant.qparams import BIT_SETTINGS
+    from catdeploy.quant.plan import parse_bits
 
-    settings = tuple(b.strip() for b in bits.split(",") if b.strip())
+    settings = tuple(b.strip().lower() for b in bits.split(",") if b.strip())
     for b in settings:
-        if b not in BIT_SETTINGS:
-            raise UserError(f"--bits {b!r} is not one of {', '.join(BIT_SETTINGS)}")
-    summary = run_demo(out_dir, bits=settings, eval_samples=eval_samples, log=log)
+        parse_bits(b)
+    from catdeploy.quant.recon.methods import RECON_METHODS, preset as check_preset
+
+    if method not in ("auto", "rtn") + RECON_METHODS:
+        raise UserError(f"--method {method!r} is not one of auto, rtn, {', '.join(RECON_METHODS)}")
+    check_preset(preset)
+    summary = run_demo(out_dir, bits=settings, method=method, preset=preset, eval_samples=eval_samples, log=log,
+                       progress=reconstruction_progress)
     if json_out:
         emit_json(summary)
     else:
         n = summary["n_eval"]
         typer.echo("")
-        typer.echo(f"{summary['model']} (embedded), RTN base, FP top-1 {summary['fp_top1'] * 100:.2f} %; integer "
+        bases = "; ".join(f"{r['bits']}: " + ("RTN" if r["method"] == "rtn" else f"{r['method']} {r['preset']} preset")
+                          for r in summary["rows"])
+        typer.echo(f"{summary['model']} (embedded), base {bases}, FP top-1 {summary['fp_top1'] * 100:.2f} %; integer "
                    f"top-1 by catrt on the first {n} of 10000 test images" + (" (a subset, to stay within minutes; "
                    "--eval-samples 10000 for all)" if n < 10000 else ""))
         typer.echo(f"{'bits':6s} {'CAT':14s} {'int top-1':>10s} {'held-out':>9s}  bit-exact (every tensor, "
