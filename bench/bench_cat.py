@@ -1,6 +1,8 @@
 """CAT ablation on the reference models: none / K = 1 / CAT (selected K) / affine-layers / both.
 
-For each model and bit setting, on ONE RTN base (Lp-searched ranges, 1024 seeded train images):
+For each model and bit setting, on ONE base (default: RTN, Lp-searched ranges, 1024 seeded train
+images; --base-method pdquant --base-preset fast: that reconstruction, reusing the .qg that
+bench_recon.py kept for the same row when there is one; own results file and doc section):
   - K = 1:   CAT with --clusters 1 (alpha selected on held-out)
   - CAT:     CAT with K, alpha and PCA selected on held-out (the default --cat)
   - affine:  --affine-layers (strength selected on held-out)
@@ -15,7 +17,7 @@ the head's share of file size and of tflite-runtime latency (default resolver, 1
 
     .venv/bin/python bench/bench_cat.py [--models fmnist-r18,fmnist-mbv2] [--bits w2a2,w4a2,w2a4,w4a4]
         [--results bench/results/cat.json] [--merge a.json,b.json] [--no-doc]
-        [--cat-only | --verify-only | --latency-only | --float-check]
+        [--cat-only | --verify-only | --latency-only | --float-check] [--base-method M --base-preset P]
 """
 from __future__ import annotations
 
@@ -146,6 +148,31 @@ def float_check(ref: str, bits: str, row: dict, args, x_test, y_test, log) -> No
         f"{row['cat_float_top1']}, float on exact output {row.get('cat_float_exact_top1')}")
 
 
+def reconstruction_base(ref: str, bits: str, args):
+    """The .qg bench_recon.py kept for (ref, bits, --base-method, --base-preset, default convention),
+    when it exists and was calibrated on the same checkpoint and image count; else None."""
+    if args.base_method == "rtn":
+        return None
+    from bench_recon import base_path
+
+    from catdeploy.pipeline import load_quantized
+    from catdeploy.train import reference_checkpoint
+
+    path = base_path(",".join((ref, bits, args.base_method, args.base_preset, "default")))
+    if not path.exists():
+        return None
+    qg = load_quantized(path)
+    weights = reference_checkpoint(ref, train_if_missing=False)
+    same = (qg.meta.get("calibration_images") == args.samples and qg.meta.get("method") == args.base_method
+            and qg.meta.get("preset") == args.base_preset
+            and qg.meta.get("weights_sha256", sha256(weights)) == sha256(weights))
+    return qg if same else None
+
+
+def base_label(args) -> str:
+    return "RTN" if args.base_method == "rtn" else f"{args.base_method} {args.base_preset} preset"
+
+
 def run_one(ref: str, bits: str, args, x_test, y_test, log, stored: dict | None = None) -> dict:
     """One ablation row. With `stored` (--cat-only) the K = 1 column is copied from the stored row
     instead of refitted: it has no cluster assignment, so a change to the assignment leaves it
@@ -161,10 +188,14 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log, stored: dict | None 
     arch = ARCH[ref]
     weights = reference_checkpoint(ref, train_if_missing=False)
     t0 = time.perf_counter()
-    base = calibrate_model(arch, str(weights), "fashion-mnist", CalibrateOptions(bits=bits, samples=args.samples))
+    base = reconstruction_base(ref, bits, args)
+    if base is None:
+        base = calibrate_model(arch, str(weights), "fashion-mnist",
+                               CalibrateOptions(bits=bits, samples=args.samples, method=args.base_method,
+                                                preset=args.base_preset))
     images, labels = api.calibration_data("fashion-mnist", args.samples, 0)
     t_base = time.perf_counter() - t0
-    timings = {"rtn_s": round(t_base, 1)}
+    timings = {"rtn_s" if args.base_method == "rtn" else "base_s": round(t_base, 1)}
     k1 = None
     if stored is None:
         t0 = time.perf_counter()
@@ -197,6 +228,7 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log, stored: dict | None 
                                            "pca": v.cat["pca"]}
 
     row = {"model": ref, "arch": arch, "bits": bits, "weights_sha256": sha256(weights),
+           "base": {"method": args.base_method, "preset": None if args.base_method == "rtn" else args.base_preset},
            "fp_top1": float_top1(api.load_float_model(arch, str(weights))[0], x_eval, y_eval) * 100,
            "eval_images": int(len(y_eval)), "calibration_images": args.samples, "test_top1": top1,
            "heldout": {"none": held(cat)[0], "k1": held(k1)[1] if k1 is not None else stored["heldout"]["k1"],
@@ -291,13 +323,21 @@ def _f(v, spec=".2f") -> str:
     return "-" if v is None else format(v, spec)
 
 
-def markdown(all_rows: list[dict], env: dict) -> str:
+def markers(args) -> tuple[str, str]:
+    if args.base_method == "rtn":
+        return BEGIN, END
+    tag = f"cat-{args.base_method}-{args.base_preset}"
+    return f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
+
+
+def markdown(all_rows: list[dict], env: dict, base: str = "RTN", marks: tuple[str, str] = (BEGIN, END)) -> str:
     rows = [r for r in all_rows if "test_top1" in r]
     shas = sorted({(r["model"], r["weights_sha256"]) for r in all_rows})
-    lines = [BEGIN, "## CAT ablation (integer graphs, RTN base)", "",
+    lines = [marks[0], f"## CAT ablation (integer graphs, {base} base)", "",
              f"Measured {env['date']} on {env['cpu']}, {env['versions']}. Checkpoints (sha256): "
              + "; ".join(f"{m} `{s[:16]}`" for m, s in shas) + ".",
-             "Convention: default (see Integer spine). One RTN base per row (Lp ranges, 1024 seeded train "
+             f"Convention: default (see Integer spine). One {base} base per row (Lp ranges"
+             + ("" if base == "RTN" else f", then {base} reconstruction (Reconstruction PTQ section)") + ", 1024 seeded train "
              "images, seed 0). CAT and --affine-layers are fitted on 768 of those images and selected on the "
              "other 256 (held-out; never the test set). Test = all 10 000 Fashion-MNIST test images, integer "
              "top-1 by catrt (= TFLite BUILTIN_REF bit for bit). K = 1: --clusters 1 (alpha selected); CAT: "
@@ -344,11 +384,11 @@ def markdown(all_rows: list[dict], env: dict) -> str:
                           "affine_strength": r["choice"]["affine_strength"], "verify_both": r["verify_both"]})
         else:
             vrows.append(r)
-    lines += [verify_markdown(vrows), "", END]
+    lines += [verify_markdown(vrows), "", marks[1]]
     return "\n".join(lines)
 
 
-def save(rows: dict, results: Path, no_doc: bool) -> None:
+def save(rows: dict, results: Path, no_doc: bool, args=None) -> None:
     import torch
 
     from catdeploy import api
@@ -359,7 +399,8 @@ def save(rows: dict, results: Path, no_doc: bool) -> None:
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps({"env": env, "rows": ordered}, indent=1))
     if not no_doc:
-        write_doc(markdown(ordered, env), BEGIN, END)
+        label, marks = (base_label(args), markers(args)) if args is not None else ("RTN", (BEGIN, END))
+        write_doc(markdown(ordered, env, label, marks), *marks)
 
 
 def main() -> int:
@@ -371,7 +412,11 @@ def main() -> int:
     p.add_argument("--cat-only", action="store_true",
                    help="Rerun stored ablation rows after a change to the CAT head: everything but the K = 1 "
                         "column, which is copied from the stored row.")
+    p.add_argument("--base-method", default="rtn", help="Base calibration: rtn (default) or a reconstruction method.")
+    p.add_argument("--base-preset", default="fast", help="Preset of a reconstruction base.")
     args = p.parse_args()
+    if args.base_method != "rtn" and args.results == str(RESULTS):
+        args.results = str(RESULTS.with_name(f"cat_{args.base_method}_{args.base_preset}.json"))
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     import torch
 
@@ -384,14 +429,14 @@ def main() -> int:
     rows = load_rows(args)
     if args.latency_only:
         remeasure_latency(rows, args, x_test)
-        save(rows, results, args.no_doc)
+        save(rows, results, args.no_doc, args)
         return 0
     if args.float_check:
         for ref in filter(None, args.models.split(",")):
             for bits in filter(None, args.bits.split(",")):
                 if "cat_float_exact_top1" not in rows[(ref, bits)]:
                     float_check(ref, bits, rows[(ref, bits)], args, x_test, y_test, log)
-                    save(rows, results, args.no_doc)
+                    save(rows, results, args.no_doc, args)
         return 0
     todo = [(ref, bits) for ref in filter(None, args.models.split(",")) for bits in filter(None, args.bits.split(","))]
     for item in todo or [None]:
@@ -401,7 +446,7 @@ def main() -> int:
                 raise SystemExit(f"--cat-only: no stored ablation row for {item}")
             rows[item] = (run_verify_only(*item, args, x_test, log) if args.verify_only
                           else run_one(*item, args, x_test, y_test, log, stored))
-        save(rows, results, args.no_doc)
+        save(rows, results, args.no_doc, args)
     return 0
 
 
