@@ -123,7 +123,7 @@ def run_row(spec: str, args) -> dict:
         "verify_ok": all(r.bit_exact for r in reports),
         "verify_interpreters": [f"{r.interpreter} {r.version} ({r.resolver})" for r in reports],
         "verify_images": int(len(xv)), "iterations": qg.meta.get("iterations"),
-        "torch_threads": torch.get_num_threads(), "other_load": args.other_load,
+        "torch_threads": torch.get_num_threads(), "other_load": args.other_load, "surrogate_rounding": "tflite",
         **distinct_value_check(qg, model, xv),
     }
     return row
@@ -171,6 +171,8 @@ def markdown(rows: list[dict], env: dict) -> str:
              "than their planned width allows. Time = calibration wall time on this machine (RTN + "
              "reconstruction), memory = peak RSS of the row's process; * = measured while other benchmarks "
              "shared the 2 cores (the row's `other_load` note in bench/results/recon.json; not a clean time). "
+             "† = calibrated before commit 29cd17c, when the training-mode surrogate rounded to nearest instead "
+             "of as the integer kernels do (double rounding, AveragePool); to be redone (`--redo`). "
              "Bench: `bench/bench_recon.py`.", ""]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -185,7 +187,8 @@ def markdown(rows: list[dict], env: dict) -> str:
                                METHOD_ORDER.index(r["method"])))
         for r in rs:
             lines.append(
-                f"| {r['bits']} | {r['method']} | {r['preset']} | {r['int_top1']:.2f} | {r['simulator_differing_logits']} "
+                f"| {r['bits']} | {r['method']}{' †' if r.get('surrogate_rounding', '').startswith('nearest') else ''} "
+                f"| {r['preset']} | {r['int_top1']:.2f} | {r['simulator_differing_logits']} "
                 f"| {r['fake_quant_top1']:.2f} | {r['verify_mismatched']} "
                 f"| {r['activation_tensors_over']}/{r['weight_tensors_over']} | {r['calib_seconds']:.0f}"
                 f"{'*' if r.get('other_load') else ''} "
