@@ -184,9 +184,18 @@ def test_usage_errors(tmp_path, monkeypatch, args, fragments):
 
 def test_bad_bits(workdir, tmp_path):
     _, ckpt, _, _, _ = workdir
-    one_line_error(run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w3a3",
+    one_line_error(run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w9a3",
                        "-o", tmp_path / "x.qg"), 2, "--bits")
     assert not (tmp_path / "x.qg").exists()
+
+
+def test_odd_bits_are_accepted(workdir, tmp_path):
+    """w3a3 (every PTQ paper's table) is a setting like the others, not an error."""
+    _, ckpt, _, _, _ = workdir
+    res = run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--samples", "64",
+              "--bits", "w3a3", "-o", tmp_path / "x.qg")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "x.qg").exists()
 
 
 def test_corrupt_inputs(tmp_path):
