@@ -52,7 +52,7 @@ def test_overrides_and_round_trip():
     assert QuantPlan.from_dict(p.to_dict()) == p
 
 
-@pytest.mark.parametrize("bad", ["w3a3", "w4", "", "W16A16"])
+@pytest.mark.parametrize("bad", ["w1a3", "w4", "", "W16A16"])
 def test_bad_bit_setting_is_a_user_error(bad):
     with pytest.raises(UserError, match="--bits"):
         make_plan(tiny_resnet(), bad)
