@@ -12,8 +12,9 @@ It learns per-tensor activation steps (LSQ-style, zero points fixed) and, per we
 the hardened codes or AdaRound's soft rounding. Requantization of a weighted op's
 accumulators and of requantized copies rounds as the reference kernels do (double rounding,
 `requantize_ste`); average pooling as AveragePool's integer division does; what remains
-different is the fixed-point detail of ADD / MUL / LUT activations (sub-LSB at their shifts) and the 31-bit multipliers; `fake_quant_logits` reports that surrogate's
-accuracy beside the integer one.
+different is the fixed-point detail of ADD / MUL / LUT activations (sub-LSB at their shifts) and
+the 31-bit multipliers; `fake_quant_logits` reports that surrogate's accuracy beside the integer
+one.
 """
 from __future__ import annotations
 
