@@ -297,6 +297,22 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _deliverable_sigint() -> None:
+    """Ctrl-C as a terminal delivers it. A run started from a background job (`make test &`)
+    inherits SIGINT ignored, and a CI runner may start us with SIGINT blocked; both are inherited
+    across exec, and either way the child would never see the signal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+
+
+def _sigint_state(pid: int) -> dict:
+    """SigBlk / SigIgn bits of SIGINT in /proc/PID/status."""
+    status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                  if ":\t" in line)
+    bit = 1 << (signal.SIGINT - 1)
+    return {key: bool(int(status[key].strip(), 16) & bit) for key in ("SigBlk", "SigIgn")}
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_sigint_during_export_exits_130_and_leaves_nothing(inputs, tmp_path):
     out = tmp_path / "m.tflite"
@@ -305,15 +321,14 @@ def test_sigint_during_export_exits_130_and_leaves_nothing(inputs, tmp_path):
         CLI + ["export", "mnasnet0_5", "--weights", str(inputs / "mnas.pt"), "--data", "digits",
                "--samples", "512", "--target", "tflite", "-o", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path,
-        # Ctrl-C as a terminal delivers it: a run started from a background job (`make test &`)
-        # inherits SIGINT ignored, and Python then never installs its KeyboardInterrupt handler.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        preexec_fn=_deliverable_sigint)
     try:
         deadline = time.monotonic() + 120
         # well inside the command (torch imported, calibrating) before interrupting
         while proc.poll() is None and _cpu_seconds(proc.pid) < 4.0 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert proc.poll() is None, proc.communicate()
+        assert _sigint_state(proc.pid) == {"SigBlk": False, "SigIgn": False}
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=180)  # generous: a loaded 2-core CI box unwinds slowly
     finally:
