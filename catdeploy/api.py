@@ -26,9 +26,13 @@ METHODS = ("rtn", "adaround", "brecq", "qdrop", "pdquant")
 # ----------------------------------------------------------------------------------------------
 # capture
 def load_float_model(model: str, weights: str | Path | None, num_classes: int | None = None):
-    """(torch model in eval mode, checkpoint meta) for a torchvision name and optional weights."""
+    """(torch model in eval mode, checkpoint meta) for a torchvision name, or the user's own model
+    (``path/to/model.py:factory`` or ``package.module:factory``), and optional weights."""
+    from catdeploy.data.user_model import is_user_model, load_user_model
     from catdeploy.data.zoo import build_model, check_model_name, load_model
 
+    if is_user_model(model):
+        return load_user_model(model, weights)
     check_model_name(model)  # name errors before any file is touched
     if weights is None:
         m = build_model(model, num_classes or 10)
@@ -37,10 +41,13 @@ def load_float_model(model: str, weights: str | Path | None, num_classes: int | 
     return load_model(model, weights, num_classes)
 
 
-def capture(model, input_size: int = 32) -> Graph:
+def capture(model, input_size: int | tuple[int, int] = 32, channels: int = 3) -> Graph:
+    """The float Graph of `model` for NCHW inputs of (1, channels, H, W); an int size is square."""
     from catdeploy.capture import capture as capture_torch
+    from catdeploy.data.preprocess import parse_input_size
 
-    return capture_torch(model, input_shape=(1, 3, input_size, input_size))
+    h, w = parse_input_size(input_size)
+    return capture_torch(model, input_shape=(1, channels, h, w))
 
 
 def float_values(graph: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -80,16 +87,26 @@ def calibration_images(data: str, samples: int, seed: int, input_size: int = 32,
     return calibration_data(data, samples, seed, input_size, data_root)[0]
 
 
-def calibration_data(data: str, samples: int, seed: int, input_size: int = 32,
+def calibration_data(data: str, samples: int, seed: int, input_size: int | tuple[int, int] = 32,
                      data_root: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """(images, labels or None) of the calibration draw (same images as calibration_images)."""
+    from catdeploy.data.preprocess import Preprocessing, parse_input_size
+
+    sub = calibration_set(data, samples, seed, Preprocessing(*parse_input_size(input_size)), data_root)
+    return sub.images, sub.labels
+
+
+def calibration_set(data: str, samples: int, seed: int, prep, data_root: str | None = None):
+    """The calibration Dataset: `samples` images drawn with `seed` from the TRAIN split of `data`,
+    preprocessed by `prep` (a Preprocessing); its .normalization is the one actually used (the
+    data's own statistics when `prep` names none): record it so evaluation preprocesses alike."""
     from catdeploy.data.datasets import has_splits, load_dataset, with_split
     from catdeploy.data.splits import calibration_subset
 
     spec = with_split(data, "train") if has_splits(data) and ":" not in data else data
-    ds = load_dataset(spec, data_root, input_size=input_size, default_split="train")
-    sub = calibration_subset(ds, samples, seed)
-    return sub.images, sub.labels
+    ds = load_dataset(spec, data_root, input_size=(prep.height, prep.width), default_split="train",
+                      normalization=prep.normalization, channels=prep.channels)
+    return calibration_subset(ds, samples, seed)
 
 
 def fp_logits_function(graph: Graph, batch_size: int = 128) -> Callable[[np.ndarray], np.ndarray]:

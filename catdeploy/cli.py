@@ -121,16 +121,21 @@ def train_command(
 @command("eval", examples=[
     "catdeploy eval resnet18 --weights fmnist-r18.pt --data fashion-mnist:test",
     "catdeploy eval mnasnet0_5 --weights digits.pt --data digits --samples 200 --json",
+    "catdeploy eval my_net.py:build --weights my_net.pt --data imagefolder:photos/test --input-size 64 --mean 0.5 --std 0.25",
     "catdeploy eval r18_w4a4.tflite --data fashion-mnist:test --engine catrt",
     "catdeploy eval r18_w4a4.tflite --data fashion-mnist:test --engine tflite --interpreter litert --resolver auto",
 ])
 def eval_command(
-    model: str = typer.Argument(..., help="torchvision model name (with --weights)."),
+    model: str = typer.Argument(..., help="A .tflite / .qg, or a float model with --weights: torchvision name, "
+                                "path/to/model.py:factory or package.module:factory."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="State dict or checkpoint."),
     data: str = DataOption,
     samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Evaluate the first N images only."),
     batch_size: int = typer.Option(500, "--batch-size", help="Images per forward pass."),
-    input_size: Optional[int] = typer.Option(None, "--input-size", help="Default: the checkpoint's, else 32."),
+    input_size: Optional[str] = typer.Option(None, "--input-size", help="Float model: H or HxW (default: the checkpoint's, else 32)."),
+    mean: Optional[str] = typer.Option(None, "--mean", help="Float model: per-channel mean (1 or 3 values), with --std."),
+    std: Optional[str] = typer.Option(None, "--std", help="Float model: per-channel std."),
+    grayscale: Optional[bool] = typer.Option(None, "--grayscale/--rgb", help="Float model: 1-channel input (default: the checkpoint's, else RGB)."),
     data_root: Optional[Path] = DataRootOption,
     engine: str = typer.Option("catrt", "--engine", help="For a .tflite / .qg: catrt (integer, bit-exact with --interpreter/--resolver) or tflite (runs --interpreter with --resolver)."),
     interpreter: str = typer.Option("tflite-runtime", "--interpreter", help="For a .tflite / .qg: tflite-runtime, litert or tensorflow."),
@@ -144,7 +149,10 @@ def eval_command(
     """
     from catdeploy import train as training
 
-    if model.endswith((".tflite", ".qg")) or Path(model).is_file():
+    from catdeploy.data.preprocess import user_normalization
+    from catdeploy.data.user_model import is_user_model
+
+    if not is_user_model(model) and (model.endswith((".tflite", ".qg")) or Path(model).is_file()):
         from catdeploy.cli_spine import eval_quantized
 
         result = eval_quantized(Path(model), data, samples, engine, data_root, interpreter, resolver)
@@ -170,7 +178,8 @@ def eval_command(
 
     result = training.evaluate_checkpoint(model, weights=weights, data=data, samples=samples,
                                           batch_size=batch_size, input_size=input_size,
-                                          data_root=data_root)
+                                          data_root=data_root, normalization=user_normalization(mean, std),
+                                          grayscale=grayscale)
     if json_out:
         emit_json(result)
     else:

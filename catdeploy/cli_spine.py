@@ -37,13 +37,21 @@ def _parse_overrides(items: list[str] | None, option: str) -> dict[str, int]:
 def _calibrate_options(bits, method, samples, seed, strict, symmetric, observer, data_root,
                        weight_bits, act_bits, cat=False, clusters="auto", alpha="auto", cat_views=0,
                        affine_layers=False, preset="default", convention="default", device="cpu",
-                       iterations=None):
+                       iterations=None, input_size=None, mean=None, std=None, grayscale=None):
     from catdeploy.cat.select import parse_alpha, parse_clusters
+    from catdeploy.data.preprocess import parse_input_size, user_normalization
     from catdeploy.pipeline import CalibrateOptions
 
     if samples < 1:
         raise UserError(f"--samples {samples}: must be at least 1")
-    return CalibrateOptions(bits=bits, method=method, samples=samples, seed=seed, strict=strict,
+    if input_size is not None:
+        parse_input_size(input_size)
+    norm = user_normalization(mean, std)
+    if norm is not None and grayscale and len(norm.mean) != 1:
+        raise UserError(f"--grayscale takes one --mean/--std value, got {len(norm.mean)}")
+    return CalibrateOptions(input_size=input_size, grayscale=grayscale,
+                            mean=None if norm is None else norm.mean, std=None if norm is None else norm.std,
+                            bits=bits, method=method, samples=samples, seed=seed, strict=strict,
                             symmetric_weights=symmetric, observer=observer,
                             data_root=None if data_root is None else str(data_root),
                             weight_overrides=_parse_overrides(weight_bits, "--weight-bits"),
@@ -88,6 +96,15 @@ AlphaOption = typer.Option("auto", "--alpha", help="CAT blend alpha in (0, 1], o
 CatViewsOption = typer.Option(0, "--cat-views", help="Augmented views (flips / shifts) per fit image for CAT.")
 AffineLayersOption = typer.Option(False, "--affine-layers/--no-affine-layers", help="Per-channel affine "
                                   "correction inside the network, folded into each layer (held-out selected).")
+ModelArgument = typer.Argument(..., help="torchvision model name, path/to/model.py:factory or "
+                               "package.module:factory (a callable returning your nn.Module).")
+InputSizeOption = typer.Option(None, "--input-size", help="Model input H or HxW in pixels (default: the "
+                               "checkpoint's, else 32).")
+MeanOption = typer.Option(None, "--mean", help="Per-channel mean, 1 or 3 comma-separated values in [0, 1] "
+                          "units (default: the checkpoint's, the dataset's constants, or the data's own).")
+StdOption = typer.Option(None, "--std", help="Per-channel std, with --mean.")
+GrayscaleOption = typer.Option(None, "--grayscale/--rgb", help="1-channel input (RGB data converted to luma) "
+                               "or 3 (grey data replicated); default: the checkpoint's, else RGB.")
 WeightBitsOption = typer.Option(None, "--weight-bits", help="Per-layer override LAYER_GLOB=BITS (repeatable).")
 ActBitsOption = typer.Option(None, "--act-bits", help="Input bits of matching layers LAYER_GLOB=BITS (repeatable).")
 
@@ -97,9 +114,10 @@ ActBitsOption = typer.Option(None, "--act-bits", help="Input bits of matching la
     "catdeploy calibrate mobilenet_v2 --weights mbv2.pt --data fashion-mnist --bits w2a2 --strict -o m.qg",
     "catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w2a2 --cat --affine-layers -o r18.qg",
     "catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w4a4 --cat --clusters 64 --alpha 0.4 --cat-views 2 -o r18.qg",
+    "catdeploy calibrate my_net.py:build --weights my_net.pt --data imagefolder:photos/train --input-size 64 --mean 0.5,0.4,0.3 --std 0.25,0.25,0.25 --bits w4a4 -o my_net.qg",
 ])
 def calibrate_command(
-    model: str = typer.Argument(..., help="torchvision model name."),
+    model: str = ModelArgument,
     weights: Path = typer.Option(..., "--weights", "-w", help="State dict or checkpoint (weights_only)."),
     data: str = typer.Option(..., "--data", "-d", help="Calibration data (its train split is used)."),
     output: Path = typer.Option(..., "--output", "-o", help="QuantizedGraph archive to write (.qg)."),
@@ -110,6 +128,8 @@ def calibrate_command(
     weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
     preset: str = PresetOption, convention: str = ConventionOption, device: str = DeviceOption,
     iters: Optional[int] = ItersOption,
+    input_size: Optional[str] = InputSizeOption, mean: Optional[str] = MeanOption,
+    std: Optional[str] = StdOption, grayscale: Optional[bool] = GrayscaleOption,
     data_root: Optional[Path] = DataRootOption,
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT."),
     json_out: bool = JsonOption,
@@ -122,7 +142,7 @@ def calibrate_command(
     check_output_path(output, force)
     opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer, data_root,
                               weight_bits, act_bits, cat, clusters, alpha, cat_views, affine_layers,
-                              preset, convention, device, iters)
+                              preset, convention, device, iters, input_size, mean, std, grayscale)
     t0 = time.perf_counter()
     with reconstruction_progress(method) as progress:
         qg = calibrate_model(model, str(weights), data, opts, log=log, progress=progress)
@@ -138,9 +158,11 @@ def calibrate_command(
     "catdeploy export r18_w4a4.qg --target tflite -o r18_w4a4.tflite",
     "catdeploy export resnet18 --weights r18.pt --data fashion-mnist --bits w4a4 --target tflite -o r18.tflite",
     "catdeploy export resnet18 --weights r18.pt --data fashion-mnist --bits w2a4 --cat --target tflite -o r18_cat.tflite",
+    "catdeploy export my_net.py:build --weights my_net.pt --data imagefolder:unlabeled_photos --input-size 96x128 --bits w4a8 -o my_net.tflite",
 ])
 def export_command(
-    source: str = typer.Argument(..., help="A .qg archive, or a torchvision model name with --weights/--data."),
+    source: str = typer.Argument(..., help="A .qg archive, or a model (torchvision name, path/to/model.py:factory, "
+                                 "package.module:factory) with --weights/--data."),
     target: str = typer.Option("tflite", "--target", help="Export target (tflite)."),
     output: Path = typer.Option(..., "--output", "-o", help="File to write; a manifest OUTPUT.json is written beside it."),
     io: str = typer.Option("int8", "--io", help="int8 (default) or float model inputs/outputs."),
@@ -154,6 +176,8 @@ def export_command(
     weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
     preset: str = PresetOption, convention: str = ConventionOption, device: str = DeviceOption,
     iters: Optional[int] = ItersOption,
+    input_size: Optional[str] = InputSizeOption, mean: Optional[str] = MeanOption,
+    std: Optional[str] = StdOption, grayscale: Optional[bool] = GrayscaleOption,
     data_root: Optional[Path] = DataRootOption,
     golden: int = typer.Option(0, "--golden", help="Also write MODEL.golden.npz: N seeded int8 inputs and the expected outputs of every catrt profile (check on a device: python -m catrt check MODEL.tflite MODEL.golden.npz)."),
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT and its manifest."),
@@ -168,7 +192,9 @@ def export_command(
     check_output_path(output, force)
     if not 0 <= golden <= 4096:
         raise UserError(f"--golden {golden}: must be between 0 and 4096")
-    if Path(source).suffix == ".qg" or Path(source).is_file():
+    from catdeploy.data.user_model import is_user_model
+
+    if not is_user_model(source) and (Path(source).suffix == ".qg" or Path(source).is_file()):
         qg = load_quantized(Path(source))
         origin = {"quantized_graph": source}
     else:
@@ -176,7 +202,7 @@ def export_command(
             raise UserError(f"export {source}: a model name needs --weights and --data (or pass a .qg file)")
         opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer,
                                   data_root, weight_bits, act_bits, cat, clusters, alpha, cat_views, affine_layers,
-                                  preset, convention, device, iters)
+                                  preset, convention, device, iters, input_size, mean, std, grayscale)
         with reconstruction_progress(method) as progress:
             qg = calibrate_model(source, str(weights), data, opts, log=log, progress=progress)
         origin = {"model": source, "weights": str(weights), "data": data}
@@ -252,7 +278,7 @@ def verify_command(
     """
     from catdeploy import api
     from catdeploy.interpreters import available_interpreters
-    from catdeploy.pipeline import eval_images, load_model_bytes
+    from catdeploy.pipeline import eval_images, load_model_bytes, preprocessing_for_model
     from catdeploy.verify import INTERPRETERS, RESOLVERS, verify_model
 
     model_bytes = load_model_bytes(model)
@@ -260,7 +286,8 @@ def verify_command(
     if interpreter == "all":
         interps = [i for i in interps if i in available_interpreters()]
     resolvers = _expand(resolver, RESOLVERS, "--resolver")
-    x, _ = eval_images(data, samples, data_root=None if data_root is None else str(data_root))
+    x, _ = eval_images(data, samples, data_root=None if data_root is None else str(data_root),
+                       prep=preprocessing_for_model(model, model_bytes))
     inputs = _inputs_for(model, model_bytes, x)
     reports = verify_model(model_bytes, inputs, interps, resolvers,
                            progress=None if json_out else lambda r: log(
@@ -332,7 +359,7 @@ def eval_quantized(source: Path, data: str, samples: int | None, engine: str, da
 
     from catdeploy import api
     from catdeploy.interpreters import INTERPRETERS, RESOLVERS, available_interpreters
-    from catdeploy.pipeline import eval_images, load_model_bytes, load_quantized
+    from catdeploy.pipeline import eval_images, load_model_bytes, load_quantized, preprocessing_for_model
 
     if engine not in ("catrt", "tflite"):
         raise UserError(f"--engine {engine!r} is not one of catrt, tflite")
@@ -343,16 +370,14 @@ def eval_quantized(source: Path, data: str, samples: int | None, engine: str, da
     if engine == "tflite" and interpreter not in available_interpreters():
         raise UserError(f"--interpreter {interpreter}: not installed "
                         f"(installed: {', '.join(available_interpreters()) or 'none'})")
-    fake_quant = None
     if source.suffix == ".qg":
         qg = load_quantized(source)
         model_bytes = api.export_tflite(api.lower(qg))
-        input_size = int(qg.meta.get("input_size", 32))
     else:
         model_bytes = load_model_bytes(source)
-        qg, input_size = None, None
+        qg = None
     x, y = eval_images(data, samples, data_root=None if data_root is None else str(data_root),
-                       **({"input_size": input_size} if input_size else {}))
+                       prep=preprocessing_for_model(source, model_bytes, qg))
     _inputs_for(source, model_bytes, x[:1])
     if engine == "catrt":
         # The batches of the interpreter path (256 rows): the USE_NEON kernels' vector/scalar
@@ -404,7 +429,7 @@ def inspect_command(
 ) -> None:
     """Ops, tensors (dtype, shape, scale, zero point, bit width, distinct values), size breakdown."""
     from catdeploy.inspect_model import inspect_model
-    from catdeploy.pipeline import eval_images, load_model_bytes
+    from catdeploy.pipeline import eval_images, load_model_bytes, preprocessing_for_model
 
     model_bytes = load_model_bytes(model)
     manifest_path = model.with_name(model.name + ".json")
@@ -416,7 +441,8 @@ def inspect_command(
             raise UserError(f"{manifest_path}: not valid JSON") from None
     images = None
     if data is not None:
-        x, _ = eval_images(data, samples, data_root=None if data_root is None else str(data_root))
+        x, _ = eval_images(data, samples, data_root=None if data_root is None else str(data_root),
+                           prep=preprocessing_for_model(model, model_bytes))
         images = _inputs_for(model, model_bytes, x)
     try:
         info = inspect_model(model_bytes, manifest, images)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,10 @@ class CalibrateOptions:
     strict: bool = False
     symmetric_weights: bool = False
     observer: str = "lp"
-    input_size: int = 32
+    input_size: str | int | None = None   # H or HxW; None: the checkpoint's, else 32
+    grayscale: bool | None = None         # True: 1-channel input (RGB data to luma); None: the checkpoint's, else RGB
+    mean: tuple[float, ...] | None = None  # --mean/--std; None: the checkpoint's, else the data's default
+    std: tuple[float, ...] | None = None
     data_root: str | None = None
     weight_overrides: dict = field(default_factory=dict)
     act_overrides: dict = field(default_factory=dict)
@@ -39,32 +42,56 @@ class CalibrateOptions:
 
 def calibrate_model(model: str, weights: str | None, data: str, opts: CalibrateOptions,
                     log=lambda m: None, progress=None) -> QuantizedGraph:
-    """Load a torchvision model (+weights), capture it, plan, and calibrate on `data`'s train split;
-    then optionally the in-network affine (--affine-layers) and CAT (--cat), both selected on a
-    held-out part of the calibration images."""
+    """Load a torchvision model or the user's own (path/model.py:factory) with its weights, capture
+    it, plan, and calibrate on `data`'s train split; then optionally the in-network affine
+    (--affine-layers) and CAT (--cat), both selected on a held-out part of the calibration images.
+    The preprocessing used (size, channels, the normalisation actually applied) is kept in the
+    meta, so that eval / verify of the result preprocess their images alike."""
+    from catdeploy.data.preprocess import Normalization, resolve_preprocessing
+
     torch_model, meta = api.load_float_model(model, weights)
-    input_size = int(meta.get("input_size", opts.input_size))
-    graph = api.capture(torch_model, input_size)
-    qplan = api.plan(graph, opts.bits, strict=opts.strict, convention=opts.convention, symmetric_weights=opts.symmetric_weights,
-                     observer=opts.observer, weight_overrides=opts.weight_overrides,
-                     act_overrides=opts.act_overrides)
+    norm = None if opts.mean is None else Normalization(tuple(opts.mean), tuple(opts.std))
+    prep = resolve_preprocessing(meta, opts.input_size, opts.grayscale, norm)
+    graph = api.capture(torch_model, (prep.height, prep.width), prep.channels)
+    plan_checks(graph, opts)
+    calib = api.calibration_set(data, opts.samples, opts.seed, prep, opts.data_root)
+    prep = replace(prep, normalization=calib.normalization)
+    # No timings in meta: the archive (and the manifest) must be byte-identical for equal inputs.
+    return calibrate_graph(graph, calib.images, calib.labels, opts, meta={
+        "model": model, "weights": str(weights) if weights else None, "data": data,
+        "input_size": prep.height if prep.height == prep.width else [prep.height, prep.width],
+        "preprocessing": prep.to_dict(), "samples": opts.samples,
+    }, log=log, progress=progress)
+
+
+def plan_checks(graph, opts: CalibrateOptions) -> None:
+    """Option errors that need the captured graph, raised before any image is loaded."""
+    make_quant_plan(graph, opts)
     if opts.cat_views < 0:
         raise UserError(f"--cat-views {opts.cat_views}: must be at least 0")
     if opts.cat:
         from catdeploy.cat.select import check_clusters
-
         from catdeploy.lower import classifier_node
 
         check_clusters(opts.clusters, opts.samples, opts.cat_views)
         classifier_node(graph)  # a model whose logits do not come from a plain FC: say so now
-    images, labels = api.calibration_data(data, opts.samples, opts.seed, input_size, opts.data_root)
+
+
+def make_quant_plan(graph, opts: CalibrateOptions):
+    return api.plan(graph, opts.bits, strict=opts.strict, convention=opts.convention,
+                    symmetric_weights=opts.symmetric_weights, observer=opts.observer,
+                    weight_overrides=opts.weight_overrides, act_overrides=opts.act_overrides)
+
+
+def calibrate_graph(graph, images: np.ndarray, labels: np.ndarray | None, opts: CalibrateOptions,
+                    meta: dict, log=lambda m: None, progress=None) -> QuantizedGraph:
+    """Plan + calibrate (RTN or a reconstruction method) a captured Graph on preprocessed
+    calibration `images`, then the in-network affine and CAT when asked (both selected on a
+    held-out part of the images; `labels` may be None)."""
     if (opts.cat or opts.affine_layers) and len(images) < 8:
-        raise UserError(f"--samples {opts.samples}: CAT and --affine-layers need at least 8 calibration images")
-    # No timings in meta: the archive (and the manifest) must be byte-identical for equal inputs.
-    qg = api.calibrate(graph, qplan, images, method=opts.method, seed=opts.seed, meta={
-        "model": model, "weights": str(weights) if weights else None, "data": data,
-        "input_size": input_size, "samples": opts.samples,
-    }, preset=opts.preset, device=opts.device, iterations=opts.iterations, progress=progress)
+        raise UserError(f"--samples {len(images)}: CAT and --affine-layers need at least 8 calibration images")
+    qg = api.calibrate(graph, make_quant_plan(graph, opts), images, method=opts.method, seed=opts.seed, meta=meta,
+                       preset=opts.preset, device=opts.device, iterations=opts.iterations, progress=progress)
     if opts.affine_layers:
         qg = api.apply_affine_layers(qg, images, labels, seed=opts.seed, log=log)
     if opts.cat:
@@ -147,14 +174,51 @@ def load_quantized(path: Path) -> QuantizedGraph:
     return qg
 
 
-def eval_images(data: str, samples: int | None, input_size: int = 32, data_root: str | None = None):
+def eval_images(data: str, samples: int | None, input_size: int | tuple[int, int] = 32,
+                data_root: str | None = None, prep=None):
     """(images NCHW, labels) of the first `samples` images of the evaluation split (`data`'s test
-    split unless a split is named)."""
+    split unless a split is named), preprocessed by `prep` (a Preprocessing: what calibration
+    recorded) or else at `input_size` with the data's default normalisation."""
     from catdeploy.data.datasets import load_dataset
+    from catdeploy.data.preprocess import Preprocessing, parse_input_size
 
     if samples is not None and samples < 1:
         raise UserError(f"--samples {samples}: must be at least 1")
-    ds = load_dataset(data, data_root, input_size=input_size, default_split="test")
+    prep = prep or Preprocessing(*parse_input_size(input_size))
+    ds = load_dataset(data, data_root, input_size=(prep.height, prep.width), default_split="test",
+                      normalization=prep.normalization, channels=prep.channels)
     labels = ds.require_labels()
     n = len(ds) if samples is None else min(samples, len(ds))
     return ds.batch(slice(0, n))[0], labels[:n]
+
+
+def preprocessing_for_model(path: Path, model_bytes: bytes | None = None, qg: QuantizedGraph | None = None):
+    """How to preprocess images for an exported model: a .qg's recorded Preprocessing; for a
+    .tflite the one recorded in its manifest (MODEL.tflite.json) when present, else its input
+    tensor's size and channels with the data's default normalisation."""
+    from catdeploy.data.preprocess import Preprocessing, preprocessing_from_meta
+
+    if qg is not None:
+        return preprocessing_from_meta(qg.meta)
+    path = Path(path)
+    manifest_path = path.with_name(path.name + ".json")
+    if manifest_path.is_file():
+        try:
+            calibration = json.loads(manifest_path.read_text()).get("calibration") or {}
+        except (ValueError, AttributeError):
+            calibration = {}
+        if isinstance(calibration, dict) and "preprocessing" in calibration:
+            try:
+                return preprocessing_from_meta(calibration)
+            except (KeyError, TypeError, ValueError):
+                raise UserError(f"{manifest_path}: unreadable preprocessing entry") from None
+    if model_bytes is not None:
+        from catrt import CatrtError
+
+        try:
+            shape = api.model_io(model_bytes).input_shape
+        except CatrtError:  # not readable as a model: the caller's own check reports it
+            return Preprocessing()
+        if len(shape) == 4 and shape[3] in (1, 3):  # NHWC
+            return Preprocessing(int(shape[1]), int(shape[2]), int(shape[3]))
+    return Preprocessing()

@@ -204,32 +204,37 @@ def evaluate_float(model: torch.nn.Module, dataset: Dataset, batch_size: int = E
 
 def evaluate_checkpoint(model_name: str, weights: str | Path | None, data: str,
                         samples: int | None = None, batch_size: int = EVAL_BATCH_SIZE,
-                        input_size: int | None = None, data_root: str | Path | None = None,
-                        progress: bool = True) -> dict:
+                        input_size: int | str | None = None, data_root: str | Path | None = None,
+                        progress: bool = True, normalization: Normalization | None = None,
+                        grayscale: bool | None = None) -> dict:
     """``catdeploy eval MODEL --weights W``: float accuracy {"top1", "top5", "n", "engine"}.
 
-    Input size and normalisation come from the checkpoint's meta when it has them.
+    MODEL is a torchvision name or the user's own (path/to/model.py:factory). Input size,
+    channels and normalisation: the options when given, else the checkpoint's meta, else defaults.
     """
+    from catdeploy.data.preprocess import resolve_preprocessing
+    from catdeploy.data.user_model import is_user_model, load_user_model
+
     if weights is None:
         if Path(model_name).suffix in (".tflite", ".qg") or Path(model_name).exists():
             raise UserError(f"eval {model_name}: only a torchvision MODEL with --weights is "
                             f"supported by this command so far")
-        raise UserError(f"eval {model_name}: --weights is required for a torchvision model")
+        raise UserError(f"eval {model_name}: --weights is required for a float model")
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size}: must be >= 1")
     if samples is not None and samples < 1:
         raise UserError(f"--samples {samples}: must be >= 1")
-    build_model(model_name)  # unknown name -> UserError before reading anything else
-    model, meta = load_model(model_name, weights)
-    size = input_size or int(meta.get("input_size", DEFAULT_INPUT_SIZE))
-    norm_meta = meta.get("normalization")
-    norm = (Normalization(tuple(norm_meta["mean"]), tuple(norm_meta["std"]))
-            if isinstance(norm_meta, dict) else None)
-    dataset = load_dataset(data, data_root, input_size=size, default_split="test",
-                           normalization=norm)
+    if is_user_model(model_name):
+        model, meta = load_user_model(model_name, weights)
+    else:
+        build_model(model_name)  # unknown name -> UserError before reading anything else
+        model, meta = load_model(model_name, weights)
+    prep = resolve_preprocessing(meta, input_size, grayscale, normalization)
+    dataset = load_dataset(data, data_root, input_size=(prep.height, prep.width), default_split="test",
+                           normalization=prep.normalization, channels=prep.channels)
     labels = dataset.require_labels()
-    n_classes = int(meta.get("num_classes", 10))
-    if labels.size and int(labels.max()) >= n_classes:
+    n_classes = meta.get("num_classes", None if is_user_model(model_name) else 10)
+    if n_classes is not None and labels.size and int(labels.max()) >= int(n_classes):
         raise UserError(f"--data {data}: label {int(labels.max())} but the model has {n_classes} classes")
     with _deterministic_torch(None):
         result = evaluate_float(model, dataset, batch_size, samples, progress=progress)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,10 +32,11 @@ class UnsupportedOp:
     where: str   # module path, or "<enclosing module path>/<fx node name>" for functions
     what: str    # "torch.nn.Sigmoid", "torch.sigmoid", "Tensor.sigmoid"
     reason: str  # why a known op was refused; "" for unknown ops
+    source: str = ""  # "model.py:42" where the user's code made the call (fx's recorded stack)
 
     def describe(self) -> str:
         detail = f"{self.what}: {self.reason}" if self.reason else self.what
-        return f"{self.aten} at {self.where} ({detail})"
+        return f"{self.aten} at {self.where} ({detail}{f'; {self.source}' if self.source else ''})"
 
 
 class _Names:
@@ -226,7 +228,20 @@ def _unsupported(gm: fx.GraphModule, fx_node: fx.Node, records, reason: str) -> 
         aten = "+".join(aten_ops[:3]) + ("+..." if len(aten_ops) > 3 else "")
     else:
         aten = what
-    return UnsupportedOp(aten=aten, where=where, what=what, reason=reason)
+    return UnsupportedOp(aten=aten, where=where, what=what, reason=reason, source=_source_line(fx_node))
+
+
+def _source_line(fx_node: fx.Node) -> str:
+    """'path/model.py:42' of the innermost frame fx recorded for the call (the user's forward)."""
+    import re
+
+    torch_dir = str(Path(torch.__file__).parent)
+    frames = [(path, line) for path, line in re.findall(r'File "([^"]+)", line (\d+)', fx_node.stack_trace or "")
+              if not path.startswith(torch_dir)]
+    if not frames:
+        return ""
+    path, line = frames[-1]
+    return f"{path}:{line}"
 
 
 def _qualified_class(cls: type) -> str:

@@ -81,7 +81,10 @@ def _describe(result: Any) -> Any:
 
 class _Tracer(fx.Tracer):
     """fx's tracer, plus: modules capture has a handler for stay leaves even when their class is
-    defined outside torch.nn (e.g. a subclass of nn.Conv2d that keeps its forward)."""
+    defined outside torch.nn (e.g. a subclass of nn.Conv2d that keeps its forward). Stack traces
+    are recorded so that an unsupported call is reported with its file and line."""
+
+    record_stack_traces = True
 
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
         from catdeploy.capture.ops import module_handler

@@ -3,7 +3,7 @@
 Specs (docs/cli.md):
     fashion-mnist[:train|:test]   Debian package dataset-fashion-mnist (IDX .gz files)
     digits[:train|:test]          scikit-learn's bundled 8x8 digits, seeded 80/20 split
-    imagefolder:PATH              PATH/<class>/<image>.png|jpg|jpeg
+    imagefolder:PATH              PATH/<class>/<image>.png|jpg|jpeg, or PATH/<image> (unlabeled)
     npz:PATH                      arrays x ([N,H,W], [N,H,W,C] or [N,C,H,W]; uint8 or float), optional y
 A built-in spec without a split means ``default_split`` (``"test"`` unless the caller says
 otherwise; training and calibration ask for ``"train"``).
@@ -18,7 +18,8 @@ import numpy as np
 
 from catdeploy.data import sources
 from catdeploy.data.preprocess import (DEFAULT_INPUT_SIZE, DIGITS_NORMALIZATION,
-                                       FASHION_MNIST_NORMALIZATION, Normalization, preprocess)
+                                       FASHION_MNIST_NORMALIZATION, Normalization, parse_input_size,
+                                       preprocess)
 from catdeploy.errors import UserError
 
 SPLITS = ("train", "test")
@@ -73,7 +74,8 @@ def has_splits(spec: str) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Preprocessed images (float32 NCHW, 3 channels) and int64 labels (None if the data has none).
+    """Preprocessed images (float32 NCHW, 3 channels or 1 with --grayscale) and int64 labels (None
+    if the data has none).
 
     ``images`` may be a read-only broadcast view for grey data (the 3 channels share memory);
     ``batch`` / ``batches`` return contiguous writable copies.
@@ -84,7 +86,7 @@ class Dataset:
     labels: np.ndarray | None
     class_names: tuple[str, ...]
     normalization: Normalization
-    input_size: int
+    input_size: tuple[int, int]       # (height, width)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -111,7 +113,8 @@ class Dataset:
 
     def require_labels(self) -> np.ndarray:
         if self.labels is None:
-            raise UserError(f"--data {self.spec}: no labels (npz array 'y' missing)")
+            raise UserError(f"--data {self.spec}: no labels (npz array 'y' missing, or an imagefolder "
+                            f"without class subfolders); labels are needed to evaluate")
         return self.labels
 
 
@@ -132,20 +135,22 @@ def load_unit_images(source: str, split: str | None, root: str | Path | None,
 
 
 def load_dataset(spec: str, root: str | Path | None = None, *,
-                 input_size: int = DEFAULT_INPUT_SIZE, default_split: str = "test",
-                 normalization: Normalization | None = None) -> Dataset:
+                 input_size: int | tuple[int, int] | str = DEFAULT_INPUT_SIZE, default_split: str = "test",
+                 normalization: Normalization | None = None, channels: int = 3) -> Dataset:
     """Load and preprocess a DATA spec (see module docstring).
 
     ``root``: where the Fashion-MNIST files are (default /usr/share/datasets/fashion-mnist).
-    ``normalization``: statistics to use (e.g. from a checkpoint); default: the built-in train
-    split constants, or for imagefolder/npz the statistics of the data itself.
+    ``input_size``: H, (H, W) or "HxW". ``channels``: 3 (grey replicated) or 1 (RGB to luma).
+    ``normalization``: statistics to use (--mean/--std, a checkpoint's, a .qg's); default: the
+    built-in train split constants, or for imagefolder/npz the statistics of the data itself.
     """
-    if input_size < 1:
-        raise UserError(f"--input-size {input_size}: must be a positive number of pixels")
+    size = parse_input_size(input_size)
     parsed = parse_spec(spec, default_split=default_split)
     unit_images, raw = load_unit_images(parsed.source, parsed.split, root, parsed.path)
     if len(unit_images) == 0:
         raise UserError(f"--data {spec}: no images")
     norm = normalization if normalization is not None else BUILTIN_NORMALIZATION.get(parsed.source)
-    images, used = preprocess(unit_images, input_size, norm)
-    return Dataset(str(parsed), images, raw.labels, raw.class_names, used, input_size)
+    if norm is not None and channels == 3 and len(norm.mean) not in (1, 3):
+        raise UserError(f"--data {spec}: normalisation with {len(norm.mean)} channels")
+    images, used = preprocess(unit_images, size, norm, channels)
+    return Dataset(str(parsed), images, raw.labels, raw.class_names, used, size)

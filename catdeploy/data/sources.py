@@ -92,7 +92,8 @@ def load_digits(split: str) -> RawImages:
 
 
 def load_imagefolder(path: str | Path) -> RawImages:
-    """``PATH/<class>/<image>.png|jpg|jpeg``; classes are the sorted subfolder names.
+    """``PATH/<class>/<image>.png|jpg|jpeg``; classes are the sorted subfolder names. A folder
+    with images and no class subfolders is unlabeled (labels None: fine for calibration).
 
     All-grey folders give 1 channel, otherwise every image is converted to RGB. Images whose
     size differs from the first image's are resized (bilinear) to it, so they can be stacked.
@@ -103,15 +104,18 @@ def load_imagefolder(path: str | Path) -> RawImages:
     if not root.is_dir():
         raise UserError(f"imagefolder:{path}: directory not found")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise UserError(f"imagefolder:{path}: no class subfolders")
     files: list[tuple[Path, int]] = []
     for label, name in enumerate(classes):
         for file in sorted((root / name).iterdir()):
             if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
                 files.append((file, label))
+    unlabeled = not classes
+    if unlabeled:
+        files = [(file, -1) for file in sorted(root.iterdir())
+                 if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file()]
     if not files:
-        raise UserError(f"imagefolder:{path}: no .png/.jpg/.jpeg images in the class subfolders")
+        raise UserError(f"imagefolder:{path}: no .png/.jpg/.jpeg images "
+                        + ("in the class subfolders" if classes else "and no class subfolders"))
     pil_images = []
     for file, _ in files:
         try:
@@ -129,6 +133,8 @@ def load_imagefolder(path: str | Path) -> RawImages:
     height, width = arrays[0].shape[1:]
     arrays = [a if a.shape[1:] == (height, width) else _resize_to(a, height, width) for a in arrays]
     images = np.stack(arrays).astype(np.float32)
+    if unlabeled:
+        return RawImages(images, None, ())
     labels = np.asarray([label for _, label in files], dtype=np.int64)
     return RawImages(images, labels, tuple(classes))
 

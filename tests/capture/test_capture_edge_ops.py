@@ -66,7 +66,7 @@ def test_reshape_that_is_not_a_shuffle_is_refused_in_one_line():
     message = str(info.value)
     assert "\n" not in message
     assert ("aten.view at view (Tensor.view: reshape (1, 3, 16, 16) -> (1, 3, 4, 64) is neither a "
-            "per-sample flatten nor part of a channel shuffle)") in message
+            "per-sample flatten nor part of a channel shuffle; ") in message
     assert "aten.transpose at transpose (Tensor.transpose: transpose of dims (2, 3) is not part" in message
     assert "at reshape (Tensor.reshape: reshape (1, 3, 64, 4) -> (1, 3, 16, 16)" in message
 

@@ -139,7 +139,7 @@ def test_imagefolder_errors(tmp_path):
 
 def test_fake_fashion_mnist_through_load_dataset(fake_fmnist):
     ds = load_dataset("fashion-mnist:train", root=fake_fmnist, input_size=20)
-    assert ds.images.shape == (12, 3, 20, 20) and ds.input_size == 20
+    assert ds.images.shape == (12, 3, 20, 20) and ds.input_size == (20, 20)
     assert ds.normalization.mean == (0.2854,)
 
 

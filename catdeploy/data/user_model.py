@@ -1,0 +1,119 @@
+"""Models that are not torchvision names: the user's own nn.Module from a factory they name.
+
+    path/to/model.py:factory     a Python file (loaded because the user named it) and a callable in it
+    package.module:factory       an importable module (on sys.path / PYTHONPATH) and a callable in it
+
+The callable (a function or an nn.Module class) is called without arguments and must return an
+nn.Module; weights come from ``--weights`` (``torch.load(weights_only=True)``) as for torchvision
+models. A torch.export ExportedProgram (.pt2) is refused with a clear error: capture traces
+nn.Modules with torch.fx, and an ExportedProgram is already lowered to aten ops.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import torch
+
+from catdeploy.errors import UserError
+
+_MODULE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def is_user_model(spec: str) -> bool:
+    """True for ``file.py:factory``, ``package.module:factory`` and ``.pt2`` references."""
+    text = str(spec)
+    if text.endswith(".pt2"):
+        return True
+    source, sep, factory = text.rpartition(":")
+    return bool(sep and source and factory) and (source.endswith(".py") or bool(_MODULE_PATH.match(source)))
+
+
+def _import_file(path: Path):
+    """Import the user's file under a name derived from its absolute path (so that two files called
+    model.py do not collide); registered in sys.modules so that deepcopy / fx can find its classes."""
+    resolved = path.resolve()
+    name = "catdeploy_user_" + hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise UserError(f"{path}: cannot be loaded as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        del sys.modules[name]
+        raise UserError(f"{path}:{exc.lineno}: syntax error ({exc.msg})") from None
+    except Exception as exc:
+        del sys.modules[name]
+        raise UserError(f"{path}: importing it raised {type(exc).__name__}: {_first_line(exc)}") from None
+    return module
+
+
+def _import_module(name: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        raise UserError(f"model {name}: module not found ({_first_line(exc)}); "
+                        f"put it on PYTHONPATH or name a file, e.g. path/to/model.py:factory") from None
+    except Exception as exc:
+        raise UserError(f"model {name}: importing it raised {type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def build_user_model(spec: str) -> torch.nn.Module:
+    """The nn.Module (eval mode) that ``spec``'s factory returns; UserError naming the culprit."""
+    text = str(spec)
+    if text.endswith(".pt2"):
+        raise UserError(f"model {text}: torch.export ExportedProgram (.pt2) files are not supported; "
+                        f"name the nn.Module instead (path/to/model.py:factory with --weights)")
+    source, _, factory = text.rpartition(":")
+    if not _IDENTIFIER.match(factory):
+        raise UserError(f"model {text}: {factory!r} is not a Python name (expected FILE.py:FACTORY)")
+    if source.endswith(".py"):
+        path = Path(source)
+        if not path.is_file():
+            raise UserError(f"model {text}: {path} not found")
+        module = _import_file(path)
+    else:
+        module = _import_module(source)
+    obj = module
+    for part in factory.split("."):
+        if not hasattr(obj, part):
+            names = sorted(n for n in vars(module) if not n.startswith("_") and callable(getattr(module, n)))
+            raise UserError(f"model {text}: {source} has no {factory!r} (callables: {', '.join(names) or 'none'})")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise UserError(f"model {text}: {factory!r} is not callable")
+    try:
+        model = obj()
+    except Exception as exc:
+        raise UserError(f"model {text}: {factory}() raised {type(exc).__name__}: {_first_line(exc)}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise UserError(f"model {text}: {factory}() returned {type(model).__name__}, not a torch.nn.Module")
+    model.eval()
+    return model
+
+
+def load_user_model(spec: str, weights: str | Path | None) -> tuple[torch.nn.Module, dict]:
+    """(model with ``weights`` loaded, checkpoint meta); without weights the factory's own init."""
+    from catdeploy.data.zoo import load_checkpoint, load_weights
+
+    model = build_user_model(spec)
+    if weights is None:
+        return model, {}
+    _, meta = load_checkpoint(weights)
+    return load_weights(model, weights, architecture=str(spec)), meta
+
+
+def _first_line(exc: BaseException) -> str:
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    return "(no message)"
