@@ -188,6 +188,7 @@ def eval_command(
 
 
 from catdeploy import cli_spine  # noqa: E402,F401  (registers calibrate, export, verify, inspect, demo)
+from catdeploy import cli_report  # noqa: E402,F401
 
 
 def main() -> None:
