@@ -156,7 +156,7 @@ def levels_png(report: dict) -> bytes | None:
     models = [m for m in report["models"] if m["levels"]]
     if not models:
         return None
-    fig = _figure(10, 2.6 * len(models) + 0.6)
+    fig = _figure(10, 2.2 * len(models) + 0.4)
     axes = np.atleast_1d(fig.subplots(len(models), 1, squeeze=False)[:, 0])
     for ax, m in zip(axes, models):
         rows = m["levels"]

@@ -14,7 +14,8 @@ Block = tuple
 
 CSS = """
 body { font-family: sans-serif; max-width: 1100px; margin: 1.5em auto; padding: 0 1em; color: #212121; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 1.6em; }
+h1 { font-size: 1.6em; }
+h2 { font-size: 1.25em; border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: .6em 0; font-size: .85em; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; }
 th { background: #f2f2f2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -29,6 +30,10 @@ def _pct(value) -> str:
 
 def _db(value) -> str:
     return "–" if value is None else f"{value:.1f} dB"
+
+
+def _text(value) -> str:
+    return "–" if value is None else str(value)
 
 
 def _gain(before, after) -> str:
@@ -95,8 +100,8 @@ def cat_blocks(report: dict, figures: dict) -> list[Block]:
     rows = []
     for m in models:
         c = m["cat"]
-        rows.append([m["name"], "yes" if c["applied"] else "no", str(c["clusters"] if c["clusters"] is not None else "–"),
-                     str(c["alpha"] if c["alpha"] is not None else "–"), ", ".join(map(str, c["cluster_sizes"])) or "–",
+        rows.append([m["name"], "yes" if c["applied"] else "no", _text(c["clusters"]), _text(c["alpha"]),
+                     ", ".join(map(str, c["cluster_sizes"])) or "–",
                      _gain(c["heldout_top1_none"], c["heldout_top1"]) + (
                          f", {c['held_out_images']} images" if c["held_out_images"] else ""),
                      _gain(c["int_top1_without_cat"], c["int_top1_with_cat"])])
@@ -122,7 +127,8 @@ def bitexact_blocks(report: dict, figures: dict) -> list[Block]:
     if not report["interpreters"]:
         return blocks + [("p", "No TFLite interpreter is installed: nothing was compared.")]
     if "bitexact.png" in figures:
-        blocks.append(("img", "bitexact.png", "Mismatched elements over every tensor (as catdeploy verify counts them); 0 = bit-exact."))
+        blocks.append(("img", "bitexact.png", "Mismatched elements over every tensor (as catdeploy verify "
+                       "counts them); 0 = bit-exact."))
     rows = []
     for m in report["models"]:
         for r in m["verify"]:
@@ -136,7 +142,7 @@ def bitexact_blocks(report: dict, figures: dict) -> list[Block]:
 def report_blocks(report: dict, figures: dict) -> list[Block]:
     """The whole report as blocks, in page order."""
     return [*overview_blocks(report), *accuracy_blocks(report, figures), *sqnr_blocks(report, figures),
-            *cat_blocks(report, figures), *levels_blocks(report, figures), *bitexact_blocks(report, figures),
+            *cat_blocks(report, figures), *bitexact_blocks(report, figures), *levels_blocks(report, figures),
             ("p", "How each number is computed: docs/REPORT.md of catdeploy. Numbers: report.json.")]
 
 

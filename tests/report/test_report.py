@@ -228,3 +228,8 @@ def test_metrics_and_html_escaping():
     assert sqnr_db(signal, 0.0) is None and sqnr_db(0.0, 1.0) is None
     page = to_html([("h1", "<script>alert(1)</script>"), ("table", ["a"], [["1.5 %"]])], {}, "t")
     assert "<script" not in page and "&lt;script&gt;" in page
+
+
+def test_help_has_examples():
+    result = ok(run("report", "--help"))
+    assert "Examples" in result.stdout and "catdeploy report " in result.stdout
