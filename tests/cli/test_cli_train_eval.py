@@ -161,4 +161,4 @@ def test_console_script_entry_point():
                              "--data", "digits"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: eval resnet18: --weights is required for a torchvision model"]
+        "error: eval resnet18: --weights is required for a float model"]
