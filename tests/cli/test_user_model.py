@@ -163,6 +163,13 @@ def test_cli_calibrate_export_verify_eval(user_run, tmp_path):
               "--input-size", SIZE, *_norm_args())
     assert abs(fp["top1"] - user_run["fp_top1"]) < 1e-9
 
+    # The report of this run: the page and its plots, from the .qg and the export
+    report = _cli("report", tmp_path, "--data", f"imagefolder:{d / 'test'}", "--samples", 45, "--verify-samples", 8)
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "data:image/png;base64," in page and "http" not in page.split("<body", 1)[1]
+    assert {p.name for p in (tmp_path / "report").glob("*.png")} >= {"accuracy.png", "sqnr.png", "bitexact.png"}
+    assert json.dumps(report)  # one JSON object with the numbers
+
     # The Python API on the same images (preprocessed by the user) gives the same integer model.
     api_qm = catdeploy.quantize(user_run["net"], user_run["x_train"], bits="w4a4")
     api_eval = api_qm.evaluate(user_run["x_test"], user_run["y_test"])
