@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from catdeploy.cli import DataOption, DataRootOption, JsonOption, command, emit_json
+from catdeploy.cli.app import DataOption, DataRootOption, JsonOption, command, emit_json
 from catdeploy.errors import UserError
 
 

@@ -1,82 +1,12 @@
-"""The ``catdeploy`` command line (docs: cli.md). Thin: parse, call a catdeploy module, print.
-
-Conventions for every command (add new ones with ``@command(...)``):
-- ``--json`` prints exactly one JSON object on stdout; logs and progress bars go to stderr;
-- UserError -> "error: <one line>" on stderr, exit 2; CheckFailed -> exit 1;
-  KeyboardInterrupt -> exit 130. Anything else is a bug and keeps its traceback.
-"""
+"""CLI commands on float models: train, eval (of a float model; a .tflite / .qg goes to cli.check)."""
 from __future__ import annotations
 
-import functools
-import json
-import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Optional
 
 import typer
 
-from catdeploy.errors import CheckFailed, UserError
-
-EXIT_CHECK_FAILED = 1
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
-
-app = typer.Typer(
-    name="catdeploy",
-    help="Post-training 2/4-bit quantization with CAT for torchvision CNNs, exported as "
-         "bit-exact integer TFLite graphs.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
-
-
-def _one_line(message: object) -> str:
-    return " ".join(str(message).split()) or "unknown error"
-
-
-def report_errors(func: Callable) -> Callable:
-    """Map UserError / CheckFailed / KeyboardInterrupt to a one-line message and exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except UserError as exc:
-            print(f"error: {_one_line(exc)}", file=sys.stderr)
-            raise typer.Exit(EXIT_USER_ERROR) from None
-        except CheckFailed as exc:
-            print(f"check failed: {_one_line(exc)}", file=sys.stderr)
-            raise typer.Exit(EXIT_CHECK_FAILED) from None
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-
-    return wrapper
-
-
-def command(name: str, examples: list[str], **kwargs: Any) -> Callable:
-    """Register ``func`` as a subcommand with error handling and an Examples section in --help."""
-    epilog = "[bold]Examples[/bold]\n\n" + "\n\n".join(f"  $ {e}" for e in examples)
-
-    def decorate(func: Callable) -> Callable:
-        return app.command(name, epilog=epilog, **kwargs)(report_errors(func))
-
-    return decorate
-
-
-def emit_json(obj: dict) -> None:
-    """The single JSON object of a ``--json`` run, on stdout."""
-    sys.stdout.write(json.dumps(obj, sort_keys=False) + "\n")
-    sys.stdout.flush()
-
-
-DataOption = typer.Option(..., "--data", "-d", help="fashion-mnist[:train|:test], "
-                          "digits[:train|:test], imagefolder:PATH or npz:PATH.")
-DataRootOption = typer.Option(None, "--data-root", help="Directory holding the Fashion-MNIST IDX "
-                              "files (default /usr/share/datasets/fashion-mnist).")
-JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout (logs go to stderr).")
+from catdeploy.cli.app import DataOption, DataRootOption, JsonOption, command, emit_json
 
 
 @command("train", examples=[
@@ -153,7 +83,7 @@ def eval_command(
     from catdeploy.data.user_model import is_user_model
 
     if not is_user_model(model) and (model.endswith((".tflite", ".qg")) or Path(model).is_file()):
-        from catdeploy.cli_spine import eval_quantized
+        from catdeploy.cli.check import eval_quantized
 
         result = eval_quantized(Path(model), data, samples, engine, data_root, interpreter, resolver)
         if json_out:
@@ -185,16 +115,3 @@ def eval_command(
     else:
         typer.echo(f"{result['engine']}: top-1 {result['top1']:.2f} %, top-5 {result['top5']:.2f} %"
                    f" on {result['n']} images")
-
-
-from catdeploy import cli_spine  # noqa: E402,F401  (registers calibrate, export, verify, inspect, demo)
-from catdeploy import cli_report  # noqa: E402,F401
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="catdeploy")
-
-
-if __name__ == "__main__":
-    main()

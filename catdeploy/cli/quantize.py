@@ -1,0 +1,246 @@
+"""CLI commands that quantize: calibrate (-> .qg) and export (-> .tflite + manifest); thin wrappers
+over catdeploy.pipeline."""
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from catdeploy.cli.app import DataRootOption, JsonOption, command, emit_json
+from catdeploy.errors import UserError
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _parse_overrides(items: list[str] | None, option: str) -> dict[str, int]:
+    out = {}
+    for item in items or []:
+        name, sep, bits = item.rpartition("=")
+        if not sep or not name:
+            raise UserError(f"{option} {item!r}: expected LAYER_GLOB=BITS")
+        try:
+            out[name] = int(bits)
+        except ValueError:
+            raise UserError(f"{option} {item!r}: bits must be an integer") from None
+    return out
+
+
+def _calibrate_options(bits, method, samples, seed, strict, symmetric, observer, data_root,
+                       weight_bits, act_bits, cat=False, clusters="auto", alpha="auto", cat_views=0,
+                       affine_layers=False, preset="default", convention="default", device="cpu",
+                       iterations=None, input_size=None, mean=None, std=None, grayscale=None):
+    from catdeploy.cat.select import parse_alpha, parse_clusters
+    from catdeploy.data.preprocess import parse_input_size, user_normalization
+    from catdeploy.pipeline import CalibrateOptions
+
+    if samples < 1:
+        raise UserError(f"--samples {samples}: must be at least 1")
+    if input_size is not None:
+        parse_input_size(input_size)
+    norm = user_normalization(mean, std)
+    if norm is not None and grayscale and len(norm.mean) != 1:
+        raise UserError(f"--grayscale takes one --mean/--std value, got {len(norm.mean)}")
+    return CalibrateOptions(input_size=input_size, grayscale=grayscale,
+                            mean=None if norm is None else norm.mean, std=None if norm is None else norm.std,
+                            bits=bits, method=method, samples=samples, seed=seed, strict=strict,
+                            symmetric_weights=symmetric, observer=observer,
+                            data_root=None if data_root is None else str(data_root),
+                            weight_overrides=_parse_overrides(weight_bits, "--weight-bits"),
+                            act_overrides=_parse_overrides(act_bits, "--act-bits"),
+                            cat=cat, clusters=parse_clusters(clusters), alpha=parse_alpha(alpha),
+                            cat_views=_check_views(cat_views), affine_layers=affine_layers,
+                            preset=preset, convention=convention, device=device,
+                            iterations=_check_iterations(iterations))
+
+
+def _check_iterations(iterations: int | None) -> int | None:
+    if iterations is not None and iterations < 1:
+        raise UserError(f"--iters {iterations}: must be at least 1")
+    return iterations
+
+
+def _check_views(views: int) -> int:
+    if views < 0:
+        raise UserError(f"--cat-views {views}: must be at least 0")
+    return views
+
+
+BitsOption = typer.Option("w4a4", "--bits", "-b", help="wXaY: weight and activation bits, each 2..8 "
+                          "(w8a8, w4a4, w2a4, w4a2, w2a2, w3a3, w4a8, ...).")
+MethodOption = typer.Option("rtn", "--method", help="rtn, adaround, brecq, qdrop or pdquant (reconstruction "
+                            "against the integer-exact simulator's training mode).")
+PresetOption = typer.Option("default", "--preset", help="Reconstruction effort: fast (~2 min for ResNet-18 on 2 "
+                            "cores), default (~15 min) or paper (20 000 iterations per unit).")
+ConventionOption = typer.Option("default", "--convention", help="default, paper (BRECQ/QDrop/PD-Quant analogue: "
+                                "block outputs at the activation bits on the skip path too) or strict.")
+DeviceOption = typer.Option("cpu", "--device", help="Reconstruction device: cpu or cuda.")
+ItersOption = typer.Option(None, "--iters", help="Reconstruction iterations per unit (overrides the preset's).")
+SamplesOption = typer.Option(1024, "--samples", help="Calibration images drawn (seeded) from the train split.")
+SeedOption = typer.Option(0, "--seed", help="Seed of the calibration draw.")
+StrictOption = typer.Option(False, "--strict", help="Configured bits everywhere except input and logits.")
+SymmetricOption = typer.Option(False, "--symmetric-weights", help="Symmetric weight grids (zero point 0).")
+ObserverOption = typer.Option("lp", "--observer", help="Range observer: lp (p=2.4 grid search) or minmax.")
+CatOption = typer.Option(False, "--cat/--no-cat", help="Fit CAT on the integer logits and fold it into the "
+                         "exported graph (K, alpha selected on a held-out part of the calibration images).")
+ClustersOption = typer.Option("auto", "--clusters", help="CAT clusters K, or auto (held-out selection among 1..64).")
+AlphaOption = typer.Option("auto", "--alpha", help="CAT blend alpha in (0, 1], or auto (held-out selection).")
+CatViewsOption = typer.Option(0, "--cat-views", help="Augmented views (flips / shifts) per fit image for CAT.")
+AffineLayersOption = typer.Option(False, "--affine-layers/--no-affine-layers", help="Per-channel affine "
+                                  "correction inside the network, folded into each layer (held-out selected).")
+ModelArgument = typer.Argument(..., help="torchvision model name, path/to/model.py:factory or "
+                               "package.module:factory (a callable returning your nn.Module).")
+InputSizeOption = typer.Option(None, "--input-size", help="Model input H or HxW in pixels (default: the "
+                               "checkpoint's, else 32).")
+MeanOption = typer.Option(None, "--mean", help="Per-channel mean, 1 or 3 comma-separated values in [0, 1] "
+                          "units (default: the checkpoint's, the dataset's constants, or the data's own).")
+StdOption = typer.Option(None, "--std", help="Per-channel std, with --mean.")
+GrayscaleOption = typer.Option(None, "--grayscale/--rgb", help="1-channel input (RGB data converted to luma) "
+                               "or 3 (grey data replicated); default: the checkpoint's, else RGB.")
+WeightBitsOption = typer.Option(None, "--weight-bits", help="Per-layer override LAYER_GLOB=BITS (repeatable).")
+ActBitsOption = typer.Option(None, "--act-bits", help="Input bits of matching layers LAYER_GLOB=BITS (repeatable).")
+
+
+@command("calibrate", examples=[
+    "catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w4a4 -o r18_w4a4.qg",
+    "catdeploy calibrate mobilenet_v2 --weights mbv2.pt --data fashion-mnist --bits w2a2 --strict -o m.qg",
+    "catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w2a2 --cat --affine-layers -o r18.qg",
+    "catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w4a4 --cat --clusters 64 --alpha 0.4 --cat-views 2 -o r18.qg",
+    "catdeploy calibrate my_net.py:build --weights my_net.pt --data imagefolder:photos/train --input-size 64 --mean 0.5,0.4,0.3 --std 0.25,0.25,0.25 --bits w4a4 -o my_net.qg",
+])
+def calibrate_command(
+    model: str = ModelArgument,
+    weights: Path = typer.Option(..., "--weights", "-w", help="State dict or checkpoint (weights_only)."),
+    data: str = typer.Option(..., "--data", "-d", help="Calibration data (its train split is used)."),
+    output: Path = typer.Option(..., "--output", "-o", help="QuantizedGraph archive to write (.qg)."),
+    bits: str = BitsOption, method: str = MethodOption, samples: int = SamplesOption,
+    seed: int = SeedOption, strict: bool = StrictOption, symmetric_weights: bool = SymmetricOption,
+    observer: str = ObserverOption, cat: bool = CatOption, clusters: str = ClustersOption,
+    alpha: str = AlphaOption, cat_views: int = CatViewsOption, affine_layers: bool = AffineLayersOption,
+    weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
+    preset: str = PresetOption, convention: str = ConventionOption, device: str = DeviceOption,
+    iters: Optional[int] = ItersOption,
+    input_size: Optional[str] = InputSizeOption, mean: Optional[str] = MeanOption,
+    std: Optional[str] = StdOption, grayscale: Optional[bool] = GrayscaleOption,
+    data_root: Optional[Path] = DataRootOption,
+    force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Quantize a float model: capture, plan the bit widths, calibrate; writes a .qg archive (no pickle)."""
+    from catdeploy.pipeline import calibrate_model
+    from catdeploy.quant.quantized_graph import save_quantized_graph
+    from catdeploy.util_io import check_output_path
+
+    check_output_path(output, force)
+    opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer, data_root,
+                              weight_bits, act_bits, cat, clusters, alpha, cat_views, affine_layers,
+                              preset, convention, device, iters, input_size, mean, std, grayscale)
+    t0 = time.perf_counter()
+    with reconstruction_progress(method) as progress:
+        qg = calibrate_model(model, str(weights), data, opts, log=log, progress=progress)
+    seconds = round(time.perf_counter() - t0, 2)
+    save_quantized_graph(qg, output)
+    result = {"output": str(output), "setting": qg.plan.setting, "method": qg.meta.get("method"),
+              "calibration_images": qg.meta.get("calibration_images"), "seconds": seconds,
+              "cat": _cat_summary(qg), "affine_layers": qg.meta.get("affine_layers")}
+    emit_json(result) if json_out else typer.echo(f"{output}: {model} {qg.plan.setting} ({method})")
+
+
+@command("export", examples=[
+    "catdeploy export r18_w4a4.qg --target tflite -o r18_w4a4.tflite",
+    "catdeploy export resnet18 --weights r18.pt --data fashion-mnist --bits w4a4 --target tflite -o r18.tflite",
+    "catdeploy export resnet18 --weights r18.pt --data fashion-mnist --bits w2a4 --cat --target tflite -o r18_cat.tflite",
+    "catdeploy export my_net.py:build --weights my_net.pt --data imagefolder:unlabeled_photos --input-size 96x128 --bits w4a8 -o my_net.tflite",
+])
+def export_command(
+    source: str = typer.Argument(..., help="A .qg archive, or a model (torchvision name, path/to/model.py:factory, "
+                                 "package.module:factory) with --weights/--data."),
+    target: str = typer.Option("tflite", "--target", help="Export target (tflite)."),
+    output: Path = typer.Option(..., "--output", "-o", help="File to write; a manifest OUTPUT.json is written beside it."),
+    io: str = typer.Option("int8", "--io", help="int8 (default) or float model inputs/outputs."),
+    int4_weights: bool = typer.Option(False, "--int4-weights", help="Pack <=4-bit weights as TFLite INT4 (2 per byte; use with --symmetric-weights for 4 bit). Not loadable by tflite-runtime 2.14's ref resolver."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="With a model name."),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="With a model name: calibration data."),
+    bits: str = BitsOption, method: str = MethodOption, samples: int = SamplesOption,
+    seed: int = SeedOption, strict: bool = StrictOption, symmetric_weights: bool = SymmetricOption,
+    observer: str = ObserverOption, cat: bool = CatOption, clusters: str = ClustersOption,
+    alpha: str = AlphaOption, cat_views: int = CatViewsOption, affine_layers: bool = AffineLayersOption,
+    weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
+    preset: str = PresetOption, convention: str = ConventionOption, device: str = DeviceOption,
+    iters: Optional[int] = ItersOption,
+    input_size: Optional[str] = InputSizeOption, mean: Optional[str] = MeanOption,
+    std: Optional[str] = StdOption, grayscale: Optional[bool] = GrayscaleOption,
+    data_root: Optional[Path] = DataRootOption,
+    golden: int = typer.Option(0, "--golden", help="Also write MODEL.golden.npz: N seeded int8 inputs and the expected outputs of every catrt profile (check on a device: python -m catrt check MODEL.tflite MODEL.golden.npz)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT and its manifest."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Write an integer-only TFLite graph (int8 containers holding 2/4/8-bit values, int32 biases)."""
+    from catdeploy.pipeline import calibrate_model, export_quantized, load_quantized
+    from catdeploy.util_io import check_output_path
+
+    if target != "tflite":
+        raise UserError(f"--target {target!r}: only 'tflite' is supported")
+    check_output_path(output, force)
+    if not 0 <= golden <= 4096:
+        raise UserError(f"--golden {golden}: must be between 0 and 4096")
+    from catdeploy.data.user_model import is_user_model
+
+    if not is_user_model(source) and (Path(source).suffix == ".qg" or Path(source).is_file()):
+        qg = load_quantized(Path(source))
+        origin = {"quantized_graph": source}
+    else:
+        if weights is None or data is None:
+            raise UserError(f"export {source}: a model name needs --weights and --data (or pass a .qg file)")
+        opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer,
+                                  data_root, weight_bits, act_bits, cat, clusters, alpha, cat_views, affine_layers,
+                                  preset, convention, device, iters, input_size, mean, std, grayscale)
+        with reconstruction_progress(method) as progress:
+            qg = calibrate_model(source, str(weights), data, opts, log=log, progress=progress)
+        origin = {"model": source, "weights": str(weights), "data": data}
+    manifest = export_quantized(qg, output, io=io, force=force, source=origin, int4_weights=int4_weights,
+                                golden=golden)
+    result = {"output": str(output), "manifest": str(output) + ".json", "size_bytes": manifest["size_bytes"],
+              "sha256": manifest["sha256"], "setting": manifest["setting"],
+              "extra_clamp_ops": manifest["extra_clamp_ops"]}
+    if golden:
+        from catdeploy.pipeline import golden_path
+
+        result["golden"] = str(golden_path(output))
+    emit_json(result) if json_out else typer.echo(
+        f"{output}: {manifest['size_bytes']} bytes, {manifest['setting']}, sha256 {manifest['sha256'][:16]}")
+
+
+@contextlib.contextmanager
+def reconstruction_progress(method: str):
+    """A rich progress bar on stderr (unit, iteration, loss) for reconstruction methods; None for rtn."""
+    if method == "rtn":
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("loss {task.fields[loss]:.4g}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(method, total=1, loss=float("nan"))
+
+        def update(step) -> None:
+            bar.update(task, description=f"{method} unit {step.unit_index + 1}/{step.units} {step.unit}",
+                       completed=step.iteration, total=step.iterations, loss=step.loss)
+        yield update
+
+
+def _cat_summary(qg) -> dict | None:
+    sel = qg.meta.get("cat_selection")
+    if sel is None:
+        return None
+    out = {k: v for k, v in sel.items() if k != "candidates"}
+    if qg.cat is not None:
+        out.update({"clusters": int(qg.cat["clusters"]), "alpha": float(qg.cat["alpha"]), "pca": qg.cat["pca"]})
+    return out

@@ -1,0 +1,52 @@
+"""The CLI is a package of one module per command group whose imports form no circle (issue 11)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from catdeploy.cli import app
+
+CLI_DIR = Path(__file__).resolve().parents[2] / "catdeploy" / "cli"
+GROUPS = {"train_eval": {"train", "eval"}, "quantize": {"calibrate", "export"}, "check": {"verify", "inspect"},
+          "demo": {"demo"}, "report": {"report"}}
+
+
+def cli_imports(path: Path) -> set[str]:
+    """catdeploy.cli.X modules that `path` imports (anywhere in the file)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("catdeploy.cli."):
+            found.add(node.module.split(".")[2])
+        elif isinstance(node, ast.ImportFrom) and node.module == "catdeploy.cli":
+            found |= {a.name for a in node.names}
+    return found
+
+
+def test_cli_modules_import_no_circle():
+    graph = {p.stem: cli_imports(p) for p in CLI_DIR.glob("*.py") if p.stem != "__init__"}
+    assert set(graph) == {"app"} | set(GROUPS)
+    assert graph["app"] == set()  # the core knows no command module
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: tuple) -> None:
+        assert state.get(name) != "open", f"import circle: {' -> '.join(path + (name,))}"
+        if state.get(name) == "done":
+            return
+        state[name] = "open"
+        for dep in graph.get(name, ()):
+            visit(dep, path + (name,))
+        state[name] = "done"
+
+    for name in graph:
+        visit(name, ())
+
+
+def test_each_group_registers_its_commands():
+    registered = {c.name: c.callback.__module__ for c in app.registered_commands}
+    for group, commands in GROUPS.items():
+        for command in commands:
+            assert registered[command] == f"catdeploy.cli.{group}", (command, registered[command])
+    assert set(registered) == set().union(*GROUPS.values())
+    assert CliRunner().invoke(app, ["--help"]).exit_code == 0
