@@ -170,7 +170,9 @@ def markdown(rows: list[dict], env: dict) -> str:
              "installed interpreter; `> 2^b` = tensors / weight tensors holding more distinct values "
              "than their planned width allows. Time = calibration wall time on this machine (RTN + "
              "reconstruction), memory = peak RSS of the row's process; * = measured while other benchmarks "
-             "shared the 2 cores (the row's `other_load` note in bench/results/recon.json; not a clean time). "
+             "shared the 2 cores (the row's `other_load` note in bench/results/recon.json; not a clean time); "
+             "(Nt) = torch threads of the row (results differ in the last digits between thread counts: float "
+             "reductions; same threads, same bytes). "
              "† = calibrated before commit 29cd17c, when the training-mode surrogate rounded to nearest instead "
              "of as the integer kernels do (double rounding, AveragePool); to be redone (`--redo`). "
              "Bench: `bench/bench_recon.py`.", ""]
@@ -191,7 +193,8 @@ def markdown(rows: list[dict], env: dict) -> str:
                 f"| {r['preset']} | {r['int_top1']:.2f} | {r['simulator_differing_logits']} "
                 f"| {r['fake_quant_top1']:.2f} | {r['verify_mismatched']} "
                 f"| {r['activation_tensors_over']}/{r['weight_tensors_over']} | {r['calib_seconds']:.0f}"
-                f"{'*' if r.get('other_load') else ''} "
+                f"{'*' if r.get('other_load') not in (None, '', 'none') else ''}"
+                f"{' (%dt)' % r['torch_threads'] if r.get('torch_threads') else ''} "
                 f"| {r['peak_rss_mib']:.0f} |")
         lines.append("")
     check = RESULTS.with_name("simulator_check.json")
