@@ -25,7 +25,7 @@ def cli_imports(path: Path) -> set[str]:
 
 
 def test_cli_modules_import_no_circle():
-    graph = {p.stem: cli_imports(p) for p in CLI_DIR.glob("*.py") if p.stem != "__init__"}
+    graph = {p.stem: cli_imports(p) for p in CLI_DIR.glob("*.py") if p.stem not in ("__init__", "__main__")}
     assert set(graph) == {"app"} | set(GROUPS)
     assert graph["app"] == set()  # the core knows no command module
     state: dict[str, str] = {}
@@ -50,3 +50,12 @@ def test_each_group_registers_its_commands():
             assert registered[command] == f"catdeploy.cli.{group}", (command, registered[command])
     assert set(registered) == set().union(*GROUPS.values())
     assert CliRunner().invoke(app, ["--help"]).exit_code == 0
+
+
+def test_python_dash_m_runs_the_same_cli():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "catdeploy.cli", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert all(name in proc.stdout for name in set().union(*GROUPS.values()))

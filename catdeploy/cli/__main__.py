@@ -1,0 +1,4 @@
+"""``python -m catdeploy.cli``: the same as the ``catdeploy`` console script."""
+from catdeploy.cli import main
+
+main()
