@@ -124,7 +124,8 @@ def test_help_has_examples(cmd):
 def test_cli_defaults_match_the_training_defaults():
     import inspect
 
-    from catdeploy import cli, train
+    from catdeploy import train
+    from catdeploy.cli import train_eval as cli
 
     params = inspect.signature(cli.train_command).parameters
     assert params["epochs"].default.default == train.DEFAULT_EPOCHS
