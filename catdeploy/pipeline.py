@@ -53,20 +53,21 @@ def calibrate_model(model: str, weights: str | None, data: str, opts: CalibrateO
     norm = None if opts.mean is None else Normalization(tuple(opts.mean), tuple(opts.std))
     prep = resolve_preprocessing(meta, opts.input_size, opts.grayscale, norm)
     graph = api.capture(torch_model, (prep.height, prep.width), prep.channels)
-    plan_checks(graph, opts)
+    qplan = plan_checks(graph, opts)
     calib = api.calibration_set(data, opts.samples, opts.seed, prep, opts.data_root)
     prep = replace(prep, normalization=calib.normalization)
     # No timings in meta: the archive (and the manifest) must be byte-identical for equal inputs.
-    return calibrate_graph(graph, calib.images, calib.labels, opts, meta={
+    return calibrate_graph(graph, qplan, calib.images, calib.labels, opts, meta={
         "model": model, "weights": str(weights) if weights else None, "data": data,
         "input_size": prep.height if prep.height == prep.width else [prep.height, prep.width],
         "preprocessing": prep.to_dict(), "samples": opts.samples,
     }, log=log, progress=progress)
 
 
-def plan_checks(graph, opts: CalibrateOptions) -> None:
-    """Option errors that need the captured graph, raised before any image is loaded."""
-    make_quant_plan(graph, opts)
+def plan_checks(graph, opts: CalibrateOptions):
+    """The QuantPlan of `graph`, and the option errors that need the captured graph, raised
+    before any image is loaded."""
+    qplan = make_quant_plan(graph, opts)
     if opts.cat_views < 0:
         raise UserError(f"--cat-views {opts.cat_views}: must be at least 0")
     if opts.cat:
@@ -75,6 +76,7 @@ def plan_checks(graph, opts: CalibrateOptions) -> None:
 
         check_clusters(opts.clusters, opts.samples, opts.cat_views)
         classifier_node(graph)  # a model whose logits do not come from a plain FC: say so now
+    return qplan
 
 
 def make_quant_plan(graph, opts: CalibrateOptions):
@@ -83,14 +85,14 @@ def make_quant_plan(graph, opts: CalibrateOptions):
                     weight_overrides=opts.weight_overrides, act_overrides=opts.act_overrides)
 
 
-def calibrate_graph(graph, images: np.ndarray, labels: np.ndarray | None, opts: CalibrateOptions,
+def calibrate_graph(graph, qplan, images: np.ndarray, labels: np.ndarray | None, opts: CalibrateOptions,
                     meta: dict, log=lambda m: None, progress=None) -> QuantizedGraph:
-    """Plan + calibrate (RTN or a reconstruction method) a captured Graph on preprocessed
+    """Calibrate (RTN or a reconstruction method) a captured Graph with its plan on preprocessed
     calibration `images`, then the in-network affine and CAT when asked (both selected on a
     held-out part of the images; `labels` may be None)."""
     if (opts.cat or opts.affine_layers) and len(images) < 8:
         raise UserError(f"--samples {len(images)}: CAT and --affine-layers need at least 8 calibration images")
-    qg = api.calibrate(graph, make_quant_plan(graph, opts), images, method=opts.method, seed=opts.seed, meta=meta,
+    qg = api.calibrate(graph, qplan, images, method=opts.method, seed=opts.seed, meta=meta,
                        preset=opts.preset, device=opts.device, iterations=opts.iterations, progress=progress)
     if opts.affine_layers:
         qg = api.apply_affine_layers(qg, images, labels, seed=opts.seed, log=log)

@@ -126,19 +126,18 @@ class QuantizedModel:
 
     # -- running
     def predict(self, images: Any, profile: str | None = None) -> np.ndarray:
-        """Integer logits (dequantized float) computed by catrt on the exported graph."""
-        from catdeploy import api
+        """Integer logits (dequantized float) computed by catrt on the exported graph under
+        `profile` (default: the reference kernels)."""
+        from catdeploy.quant.simulate import integer_logits
 
         x, _ = as_images(images)
         self._check_shape(x)
-        model = self.tflite_bytes()
-        rt = api.run_catrt(model, x, batch_size=256, profile=profile)
-        io = _output_qparams(model)
-        return (rt.astype(np.float64) - io[1]) * io[0]
+        return integer_logits(self.qg, x, profile=profile)
 
     def evaluate(self, images: Any, labels: Any = None) -> dict:
-        """Integer top-1 / top-5 (%) by catrt, the eval-mode simulator's top-1 beside it (they must
-        agree), the fake-quant top-1, and with CAT the top-1 without and with the head."""
+        """Integer top-1 / top-5 (%) by catrt on the exported graph (= the simulator's eval mode),
+        the training-mode surrogate's (fake-quant) top-1, and with CAT the top-1 without and with
+        the head."""
         from catdeploy import api
         from catdeploy.quant.simulate import integer_outputs, simulate_batches
 
@@ -147,13 +146,9 @@ class QuantizedModel:
         if y is None:
             raise UserError("evaluate: labels are needed (pass labels=, or a DataLoader of (images, labels))")
         self._check_shape(x)
-        model = self.tflite_bytes()
-        logits = api.run_catrt(model, x, batch_size=256)
-        simulated = integer_outputs(self.qg, x)
+        logits = integer_outputs(self.qg, x)
         out = {"top1": api.top_k(logits, y, 1) * 100, "top5": api.top_k(logits, y, 5) * 100, "n": int(len(y)),
-               "engine": "catrt", "simulator_top1": api.top_k(simulated, y, 1) * 100,
-               "simulator_differing_elements": int(np.count_nonzero(simulated != logits)),
-               "fake_quant_top1": api.top_k(simulate_batches(self.qg, x), y, 1) * 100}
+               "engine": "catrt", "fake_quant_top1": api.top_k(simulate_batches(self.qg, x), y, 1) * 100}
         if self.qg.cat is not None:
             split = api.integer_logits_with_and_without_cat(self.qg, x)
             out["top1_without_cat"] = api.top_k(split["without_cat"], y, 1) * 100
@@ -205,15 +200,6 @@ def _names(value, allowed: tuple[str, ...], what: str, default_all) -> list[str]
     return items
 
 
-def _output_qparams(model: bytes) -> tuple[float, int]:
-    from catrt import Interpreter
-
-    d = Interpreter(model).get_output_details()[0]
-    if d.dtype == "float32":
-        return 1.0, 0
-    return float(d.scale[0]), int(d.zero_point[0])
-
-
 def quantize(model: Any, calibration_images: Any, *, bits: str = "w4a4", method: str = "rtn",
              preset: str = "default", cat: bool = False, affine_layers: bool = False,
              clusters: int | None = None, alpha: float | None = None, cat_views: int = 0,
@@ -246,9 +232,9 @@ def quantize(model: Any, calibration_images: Any, *, bits: str = "w4a4", method:
                             preset=preset, convention=convention, device=device, iterations=iterations)
     c, h, w = x.shape[1:]
     graph = api.capture(torch_model, (h, w), c)
-    plan_checks(graph, opts)
+    qplan = plan_checks(graph, opts)
     prep = Preprocessing(h, w, c, None)
-    qg = calibrate_graph(graph, x, y, opts, meta={
+    qg = calibrate_graph(graph, qplan, x, y, opts, meta={
         "model": model_name, "weights": None if weights is None else str(weights), "data": "python-api",
         "input_size": h if h == w else [h, w], "preprocessing": prep.to_dict(), "samples": len(x),
     }, log=log, progress=progress)

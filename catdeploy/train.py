@@ -213,7 +213,7 @@ def evaluate_checkpoint(model_name: str, weights: str | Path | None, data: str,
     channels and normalisation: the options when given, else the checkpoint's meta, else defaults.
     """
     from catdeploy.data.preprocess import resolve_preprocessing
-    from catdeploy.data.user_model import is_user_model, load_user_model
+    from catdeploy.data.user_model import is_user_model
 
     if weights is None:
         if Path(model_name).suffix in (".tflite", ".qg") or Path(model_name).exists():
@@ -224,11 +224,9 @@ def evaluate_checkpoint(model_name: str, weights: str | Path | None, data: str,
         raise UserError(f"--batch-size {batch_size}: must be >= 1")
     if samples is not None and samples < 1:
         raise UserError(f"--samples {samples}: must be >= 1")
-    if is_user_model(model_name):
-        model, meta = load_user_model(model_name, weights)
-    else:
-        build_model(model_name)  # unknown name -> UserError before reading anything else
-        model, meta = load_model(model_name, weights)
+    from catdeploy.api import load_float_model
+
+    model, meta = load_float_model(model_name, weights)  # unknown name -> UserError before any read
     prep = resolve_preprocessing(meta, input_size, grayscale, normalization)
     dataset = load_dataset(data, data_root, input_size=(prep.height, prep.width), default_split="test",
                            normalization=prep.normalization, channels=prep.channels)

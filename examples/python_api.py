@@ -72,7 +72,7 @@ def main() -> None:
               f"{r.mismatched_elements} mismatched elements")
     ev = qm.evaluate(x_test, y_test)
     print(f"FP top-1 {fp_top1:.2f} %, integer top-1 {ev['top1']:.2f} % on {ev['n']} test images "
-          f"(simulator: {ev['simulator_differing_elements']} logits differ)")
+          f"(without / with CAT: {ev.get('top1_without_cat', ev['top1']):.2f} / {ev['top1']:.2f} %)")
     qm.save(out.with_suffix(".qg"), force=True)
     again = catdeploy.load(out.with_suffix(".qg"))
     assert again.tflite_bytes() == out.read_bytes()

@@ -74,6 +74,24 @@ def emit_json(obj: dict) -> None:
     sys.stdout.flush()
 
 
+def log(message: str) -> None:
+    """Progress and notes of a command: stderr, so that --json keeps stdout to one object."""
+    print(message, file=sys.stderr)
+
+
+def parse_names(value: str, allowed: tuple[str, ...], option: str) -> list[str]:
+    """A comma-separated list of names, each one of `allowed`; "all" is every one of them."""
+    if value == "all":
+        return list(allowed)
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise UserError(f"{option}: name at least one of {', '.join(allowed)}, all")
+    for v in items:
+        if v not in allowed:
+            raise UserError(f"{option} {v!r} is not one of {', '.join(allowed)}, all")
+    return items
+
+
 DataOption = typer.Option(..., "--data", "-d", help="fashion-mnist[:train|:test], "
                           "digits[:train|:test], imagefolder:PATH or npz:PATH.")
 DataRootOption = typer.Option(None, "--data-root", help="Directory holding the Fashion-MNIST IDX "

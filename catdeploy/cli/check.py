@@ -8,20 +8,8 @@ from typing import Optional
 
 import typer
 
-from catdeploy.cli.app import DataRootOption, JsonOption, command, emit_json
+from catdeploy.cli.app import DataRootOption, JsonOption, command, emit_json, log, parse_names
 from catdeploy.errors import CheckFailed, UserError
-
-from catdeploy.cli.quantize import log
-
-
-def _expand(value: str, allowed: tuple[str, ...], option: str) -> list[str]:
-    if value == "all":
-        return list(allowed)
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    for v in items:
-        if v not in allowed:
-            raise UserError(f"{option} {v!r} is not one of {', '.join(allowed)}, all")
-    return items
 
 
 @command("verify", examples=[
@@ -47,10 +35,10 @@ def verify_command(
     from catdeploy.verify import INTERPRETERS, RESOLVERS, verify_model
 
     model_bytes = load_model_bytes(model)
-    interps = _expand(interpreter, INTERPRETERS, "--interpreter")
+    interps = parse_names(interpreter, INTERPRETERS, "--interpreter")
     if interpreter == "all":
         interps = [i for i in interps if i in available_interpreters()]
-    resolvers = _expand(resolver, RESOLVERS, "--resolver")
+    resolvers = parse_names(resolver, RESOLVERS, "--resolver")
     x, _ = eval_images(data, samples, data_root=None if data_root is None else str(data_root),
                        prep=preprocessing_for_model(model, model_bytes))
     inputs = _inputs_for(model, model_bytes, x)

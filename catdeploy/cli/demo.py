@@ -5,10 +5,10 @@ from pathlib import Path
 
 import typer
 
-from catdeploy.cli.app import JsonOption, command, emit_json
+from catdeploy.cli.app import JsonOption, command, emit_json, log
 from catdeploy.errors import CheckFailed, UserError
 
-from catdeploy.cli.quantize import log, reconstruction_progress
+from catdeploy.cli.quantize import reconstruction_progress
 
 
 @command("demo", examples=["catdeploy demo", "catdeploy demo --bits w4a4,w2a2 --eval-samples 10000 --json"])

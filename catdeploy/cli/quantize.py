@@ -3,19 +3,14 @@ over catdeploy.pipeline."""
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from catdeploy.cli.app import DataRootOption, JsonOption, command, emit_json
+from catdeploy.cli.app import DataRootOption, JsonOption, command, emit_json, log
 from catdeploy.errors import UserError
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr)
 
 
 def _parse_overrides(items: list[str] | None, option: str) -> dict[str, int]:

@@ -4,29 +4,12 @@ Registered on catdeploy.cli.app; a thin wrapper over catdeploy.report.build (doc
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from catdeploy.cli.app import DataOption, DataRootOption, JsonOption, command, emit_json
-from catdeploy.errors import UserError
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _names(value: str, allowed: tuple[str, ...], option: str) -> tuple[str, ...]:
-    """A comma-separated list of names, each one of `allowed`."""
-    items = tuple(v.strip() for v in value.split(",") if v.strip())
-    if not items:
-        raise UserError(f"{option}: name at least one of {', '.join(allowed)}")
-    for item in items:
-        if item not in allowed:
-            raise UserError(f"{option} {item!r} is not one of {', '.join(allowed)}")
-    return items
+from catdeploy.cli.app import DataOption, DataRootOption, JsonOption, command, emit_json, log, parse_names
 
 
 @command("report", examples=[
@@ -53,11 +36,11 @@ def report_command(
 
     from catdeploy.verify import INTERPRETERS, RESOLVERS
 
-    chosen = None if interpreters == "all" else _names(interpreters, INTERPRETERS, "--interpreters")
+    chosen = None if interpreters == "all" else parse_names(interpreters, INTERPRETERS, "--interpreters")
     opts = ReportOptions(data=data, samples=samples, verify_samples=verify_samples, interpreters=chosen,
-                         resolvers=_names(resolvers, RESOLVERS, "--resolvers"),
+                         resolvers=parse_names(resolvers, RESOLVERS, "--resolvers"),
                          data_root=None if data_root is None else str(data_root))
-    report, written = build_report(run_dir, opts, output, force, log=_log)
+    report, written = build_report(run_dir, opts, output, force, log=log)
     if json_out:
         emit_json(report)
         return

@@ -21,8 +21,7 @@ import torch
 
 from catdeploy.errors import UserError
 
-_MODULE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_DOTTED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")  # pkg.module, Factory.build
 
 
 def is_user_model(spec: str) -> bool:
@@ -31,7 +30,7 @@ def is_user_model(spec: str) -> bool:
     if text.endswith(".pt2"):
         return True
     source, sep, factory = text.rpartition(":")
-    return bool(sep and source and factory) and (source.endswith(".py") or bool(_MODULE_PATH.match(source)))
+    return bool(sep and source and factory) and (source.endswith(".py") or bool(_DOTTED_NAME.match(source)))
 
 
 def _import_file(path: Path):
@@ -74,7 +73,7 @@ def build_user_model(spec: str) -> torch.nn.Module:
         raise UserError(f"model {text}: torch.export ExportedProgram (.pt2) files are not supported; "
                         f"name the nn.Module instead (path/to/model.py:factory with --weights)")
     source, _, factory = text.rpartition(":")
-    if not _IDENTIFIER.match(factory):
+    if not _DOTTED_NAME.match(factory):
         raise UserError(f"model {text}: {factory!r} is not a Python name (expected FILE.py:FACTORY)")
     if source.endswith(".py"):
         path = Path(source)
@@ -103,13 +102,12 @@ def build_user_model(spec: str) -> torch.nn.Module:
 
 def load_user_model(spec: str, weights: str | Path | None) -> tuple[torch.nn.Module, dict]:
     """(model with ``weights`` loaded, checkpoint meta); without weights the factory's own init."""
-    from catdeploy.data.zoo import load_checkpoint, load_weights
+    from catdeploy.data.zoo import load_weights_and_meta
 
     model = build_user_model(spec)
     if weights is None:
         return model, {}
-    _, meta = load_checkpoint(weights)
-    return load_weights(model, weights, architecture=str(spec)), meta
+    return load_weights_and_meta(model, weights, architecture=str(spec))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -160,13 +160,19 @@ def _with_module_versions(state: "OrderedDict[str, torch.Tensor]",
 def load_weights(model: torch.nn.Module, path: str | Path,
                  architecture: str | None = None) -> torch.nn.Module:
     """A copy of ``model`` with the weights of ``path`` (the input model is not modified)."""
-    state, _ = load_checkpoint(path)
+    return load_weights_and_meta(model, path, architecture)[0]
+
+
+def load_weights_and_meta(model: torch.nn.Module, path: str | Path,
+                          architecture: str | None = None) -> tuple[torch.nn.Module, dict]:
+    """(a copy of ``model`` with the weights of ``path``, the checkpoint's meta); one read."""
+    state, meta = load_checkpoint(path)
     arch = architecture or type(model).__name__
     check_state_dict(model, state, f"--weights {path}", arch)
     loaded = copy.deepcopy(model)
     loaded.load_state_dict(_with_module_versions(state, model), strict=True)
     loaded.eval()
-    return loaded
+    return loaded, meta
 
 
 def load_model(name: str, weights: str | Path, num_classes: int | None = None

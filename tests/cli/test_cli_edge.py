@@ -6,19 +6,13 @@ from typer.testing import CliRunner
 
 from catdeploy.cli import app
 
+from tests.cli_assertions import one_line_error
+
 runner = CliRunner()
 
 
 def run(*args):
     return runner.invoke(app, list(map(str, args)))
-
-
-def one_line_error(result, *fragments):
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_googlenet_state_dict_with_aux_heads(tmp_path):

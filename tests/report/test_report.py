@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from catdeploy.cli import app
 from catdeploy.interpreters import available_interpreters
 
+from tests.cli_assertions import one_line_error
+
 runner = CliRunner()
 SAMPLES = 48
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -48,15 +50,6 @@ def run(*args):
 def ok(result):
     assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
     return result
-
-
-def one_line_error(result, *fragments):
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
