@@ -4,8 +4,8 @@ aarch64 wheels of tflite-runtime 2.14.0 and ai-edge-litert 2.1.0, every tensor, 
 Setup (../shared/docs/arm-emulation.md): qemu-user-static, an arm64 Debian root with Python 3.11
 (debootstrap --foreign + dpkg-deb -x), and the aarch64 wheels of numpy 1.26.4, tflite-runtime
 2.14.0 and ai-edge-litert 2.1.0 unpacked into one folder. The interpreters run in
-`python -m catdeploy.interpreters worker` started as `qemu-aarch64-static -L ROOT
-ROOT/usr/bin/python3.11` (catdeploy.interpreters.Launcher); catrt runs here with
+`python -m catdeploy.check.interpreters worker` started as `qemu-aarch64-static -L ROOT
+ROOT/usr/bin/python3.11` (catdeploy.check.interpreters.Launcher); catrt runs here with
 profile_for(..., arch="aarch64"). With --golden it also runs `python -m catrt check` under qemu on
 each model's MODEL.golden.npz (written here with catrt.golden). Emulated timings mean nothing.
 
@@ -43,7 +43,7 @@ def missing(root: str, site: str) -> str | None:
 
 
 def launcher(root: str, site: str):
-    from catdeploy.interpreters import Launcher
+    from catdeploy.check.interpreters import Launcher
 
     packages = tuple(name for name, pkg in PACKAGES.items() if Path(site, pkg).is_dir())
     return Launcher(python=("qemu-aarch64-static", "-L", root, f"{root}/usr/bin/python3.11"),
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
 
     from catdeploy import api
     from catdeploy.pipeline import eval_images
-    from catdeploy.verify import RESOLVERS, verify_model
+    from catdeploy.check.verify import RESOLVERS, verify_model
 
     run = launcher(args.root, args.site)
     x, _ = eval_images("fashion-mnist:test", args.samples)

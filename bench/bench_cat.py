@@ -180,10 +180,10 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log, stored: dict | None 
     from catdeploy import api
     from catdeploy.cat.fit import CatParams
     from catdeploy.demo import float_top1
-    from catdeploy.interpreters import available_interpreters
+    from catdeploy.check.interpreters import available_interpreters
     from catdeploy.pipeline import CalibrateOptions, calibrate_model
     from catdeploy.train import reference_checkpoint
-    from catdeploy.verify import verify_model
+    from catdeploy.check.verify import verify_model
 
     arch = ARCH[ref]
     weights = reference_checkpoint(ref, train_if_missing=False)
@@ -276,10 +276,10 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log, stored: dict | None 
 def run_verify_only(ref: str, bits: str, args, x_test, log) -> dict:
     """RTN -> --affine-layers -> --cat (the 'both' export), verify every tensor; held-out numbers only."""
     from catdeploy import api
-    from catdeploy.interpreters import available_interpreters
+    from catdeploy.check.interpreters import available_interpreters
     from catdeploy.pipeline import CalibrateOptions, calibrate_model
     from catdeploy.train import reference_checkpoint
-    from catdeploy.verify import verify_model
+    from catdeploy.check.verify import verify_model
 
     arch = ARCH[ref]
     weights = reference_checkpoint(ref, train_if_missing=False)

@@ -3,7 +3,7 @@
 For each reference model, bit setting and head (plain / --cat), export with the CLI
 (`catdeploy export ... -o OUT`), then compare catrt with every installed interpreter under every
 resolver (ref, builtin, nodelegate, auto), each through its own profile, on every tensor of the
-first N Fashion-MNIST test images (catdeploy.verify.verify_model). Writes
+first N Fashion-MNIST test images (catdeploy.check.verify.verify_model). Writes
 bench/results/profiles.json and prints the Markdown table of docs/PROFILES.md.
 
     .venv/bin/python bench/bench_profiles.py [--models fmnist-r18,fmnist-mbv2] [--bits w8a8,w4a4,w2a2]
@@ -38,9 +38,9 @@ def export(ref: str, bits: str, head: str, out: Path, io: str) -> float:
 
 def verify(path: Path, samples: int) -> list[dict]:
     from catdeploy import api
-    from catdeploy.interpreters import available_interpreters
+    from catdeploy.check.interpreters import available_interpreters
     from catdeploy.pipeline import eval_images
-    from catdeploy.verify import RESOLVERS, verify_model
+    from catdeploy.check.verify import RESOLVERS, verify_model
 
     model = path.read_bytes()
     x, _ = eval_images("fashion-mnist:test", samples)

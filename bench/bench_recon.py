@@ -85,11 +85,11 @@ def run_row(spec: str, args) -> dict:
     import hashlib
 
     from catdeploy import api
-    from catdeploy.interpreters import available_interpreters
+    from catdeploy.check.interpreters import available_interpreters
     from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images
     from catdeploy.quant.simulate import integer_outputs, simulate_batches
     from catdeploy.train import reference_checkpoint
-    from catdeploy.verify import verify_model
+    from catdeploy.check.verify import verify_model
 
     import torch
 
@@ -135,11 +135,11 @@ def simulator_check(ref: str, bits: str, args) -> dict:
     import hashlib
 
     from catdeploy import api
-    from catdeploy.interpreters import available_interpreters
+    from catdeploy.check.interpreters import available_interpreters
     from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images
     from catdeploy.quant.simulate import integer_outputs
     from catdeploy.train import reference_checkpoint
-    from catdeploy.verify import catrt_profile
+    from catdeploy.check.verify import catrt_profile
 
     weights = reference_checkpoint(ref)
     qg = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", CalibrateOptions(bits=bits, samples=args.samples))

@@ -32,11 +32,11 @@ ARCH = {"fmnist-r18": "resnet18", "fmnist-mbv2": "mobilenet_v2", "fmnist-mnas": 
 def run_one(ref: str, bits: str, args, x_test, y_test, log) -> dict:
     from catdeploy import api
     from catdeploy.demo import float_top1
-    from catdeploy.interpreters import available_interpreters
+    from catdeploy.check.interpreters import available_interpreters
     from catdeploy.pipeline import CalibrateOptions, calibrate_model
     from catdeploy.quant.simulate import simulate_batches
     from catdeploy.train import reference_checkpoint
-    from catdeploy.verify import verify_model
+    from catdeploy.check.verify import verify_model
 
     arch = ARCH[ref]
     weights = reference_checkpoint(ref)

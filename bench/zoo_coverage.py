@@ -61,8 +61,8 @@ def run_one(name: str, args, images, test_images) -> dict:
     except UserError as exc:
         row.update(status="refused", message=str(exc))
         return row
-    from catdeploy.interpreters import available_interpreters
-    from catdeploy.verify import verify_model
+    from catdeploy.check.interpreters import available_interpreters
+    from catdeploy.check.verify import verify_model
 
     reports = verify_model(tflite, api.prepare_inputs(tflite, test_images), available_interpreters(), ["ref"])
     row.update(status="exported", ops=len(program.ops), tensors=[r.tensors_compared for r in reports],

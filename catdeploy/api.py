@@ -287,7 +287,7 @@ def run_catrt(model_bytes: bytes, x_nchw: np.ndarray, batch_size: int = 64,
 
 def run_tflite(model_bytes: bytes, x_nchw: np.ndarray, interpreter: str = "tflite-runtime",
                resolver: str = "ref", batch_size: int = 256) -> np.ndarray:
-    from catdeploy.interpreters import run_interpreter
+    from catdeploy.check.interpreters import run_interpreter
 
     outs = []
     for xb in iterate_batches(x_nchw, batch_size):

@@ -44,8 +44,8 @@ def run_demo(out_dir: Path, *, bits: tuple[str, ...] = ("w4a4", "w2a4"), method:
              data: str = "fashion-mnist", log=print, progress=None) -> dict:
     """`progress(method)`: a context manager giving calibrate_model's progress callback (the CLI's
     progress bar), or None for no bar."""
-    from catdeploy.interpreters import available_interpreters
-    from catdeploy.verify import verify_model
+    from catdeploy.check.interpreters import available_interpreters
+    from catdeploy.check.verify import verify_model
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model, weights, info = default_model()

@@ -159,8 +159,8 @@ class QuantizedModel:
                resolvers: str | Iterable[str] = ("ref",)) -> "VerifyResult":
         """Run catrt and each TFLite interpreter on the same int8 inputs and compare every tensor."""
         from catdeploy import api
-        from catdeploy.interpreters import available_interpreters
-        from catdeploy.verify import INTERPRETERS, RESOLVERS, verify_model
+        from catdeploy.check.interpreters import available_interpreters
+        from catdeploy.check.verify import INTERPRETERS, RESOLVERS, verify_model
 
         x, _ = as_images(images)
         self._check_shape(x)

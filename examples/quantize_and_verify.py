@@ -10,9 +10,9 @@ from pathlib import Path
 
 from catdeploy import api
 from catdeploy.demo import default_model
-from catdeploy.interpreters import available_interpreters
+from catdeploy.check.interpreters import available_interpreters
 from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images, export_quantized
-from catdeploy.verify import verify_model
+from catdeploy.check.verify import verify_model
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """CLI commands that check an exported model: verify (bit for bit against the interpreters), inspect,
-and the quantized side of eval; thin wrappers over catdeploy.verify / inspect_model / api."""
+and the quantized side of eval; thin wrappers over catdeploy.check.verify / inspect_model / api."""
 from __future__ import annotations
 
 import json
@@ -30,9 +30,9 @@ def verify_command(
     Exit 0 when every run is bit-exact, 1 otherwise.
     """
     from catdeploy import api
-    from catdeploy.interpreters import available_interpreters
+    from catdeploy.check.interpreters import available_interpreters
     from catdeploy.pipeline import eval_images, load_model_bytes, preprocessing_for_model
-    from catdeploy.verify import INTERPRETERS, RESOLVERS, verify_model
+    from catdeploy.check.verify import INTERPRETERS, RESOLVERS, verify_model
 
     model_bytes = load_model_bytes(model)
     interps = parse_names(interpreter, INTERPRETERS, "--interpreter")
@@ -111,7 +111,7 @@ def eval_quantized(source: Path, data: str, samples: int | None, engine: str, da
     import numpy as np
 
     from catdeploy import api
-    from catdeploy.interpreters import INTERPRETERS, RESOLVERS, available_interpreters
+    from catdeploy.check.interpreters import INTERPRETERS, RESOLVERS, available_interpreters
     from catdeploy.pipeline import eval_images, load_model_bytes, load_quantized, preprocessing_for_model
 
     if engine not in ("catrt", "tflite"):
@@ -141,7 +141,7 @@ def eval_quantized(source: Path, data: str, samples: int | None, engine: str, da
         reference = (api.run_catrt(model_bytes, x, batch_size=256, profile=_eval_profile(interpreter, "ref"))
                      if resolver != "ref" else None)
     else:
-        from catdeploy.interpreters import run_batches
+        from catdeploy.check.interpreters import run_batches
 
         logits, version = run_batches(model_bytes, api.prepare_inputs, x, interpreter, resolver)
         label = f"{interpreter} {version} ({resolver})"
@@ -181,7 +181,7 @@ def inspect_command(
     json_out: bool = JsonOption,
 ) -> None:
     """Ops, tensors (dtype, shape, scale, zero point, bit width, distinct values), size breakdown."""
-    from catdeploy.inspect_model import inspect_model
+    from catdeploy.check.inspect_model import inspect_model
     from catdeploy.pipeline import eval_images, load_model_bytes, preprocessing_for_model
 
     model_bytes = load_model_bytes(model)

@@ -34,7 +34,7 @@ def report_command(
     from catdeploy.report.build import build_report
     from catdeploy.report.collect import ReportOptions
 
-    from catdeploy.verify import INTERPRETERS, RESOLVERS
+    from catdeploy.check.verify import INTERPRETERS, RESOLVERS
 
     chosen = None if interpreters == "all" else parse_names(interpreters, INTERPRETERS, "--interpreters")
     opts = ReportOptions(data=data, samples=samples, verify_samples=verify_samples, interpreters=chosen,

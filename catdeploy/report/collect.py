@@ -184,7 +184,7 @@ def model_label(setting: str | None, method: str | None, cat_applied: bool) -> s
 
 def collect_model(model: RunModel, images: ImageCache, opts: ReportOptions) -> dict:
     """Every number of one model except bit-exactness (verified for all models at once)."""
-    from catdeploy.inspect_model import inspect_model
+    from catdeploy.check.inspect_model import inspect_model
 
     x, y = images.images_for(model)
     manifest = model.manifest or {}
@@ -211,8 +211,8 @@ def verify_all(models: list[RunModel], images: ImageCache, opts: ReportOptions) 
     """(interpreters used, per model the verify runs as dicts): catrt against every installed
     interpreter x resolver on the first verify_samples images, every tensor compared."""
     from catdeploy import api
-    from catdeploy.interpreters import available_interpreters
-    from catdeploy.verify import verify_models
+    from catdeploy.check.interpreters import available_interpreters
+    from catdeploy.check.verify import verify_models
 
     interpreters = list(opts.interpreters) if opts.interpreters is not None else available_interpreters()
     if not interpreters:
@@ -229,7 +229,7 @@ def verify_all(models: list[RunModel], images: ImageCache, opts: ReportOptions) 
 
 def collect(models: list[RunModel], opts: ReportOptions, run_dir: str, log=lambda m: None) -> dict:
     """The report's numbers for all models of a run (JSON-ready)."""
-    from catdeploy.verify import RESOLVERS
+    from catdeploy.check.verify import RESOLVERS
 
     for resolver in opts.resolvers:
         if resolver not in RESOLVERS:

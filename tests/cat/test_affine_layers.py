@@ -7,8 +7,8 @@ from catrt import Interpreter
 from catdeploy import api
 from catdeploy.cat.affine_layers import A_CAP, calibrate_affine_layers, corrected_layer, fit_channel_affine
 from catdeploy.cat.integer import program_bytes
-from catdeploy.interpreters import available_interpreters
-from catdeploy.verify import verify_models
+from catdeploy.check.interpreters import available_interpreters
+from catdeploy.check.verify import verify_models
 from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
 
 

@@ -11,8 +11,8 @@ from catdeploy import api
 from catdeploy.cat.fit import CatParams, fit_cat
 from catdeploy.cat.integer import classifier_bytes, dequantize, integer_tensors, output_qparams, program_bytes
 from catdeploy.cat.select import with_cat
-from catdeploy.interpreters import available_interpreters
-from catdeploy.verify import verify_models
+from catdeploy.check.interpreters import available_interpreters
+from catdeploy.check.verify import verify_models
 from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
 
 

@@ -59,3 +59,26 @@ def test_python_dash_m_runs_the_same_cli():
     proc = subprocess.run([sys.executable, "-m", "catdeploy.cli", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert all(name in proc.stdout for name in set().union(*GROUPS.values()))
+
+
+def test_layout_doc_names_every_module():
+    """docs/LAYOUT.md lists every package and top-level module of catdeploy/ (so the doc cannot rot)."""
+    root = CLI_DIR.parent
+    doc = (root.parent / "docs" / "LAYOUT.md").read_text()
+    names = [p.name + "/" for p in root.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    names += [p.name for p in root.glob("*.py") if p.name != "__init__.py"]
+    missing = [n for n in names if n not in doc]
+    assert not missing, f"docs/LAYOUT.md does not name {missing}"
+
+
+def test_check_package_imports_no_torch_at_module_level():
+    """The interpreter worker (catdeploy.check.interpreters) must start where only numpy and an
+    interpreter are installed (the aarch64 root under qemu)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, catdeploy.check.interpreters, catdeploy.check.verify; "
+            "bad = [m for m in ('torch', 'tensorflow', 'torchvision') if m in sys.modules]; "
+            "assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

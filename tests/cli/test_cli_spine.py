@@ -90,7 +90,7 @@ def test_verify_optimized_resolvers_are_bit_exact(workdir):
 def test_verify_reports_non_bit_exact_with_exit_1(workdir, monkeypatch):
     """Compared with the wrong arithmetic (the reference profile for XNNPACK's auto), verify must
     say so: exit 1, mismatches counted, the first mismatching tensor named."""
-    import catdeploy.verify as verify
+    import catdeploy.check.verify as verify
 
     _, _, _, tfl, _ = workdir
     monkeypatch.setattr(verify, "catrt_profile", lambda interp, resolver, version=None, arch=None:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import catdeploy
 from catdeploy import api as catdeploy_api
 from catdeploy.cli import app
-from catdeploy.interpreters import available_interpreters
+from catdeploy.check.interpreters import available_interpreters
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

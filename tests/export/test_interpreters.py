@@ -8,7 +8,7 @@ import pytest
 import catdeploy.export.tflite.writer as writer
 from catdeploy.errors import UserError
 from catdeploy.export.tflite import write_tflite
-from catdeploy.interpreters import (
+from catdeploy.check.interpreters import (
     INTERPRETERS, InterpreterError, RunRequest, available_interpreters, run_interpreter, run_requests,
 )
 from catdeploy.ir.int_program import IntOp, IntProgram

@@ -12,7 +12,7 @@ from catdeploy.errors import UserError
 from catdeploy.export.tflite import write_tflite
 from catdeploy.export.tflite.schema import schema
 from catdeploy.export.tflite.writer import pack_int4
-from catdeploy.interpreters import InterpreterError, available_interpreters, run_interpreter, run_requests, RunRequest
+from catdeploy.check.interpreters import InterpreterError, available_interpreters, run_interpreter, run_requests, RunRequest
 from catdeploy.ir.int_program import IntOp, IntProgram, IntTensor
 from tests.golden import make_golden as golden
 

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from catdeploy.export.tflite import write_tflite
-from catdeploy.interpreters import RESOLVERS, RunRequest, available_interpreters, run_requests
+from catdeploy.check.interpreters import RESOLVERS, RunRequest, available_interpreters, run_requests
 from catdeploy.ir.int_program import IntOp, IntProgram, IntTensor
 
 GOLDEN_DIR = Path(__file__).resolve().parent

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from catdeploy.export.tflite import write_tflite
-from catdeploy.interpreters import RESOLVERS, RunRequest, available_interpreters, run_requests
+from catdeploy.check.interpreters import RESOLVERS, RunRequest, available_interpreters, run_requests
 from catdeploy.ir.int_program import IntOp, IntTensor
 from tests.golden.make_golden import (
     Case, act, f32, int8_inputs, int32_const, load_golden, program, save_npz,

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from catdeploy import api
-from catdeploy.interpreters import available_interpreters
+from catdeploy.check.interpreters import available_interpreters
 from catdeploy.quant.qparams import BIT_SETTINGS
-from catdeploy.verify import verify_models
+from catdeploy.check.verify import verify_models
 from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
 
 GRAPHS = {"tiny_resnet": tiny_resnet, "tiny_mobilenet": tiny_mobilenet}
@@ -125,7 +125,7 @@ def test_fake_quant_tracks_integer_logits():
 
 
 def test_int4_packed_weights_compute_the_same_as_int8_containers():
-    from catdeploy.verify import verify_model
+    from catdeploy.check.verify import verify_model
 
     g = tiny_resnet(0)
     rng = np.random.default_rng(0)

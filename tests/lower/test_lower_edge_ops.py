@@ -9,8 +9,8 @@ import torch
 
 from catdeploy import api
 from catdeploy.capture import capture
-from catdeploy.interpreters import available_interpreters
-from catdeploy.verify import verify_models
+from catdeploy.check.interpreters import available_interpreters
+from catdeploy.check.verify import verify_models
 from tests.capture.edge_models import TinyEffNet, TinyInception, TinyMBV3, TinyShuffle, seeded
 
 torch.set_num_threads(1)

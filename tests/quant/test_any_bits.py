@@ -9,9 +9,9 @@ from catrt import Interpreter
 
 from catdeploy import api
 from catdeploy.errors import UserError
-from catdeploy.interpreters import available_interpreters
+from catdeploy.check.interpreters import available_interpreters
 from catdeploy.quant.plan import parse_bits
-from catdeploy.verify import verify_model
+from catdeploy.check.verify import verify_model
 from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
 
 torch.set_num_threads(1)

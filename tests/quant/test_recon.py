@@ -238,8 +238,8 @@ def test_memory_budget_is_enforced(tiny_case):
 
 
 def test_reconstructed_graph_is_integer_exact_in_every_interpreter(tiny_case):
-    from catdeploy.interpreters import available_interpreters
-    from catdeploy.verify import verify_model
+    from catdeploy.check.interpreters import available_interpreters
+    from catdeploy.check.verify import verify_model
 
     _, calib, rtn = tiny_case
     qg = reconstruct(rtn, calib, method="pdquant", iterations=20, seed=0)

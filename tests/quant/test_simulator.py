@@ -8,7 +8,7 @@ import torch
 
 from catdeploy import api
 from catdeploy.capture import capture
-from catdeploy.interpreters import available_interpreters
+from catdeploy.check.interpreters import available_interpreters
 from catdeploy.quant.qparams import container_offset
 from catdeploy.quant.simulate import (QuantSimulator, average_pool_ste, integer_logits, integer_outputs,
                                       requantize_ste, simulate_batches)
@@ -43,7 +43,7 @@ def cases():
 
 
 def test_eval_mode_equals_every_interpreter_on_every_op_kind_and_setting(cases):
-    from catdeploy.verify import catrt_profile
+    from catdeploy.check.verify import catrt_profile
 
     interps = available_interpreters()
     assert interps

@@ -13,7 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 from catdeploy.cli import app
-from catdeploy.interpreters import available_interpreters
+from catdeploy.check.interpreters import available_interpreters
 
 from tests.cli_assertions import one_line_error
 

@@ -20,7 +20,7 @@ from bench.bench_arm import DEFAULT_ROOT, DEFAULT_SITE, catrt_check, launcher, m
 from catrt.golden import make_golden, npz_bytes
 from catdeploy.export.tflite import write_tflite
 from catdeploy.ir.int_program import IntOp, IntTensor
-from catdeploy.verify import RESOLVERS, verify_model
+from catdeploy.check.verify import RESOLVERS, verify_model
 from tests.golden.make_golden import (TIE_MULTIPLIERS, act, bias, dyadic_weight_scales, program, weights)
 
 WHY = missing(DEFAULT_ROOT, DEFAULT_SITE)

@@ -147,7 +147,7 @@ def test_arg_max_refuses_int64_input():
 
 def test_tflite_refuses_the_same_prepare_failures():
     """The refusals marked as TFLite's above: every installed wheel fails to load them too."""
-    from catdeploy.interpreters import RunRequest, available_interpreters, run_requests
+    from catdeploy.check.interpreters import RunRequest, available_interpreters, run_requests
 
     models = [_fc16(z_in=3), _fc16(argmax_input="int16"), _quantize_int8_to_int16()]
     x = np.zeros((4, 3), np.int8)

@@ -1,4 +1,4 @@
-"""catdeploy.verify with the optimized profiles: a pair whose arithmetic catrt does not model is
+"""catdeploy.check.verify with the optimized profiles: a pair whose arithmetic catrt does not model is
 reported as an error for that pair (not bit-exact), the others still run."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catdeploy.interpreters import available_interpreters
-from catdeploy.verify import verify_model
+from catdeploy.check.interpreters import available_interpreters
+from catdeploy.check.verify import verify_model
 
 CASE = Path(__file__).resolve().parents[1] / "golden" / "edge_add_const_relu.npz"
 

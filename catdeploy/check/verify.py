@@ -88,7 +88,7 @@ def probe_model(model_bytes: bytes) -> bytes:
     import flatbuffers
 
     from catdeploy.export.tflite.schema import schema
-    from catdeploy.interpreters import activation_tensors
+    from catdeploy.check.interpreters import activation_tensors
 
     fb = schema()
     model = fb.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
@@ -127,12 +127,12 @@ def catrt_profile(interpreter: str, resolver: str, version: str | None = None,
 def verify_models(cases: list[tuple[bytes, np.ndarray]], interpreters: list[str], resolvers: list[str],
                   progress=None, launcher=None) -> list[list[RunReport]]:
     """verify_model for many (model bytes, int8 inputs) cases, one worker process per interpreter.
-    With a catdeploy.interpreters.Launcher the interpreters run there (e.g. the aarch64 wheels
+    With a catdeploy.check.interpreters.Launcher the interpreters run there (e.g. the aarch64 wheels
     under qemu) and catrt uses the profiles of the launcher's CPU architecture."""
     from catrt import CatrtError
     from catrt import Interpreter as CatrtInterpreter
 
-    from catdeploy.interpreters import RunRequest, activation_tensors, available_interpreters, run_requests
+    from catdeploy.check.interpreters import RunRequest, activation_tensors, available_interpreters, run_requests
 
     installed = available_interpreters() if launcher is None else list(launcher.packages)
     arch = None if launcher is None else launcher.arch

@@ -5,7 +5,7 @@ Interpreters: "tflite-runtime" (tflite_runtime), "litert" (ai_edge_litert), "ten
 (BUILTIN_WITHOUT_DEFAULT_DELEGATES), "auto" (AUTO).
 
 TensorFlow and LiteRT bundle different TFLite builds that can clash in one process, so every
-interpreter runs in `python -m catdeploy.interpreters worker ...`; requests and results travel
+interpreter runs in `python -m catdeploy.check.interpreters worker ...`; requests and results travel
 as .npz files (no pickle) in a temporary directory. One worker serves any number of requests;
 if a kernel crashes the worker (a segfault), that request is reported as crashed and a new worker
 carries on with the next one.
@@ -86,7 +86,7 @@ class Launcher:
     """How to start a worker elsewhere than in this Python: `python` is the command prefix that
     replaces sys.executable (e.g. qemu-aarch64-static -L ROOT ROOT/usr/bin/python3.11, see
     ../shared/docs/arm-emulation.md), `pythonpath` the folders the worker imports from (this
-    checkout for catdeploy.interpreters, the unpacked wheels), `packages` the interpreters there."""
+    checkout for catdeploy.check.interpreters, the unpacked wheels), `packages` the interpreters there."""
 
     python: tuple[str, ...]
     pythonpath: tuple[str, ...]
@@ -115,7 +115,7 @@ def run_requests(interpreter: str, requests: Sequence[RunRequest],
             env.pop("PYTHONHOME", None)
         while len(results) < len(requests):
             start = len(results)
-            command = [*python, "-m", "catdeploy.interpreters", "worker", interpreter,
+            command = [*python, "-m", "catdeploy.check.interpreters", "worker", interpreter,
                        request_path, tmp, str(start)]
             try:
                 proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
@@ -413,7 +413,7 @@ def worker_main(interpreter: str, request_path: str, result_dir: str, start: int
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) not in (4, 5) or args[0] != "worker":
-        print("usage: python -m catdeploy.interpreters worker INTERPRETER REQUEST.npz RESULT_DIR [START]",
+        print("usage: python -m catdeploy.check.interpreters worker INTERPRETER REQUEST.npz RESULT_DIR [START]",
               file=sys.stderr)
         return 2
     worker_main(args[1], args[2], args[3], int(args[4]) if len(args) == 5 else 0)
