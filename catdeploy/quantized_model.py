@@ -207,8 +207,8 @@ def quantize(model: Any, calibration_images: Any, *, bits: str = "w4a4", method:
              convention: str = "default", symmetric_weights: bool = False, observer: str = "lp",
              device: str = "cpu", iterations: int | None = None, progress=None, log=lambda m: None,
              name: str | None = None) -> QuantizedModel:
-    """Quantize `model` (an nn.Module, a torchvision name or "path/model.py:factory" with
-    `weights`) on `calibration_images` (float NCHW as the model takes them). Labels are optional
+    """Quantize `model` (an nn.Module, a torch.export ExportedProgram, a torchvision name,
+    "path/model.py:factory" with `weights`, or "path/model.pt2") on `calibration_images` (float NCHW as the model takes them). Labels are optional
     (CAT and --affine-layers use them for their held-out selection when given). Same options,
     defaults and results as ``catdeploy calibrate``."""
     import torch
@@ -219,13 +219,19 @@ def quantize(model: Any, calibration_images: Any, *, bits: str = "w4a4", method:
 
     x, y_batches = as_images(calibration_images, "calibration_images")
     y = _as_labels(labels, len(x)) if labels is not None else y_batches
-    if isinstance(model, torch.nn.Module):
+    if isinstance(model, torch.export.ExportedProgram):
+        from catdeploy.capture.exported import raise_exported_program
+
+        model_name = name or "ExportedProgram"
+        torch_model = raise_exported_program(model, model_name)
+    elif isinstance(model, torch.nn.Module):
         torch_model, model_name = model, name or type(model).__name__
     elif isinstance(model, str):
         torch_model, _ = api.load_float_model(model, weights)
         model_name = model
     else:
-        raise UserError(f"model: expected a torch.nn.Module or a model name, got {type(model).__name__}")
+        raise UserError(f"model: expected a torch.nn.Module, an ExportedProgram or a model name, "
+                        f"got {type(model).__name__}")
     opts = CalibrateOptions(bits=bits, method=method, samples=len(x), seed=seed, strict=strict,
                             symmetric_weights=symmetric_weights, observer=observer, cat=cat,
                             clusters=clusters, alpha=alpha, cat_views=cat_views, affine_layers=affine_layers,

@@ -93,14 +93,21 @@ class _Tracer(fx.Tracer):
 
 
 def trace(model: torch.nn.Module, input_shape: tuple[int, ...], model_name: str) -> Traced:
-    """Trace `model` with torch.fx and run it on one seeded random input of `input_shape`."""
-    try:
-        tracer = _Tracer()
-        fx_graph = tracer.trace(model)
-        gm = fx.GraphModule(tracer.root, fx_graph, model_name)
-    except Exception as exc:  # fx raises many types (TraceError, TypeError, AttributeError, ...)
-        raise UserError(f"cannot trace model {model_name} with torch.fx: "
-                        f"{type(exc).__name__}: {_first_line(exc)}") from None
+    """Trace `model` with torch.fx and run it on one seeded random input of `input_shape`. A
+    program read from a .pt2 file (capture.exported.ExportedModel) is already an fx graph and is
+    used as it is."""
+    from catdeploy.capture.exported import ExportedModel
+
+    if isinstance(model, ExportedModel):
+        gm = model.program
+    else:
+        try:
+            tracer = _Tracer()
+            fx_graph = tracer.trace(model)
+            gm = fx.GraphModule(tracer.root, fx_graph, model_name)
+        except Exception as exc:  # fx raises many types (TraceError, TypeError, AttributeError, ...)
+            raise UserError(f"cannot trace model {model_name} with torch.fx: "
+                            f"{type(exc).__name__}: {_first_line(exc)}") from None
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) != 1:
         raise UserError(f"model {model_name} takes {len(placeholders)} inputs; capture supports exactly one")

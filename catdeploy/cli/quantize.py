@@ -89,7 +89,8 @@ CatViewsOption = typer.Option(0, "--cat-views", help="Augmented views (flips / s
 AffineLayersOption = typer.Option(False, "--affine-layers/--no-affine-layers", help="Per-channel affine "
                                   "correction inside the network, folded into each layer (held-out selected).")
 ModelArgument = typer.Argument(..., help="torchvision model name, path/to/model.py:factory or "
-                               "package.module:factory (a callable returning your nn.Module).")
+                               "package.module:factory (a callable returning your nn.Module), or a "
+                               "torch.export program (model.pt2, weights included).")
 InputSizeOption = typer.Option(None, "--input-size", help="Model input H or HxW in pixels (default: the "
                                "checkpoint's, else 32).")
 MeanOption = typer.Option(None, "--mean", help="Per-channel mean, 1 or 3 comma-separated values in [0, 1] "
@@ -107,10 +108,12 @@ ActBitsOption = typer.Option(None, "--act-bits", help="Input bits of matching la
     "catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w2a2 --cat --affine-layers -o r18.qg",
     "catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w4a4 --cat --clusters 64 --alpha 0.4 --cat-views 2 -o r18.qg",
     "catdeploy calibrate my_net.py:build --weights my_net.pt --data imagefolder:photos/train --input-size 64 --mean 0.5,0.4,0.3 --std 0.25,0.25,0.25 --bits w4a4 -o my_net.qg",
+    "catdeploy calibrate my_net.pt2 --data imagefolder:photos/train --bits w4a4 -o my_net.qg",
 ])
 def calibrate_command(
     model: str = ModelArgument,
-    weights: Path = typer.Option(..., "--weights", "-w", help="State dict or checkpoint (weights_only)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="State dict or checkpoint (weights_only); "
+                                           "needed except for a .pt2 program, which holds its weights."),
     data: str = typer.Option(..., "--data", "-d", help="Calibration data (its train split is used)."),
     output: Path = typer.Option(..., "--output", "-o", help="QuantizedGraph archive to write (.qg)."),
     bits: str = BitsOption, method: str = MethodOption, samples: int = SamplesOption,
@@ -132,12 +135,13 @@ def calibrate_command(
     from catdeploy.util_io import check_output_path
 
     check_output_path(output, force)
+    weights = _required_weights(model, weights)
     opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer, data_root,
                               weight_bits, act_bits, cat, clusters, alpha, cat_views, affine_layers,
                               preset, convention, device, iters, input_size, mean, std, grayscale)
     t0 = time.perf_counter()
     with reconstruction_progress(method) as progress:
-        qg = calibrate_model(model, str(weights), data, opts, log=log, progress=progress)
+        qg = calibrate_model(model, weights, data, opts, log=log, progress=progress)
     seconds = round(time.perf_counter() - t0, 2)
     save_quantized_graph(qg, output)
     result = {"output": str(output), "setting": qg.plan.setting, "method": qg.meta.get("method"),
@@ -154,7 +158,7 @@ def calibrate_command(
 ])
 def export_command(
     source: str = typer.Argument(..., help="A .qg archive, or a model (torchvision name, path/to/model.py:factory, "
-                                 "package.module:factory) with --weights/--data."),
+                                 "package.module:factory) with --weights/--data, or a .pt2 program with --data."),
     target: str = typer.Option("tflite", "--target", help="Export target (tflite)."),
     output: Path = typer.Option(..., "--output", "-o", help="File to write; a manifest OUTPUT.json is written beside it."),
     io: str = typer.Option("int8", "--io", help="int8 (default) or float model inputs/outputs."),
@@ -190,14 +194,15 @@ def export_command(
         qg = load_quantized(Path(source))
         origin = {"quantized_graph": source}
     else:
-        if weights is None or data is None:
+        if data is None or (weights is None and not source.endswith(".pt2")):
             raise UserError(f"export {source}: a model name needs --weights and --data (or pass a .qg file)")
+        weights = _required_weights(source, weights)
         opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer,
                                   data_root, weight_bits, act_bits, cat, clusters, alpha, cat_views, affine_layers,
                                   preset, convention, device, iters, input_size, mean, std, grayscale)
         with reconstruction_progress(method) as progress:
-            qg = calibrate_model(source, str(weights), data, opts, log=log, progress=progress)
-        origin = {"model": source, "weights": str(weights), "data": data}
+            qg = calibrate_model(source, weights, data, opts, log=log, progress=progress)
+        origin = {"model": source, "weights": weights, "data": data}
     manifest = export_quantized(qg, output, io=io, force=force, source=origin, int4_weights=int4_weights,
                                 golden=golden)
     result = {"output": str(output), "manifest": str(output) + ".json", "size_bytes": manifest["size_bytes"],
@@ -209,6 +214,13 @@ def export_command(
         result["golden"] = str(golden_path(output))
     emit_json(result) if json_out else typer.echo(
         f"{output}: {manifest['size_bytes']} bytes, {manifest['setting']}, sha256 {manifest['sha256'][:16]}")
+
+
+def _required_weights(model: str, weights: Path | None) -> str | None:
+    """--weights as a string; required except for a .pt2 program (which holds its weights)."""
+    if weights is None and not str(model).endswith(".pt2"):
+        raise UserError(f"{model}: --weights is needed (only a torch.export .pt2 program holds its own weights)")
+    return None if weights is None else str(weights)
 
 
 @contextlib.contextmanager

@@ -3,10 +3,12 @@
     path/to/model.py:factory     a Python file (loaded because the user named it) and a callable in it
     package.module:factory       an importable module (on sys.path / PYTHONPATH) and a callable in it
 
+    path/to/model.pt2            a torch.export ExportedProgram (torch.export.save), weights included
+
 The callable (a function or an nn.Module class) is called without arguments and must return an
 nn.Module; weights come from ``--weights`` (``torch.load(weights_only=True)``) as for torchvision
-models. A torch.export ExportedProgram (.pt2) is refused with a clear error: capture traces
-nn.Modules with torch.fx, and an ExportedProgram is already lowered to aten ops.
+models. A .pt2 program holds its own weights; it is read without unpickling anything but tensors
+and raised to modules and torch functions by catdeploy.capture.exported.
 """
 from __future__ import annotations
 
@@ -70,8 +72,9 @@ def build_user_model(spec: str) -> torch.nn.Module:
     """The nn.Module (eval mode) that ``spec``'s factory returns; UserError naming the culprit."""
     text = str(spec)
     if text.endswith(".pt2"):
-        raise UserError(f"model {text}: torch.export ExportedProgram (.pt2) files are not supported; "
-                        f"name the nn.Module instead (path/to/model.py:factory with --weights)")
+        from catdeploy.capture.exported import load_exported_model
+
+        return load_exported_model(text)
     source, _, factory = text.rpartition(":")
     if not _DOTTED_NAME.match(factory):
         raise UserError(f"model {text}: {factory!r} is not a Python name (expected FILE.py:FACTORY)")
@@ -104,7 +107,12 @@ def load_user_model(spec: str, weights: str | Path | None) -> tuple[torch.nn.Mod
     """(model with ``weights`` loaded, checkpoint meta); without weights the factory's own init."""
     from catdeploy.data.zoo import load_weights_and_meta
 
+    if str(spec).endswith(".pt2") and weights is not None:
+        raise UserError(f"--weights {weights}: model {spec} is a torch.export program that holds its own "
+                        f"weights; drop --weights")
     model = build_user_model(spec)
+    if str(spec).endswith(".pt2"):  # the program's example input fixes the input size and channels
+        return model, {"input_size": list(model.input_shape[2:]), "channels": model.input_shape[1]}
     if weights is None:
         return model, {}
     return load_weights_and_meta(model, weights, architecture=str(spec))

@@ -179,6 +179,35 @@ def test_cli_calibrate_export_verify_eval(user_run, tmp_path):
     assert abs(api_eval["top1"] - ev["top1"]) <= 100 / 90 * 2  # same images; calibration drew 120 of 180
 
 
+def test_torch_export_program_through_the_cli(user_run, tmp_path):
+    """The same trained model saved by torch.export (.pt2): the program is raised to the graph the
+    nn.Module gives, so the exported integer model computes the same logits, bit-exact."""
+    d = user_run["dir"]
+    program = torch.export.export(user_run["net"], (torch.from_numpy(user_run["x_train"][:2]),))
+    torch.export.save(program, tmp_path / "user.pt2")
+    common = ["--data", f"imagefolder:{d / 'train'}", *_norm_args(), "--bits", "w4a4", "--samples", 60,
+              "--target", "tflite"]
+    # no --weights (the program holds them), no --input-size (the program was exported at 64x64)
+    _cli("export", tmp_path / "user.pt2", *common, "-o", tmp_path / "pt2.tflite")
+    _cli("export", f"{d / 'model.py'}:build", "--weights", d / "weights.pt", "--input-size", SIZE, *common,
+         "-o", tmp_path / "py.tflite")
+    verify = _cli("verify", tmp_path / "pt2.tflite", "--data", f"imagefolder:{d / 'test'}", "--samples", 32)
+    assert verify["bit_exact"] and all(r["mismatched_elements"] == 0 for r in verify["runs"])
+    x = user_run["x_test"]
+    np.testing.assert_array_equal(catdeploy_api.run_catrt((tmp_path / "pt2.tflite").read_bytes(), x),
+                                  catdeploy_api.run_catrt((tmp_path / "py.tflite").read_bytes(), x))
+    # the Python API takes the ExportedProgram object itself
+    qm_program = catdeploy.quantize(program, user_run["x_train"][:60], bits="w4a4")
+    qm_module = catdeploy.quantize(user_run["net"], user_run["x_train"][:60], bits="w4a4")
+    np.testing.assert_array_equal(catdeploy_api.run_catrt(qm_program.tflite_bytes(), x[:32]),
+                                  catdeploy_api.run_catrt(qm_module.tflite_bytes(), x[:32]))
+    # exported for 64x64: another input size is refused with the cure
+    result = runner.invoke(app, ["calibrate", str(tmp_path / "user.pt2"), "--data", f"imagefolder:{d / 'train'}",
+                                 "--input-size", "32", "-o", str(tmp_path / "x.qg")])
+    assert result.exit_code == 2 and "exported for 3x64x64 inputs" in result.output
+    assert "--input-size 64x64" in result.output and not (tmp_path / "x.qg").exists()
+
+
 def test_calibration_from_unlabeled_folder_and_non_square_input(user_run, tmp_path):
     d = user_run["dir"]
     out = tmp_path / "u.tflite"
@@ -226,7 +255,7 @@ def test_python_api_round_trip(user_run, tmp_path):
     ("{d}/model.py:broken", "broken() raised RuntimeError: no GPU here"),
     ("{d}/missing.py:build", "missing.py not found"),
     ("no_such_pkg.models:build", "module not found"),
-    ("{d}/model.pt2", "ExportedProgram"),
+    ("{d}/model.pt2", "holds its own weights; drop --weights"),
 ])
 def test_bad_model_references_are_one_line_errors(user_run, tmp_path, spec, message):
     d = user_run["dir"]
