@@ -88,6 +88,12 @@ AlphaOption = typer.Option("auto", "--alpha", help="CAT blend alpha in (0, 1], o
 CatViewsOption = typer.Option(0, "--cat-views", help="Augmented views (flips / shifts) per fit image for CAT.")
 AffineLayersOption = typer.Option(False, "--affine-layers/--no-affine-layers", help="Per-channel affine "
                                   "correction inside the network, folded into each layer (held-out selected).")
+ReportOption = typer.Option(None, "--report", help="After writing OUTPUT, write the report of OUTPUT's folder "
+                            "(every model there: accuracy, per-layer SQNR, CAT, levels, bit-exactness) into this folder.")
+ReportDataOption = typer.Option(None, "--report-data", help="Evaluation images of --report (default: the test "
+                                "split of a built-in --data; needed for imagefolder / npz data).")
+
+
 ModelArgument = typer.Argument(..., help="torchvision model name, path/to/model.py:factory or "
                                "package.module:factory (a callable returning your nn.Module), or a "
                                "torch.export program (model.pt2, weights included).")
@@ -109,6 +115,7 @@ ActBitsOption = typer.Option(None, "--act-bits", help="Input bits of matching la
     "catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w4a4 --cat --clusters 64 --alpha 0.4 --cat-views 2 -o r18.qg",
     "catdeploy calibrate my_net.py:build --weights my_net.pt --data imagefolder:photos/train --input-size 64 --mean 0.5,0.4,0.3 --std 0.25,0.25,0.25 --bits w4a4 -o my_net.qg",
     "catdeploy calibrate my_net.pt2 --data imagefolder:photos/train --bits w4a4 -o my_net.qg",
+    "catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w2a4 --method qdrop -o runs/r18/w2a4.qg --report runs/r18/report",
 ])
 def calibrate_command(
     model: str = ModelArgument,
@@ -126,7 +133,8 @@ def calibrate_command(
     input_size: Optional[str] = InputSizeOption, mean: Optional[str] = MeanOption,
     std: Optional[str] = StdOption, grayscale: Optional[bool] = GrayscaleOption,
     data_root: Optional[Path] = DataRootOption,
-    force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT."),
+    report: Optional[Path] = ReportOption, report_data: Optional[str] = ReportDataOption,
+    force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT (and the --report folder)."),
     json_out: bool = JsonOption,
 ) -> None:
     """Quantize a float model: capture, plan the bit widths, calibrate; writes a .qg archive (no pickle)."""
@@ -136,6 +144,11 @@ def calibrate_command(
 
     check_output_path(output, force)
     weights = _required_weights(model, weights)
+    report_data = _report_data(data, report_data, report)
+    if report is not None:
+        from catdeploy.report.build import check_output_dir
+
+        check_output_dir(report, force, "--report")
     opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer, data_root,
                               weight_bits, act_bits, cat, clusters, alpha, cat_views, affine_layers,
                               preset, convention, device, iters, input_size, mean, std, grayscale)
@@ -147,6 +160,8 @@ def calibrate_command(
     result = {"output": str(output), "setting": qg.plan.setting, "method": qg.meta.get("method"),
               "calibration_images": qg.meta.get("calibration_images"), "seconds": seconds,
               "cat": _cat_summary(qg), "affine_layers": qg.meta.get("affine_layers")}
+    if report is not None:
+        result.update(_write_report(output, report, report_data, data_root, force))
     emit_json(result) if json_out else typer.echo(f"{output}: {model} {qg.plan.setting} ({method})")
 
 
@@ -155,6 +170,7 @@ def calibrate_command(
     "catdeploy export resnet18 --weights r18.pt --data fashion-mnist --bits w4a4 --target tflite -o r18.tflite",
     "catdeploy export resnet18 --weights r18.pt --data fashion-mnist --bits w2a4 --cat --target tflite -o r18_cat.tflite",
     "catdeploy export my_net.py:build --weights my_net.pt --data imagefolder:unlabeled_photos --input-size 96x128 --bits w4a8 -o my_net.tflite",
+    "catdeploy export runs/r18/w2a4.qg -o runs/r18/w2a4.tflite --report runs/r18/report",
 ])
 def export_command(
     source: str = typer.Argument(..., help="A .qg archive, or a model (torchvision name, path/to/model.py:factory, "
@@ -175,8 +191,9 @@ def export_command(
     input_size: Optional[str] = InputSizeOption, mean: Optional[str] = MeanOption,
     std: Optional[str] = StdOption, grayscale: Optional[bool] = GrayscaleOption,
     data_root: Optional[Path] = DataRootOption,
+    report: Optional[Path] = ReportOption, report_data: Optional[str] = ReportDataOption,
     golden: int = typer.Option(0, "--golden", help="Also write MODEL.golden.npz: N seeded int8 inputs and the expected outputs of every catrt profile (check on a device: python -m catrt check MODEL.tflite MODEL.golden.npz)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT and its manifest."),
+    force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT and its manifest (and the --report folder)."),
     json_out: bool = JsonOption,
 ) -> None:
     """Write an integer-only TFLite graph (int8 containers holding 2/4/8-bit values, int32 biases)."""
@@ -190,10 +207,17 @@ def export_command(
         raise UserError(f"--golden {golden}: must be between 0 and 4096")
     from catdeploy.data.user_model import is_user_model
 
-    if not is_user_model(source) and (Path(source).suffix == ".qg" or Path(source).is_file()):
+    from_qg = not is_user_model(source) and (Path(source).suffix == ".qg" or Path(source).is_file())
+    if from_qg:
         qg = load_quantized(Path(source))
         origin = {"quantized_graph": source}
-    else:
+        data = data if data is not None else qg.meta.get("data")
+    report_data = _report_data(data, report_data, report)
+    if report is not None:
+        from catdeploy.report.build import check_output_dir
+
+        check_output_dir(report, force, "--report")
+    if not from_qg:
         if data is None or (weights is None and not source.endswith(".pt2")):
             raise UserError(f"export {source}: a model name needs --weights and --data (or pass a .qg file)")
         weights = _required_weights(source, weights)
@@ -212,6 +236,8 @@ def export_command(
         from catdeploy.pipeline import golden_path
 
         result["golden"] = str(golden_path(output))
+    if report is not None:
+        result.update(_write_report(output, report, report_data, data_root, force))
     emit_json(result) if json_out else typer.echo(
         f"{output}: {manifest['size_bytes']} bytes, {manifest['setting']}, sha256 {manifest['sha256'][:16]}")
 
@@ -221,6 +247,38 @@ def _required_weights(model: str, weights: Path | None) -> str | None:
     if weights is None and not str(model).endswith(".pt2"):
         raise UserError(f"{model}: --weights is needed (only a torch.export .pt2 program holds its own weights)")
     return None if weights is None else str(weights)
+
+
+def _report_data(data: str | None, report_data: str | None, report: Path | None) -> str | None:
+    """The evaluation data of --report, checked before any work is done."""
+    from catdeploy.data.datasets import has_splits, parse_spec, with_split
+
+    if report is None:
+        if report_data is not None:
+            raise UserError("--report-data: only with --report DIR")
+        return None
+    if report_data is not None:
+        parse_spec(report_data, default_split="test")
+        return report_data
+    if data is not None and has_splits(data):
+        return with_split(data, "test")
+    raise UserError(f"--report {report}: name the evaluation images with --report-data (the calibration "
+                    f"data {data!r} has no test split, and a report on calibration images would flatter)")
+
+
+def _write_report(output: Path, report: Path, report_data: str, data_root: Path | None, force: bool) -> dict:
+    """`catdeploy report OUTPUT's-folder --data REPORT_DATA -o REPORT` with report's defaults."""
+    from catdeploy.check.verify import RESOLVERS
+    from catdeploy.report.build import build_report
+    from catdeploy.report.collect import ReportOptions
+
+    opts = ReportOptions(data=report_data, samples=256, verify_samples=32, interpreters=None,
+                         resolvers=[r for r in RESOLVERS if r == "ref"],
+                         data_root=None if data_root is None else str(data_root))
+    _, written = build_report(Path(output).parent, opts, report, force, log=log)
+    html = next(p for p in written if p.name == "report.html")
+    log(f"report: {html} ({len(written)} files)")
+    return {"report": str(html)}
 
 
 @contextlib.contextmanager

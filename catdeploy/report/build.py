@@ -18,17 +18,17 @@ def output_files() -> tuple[str, ...]:
     return (*TEXT_FILES, *PLOTS)
 
 
-def check_output_dir(out_dir: Path, force: bool) -> None:
+def check_output_dir(out_dir: Path, force: bool, option: str = "--output") -> None:
     """Refuse an existing report file without --force, naming it; a file in place of the folder too."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--output {out_dir}: is a file, not a folder")
+        raise UserError(f"{option} {out_dir}: is a file, not a folder")
     if not force:
         for name in output_files():
             if (out_dir / name).exists():
                 raise UserError(f"{out_dir / name}: already exists (pass --force to overwrite)")
     if not out_dir.parent.is_dir():
-        raise UserError(f"--output {out_dir}: folder {out_dir.parent} does not exist")
+        raise UserError(f"{option} {out_dir}: folder {out_dir.parent} does not exist")
 
 
 def render_files(report: dict) -> dict[str, bytes]:

@@ -226,3 +226,43 @@ def test_metrics_and_html_escaping():
 def test_help_has_examples():
     result = ok(run("report", "--help"))
     assert "Examples" in result.stdout and "catdeploy report " in result.stdout
+
+
+def test_report_option_on_calibrate_and_export(run_dir, tmp_path):
+    """--report DIR on calibrate / export: the report of OUTPUT's folder, checked before any work."""
+    root = run_dir.parent
+    common = ["--weights", root / "tiny.pt", "--data", "digits", "--bits", "w4a4", "--samples", 64,
+              "--input-size", 16]
+    d = tmp_path / "run"
+    d.mkdir()
+    r = ok(run("calibrate", f"{root / 'tiny.py'}:build", *common, "-o", d / "a.qg", "--report", d / "page", "--json"))
+    assert json.loads(r.stdout.strip().splitlines()[-1])["report"] == str(d / "page" / "report.html")
+    first = json.loads((d / "page" / "report.json").read_text())
+    assert [m["name"] for m in first["models"]] == ["a.qg"] and first["data"] == "digits:test"
+    assert first["bit_exact"] is True and (d / "page" / "accuracy.png").read_bytes()[:8] == PNG_MAGIC
+    # the same numbers as `catdeploy report` on the same folder and images
+    alone = json.loads(ok(run("report", d, "--data", "digits:test", "--samples", 256, "--output", tmp_path / "alone",
+                              "--json")).stdout)
+    assert [m["int_top1"] for m in alone["models"]] == [m["int_top1"] for m in first["models"]]
+
+    # an existing report is refused before the export is written
+    one_line_error(run("export", d / "a.qg", "-o", d / "a.tflite", "--report", d / "page"), "already exists", "--force")
+    assert not (d / "a.tflite").exists()
+    ok(run("export", d / "a.qg", "-o", d / "a.tflite", "--report", d / "page", "--force"))
+    again = json.loads((d / "page" / "report.json").read_text())
+    assert [m["name"] for m in again["models"]] == ["a.qg"]  # a.tflite is a.qg's export
+    assert again["models"][0]["int_top1"] == first["models"][0]["int_top1"]
+
+    # data without a test split needs --report-data (never a report on the calibration images)
+    folder = tmp_path / "imgs" / "cls"
+    folder.mkdir(parents=True)
+    from PIL import Image
+
+    for i in range(4):
+        Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    one_line_error(run("calibrate", f"{root / 'tiny.py'}:build", "--weights", root / "tiny.pt", "--data",
+                       f"imagefolder:{tmp_path / 'imgs'}", "--input-size", 16, "-o", d / "b.qg", "--report", d / "p2"),
+                   "--report-data")
+    assert not (d / "b.qg").exists() and not (d / "p2").exists()
+    one_line_error(run("calibrate", f"{root / 'tiny.py'}:build", *common, "-o", d / "b.qg", "--report-data", "digits"),
+                   "only with --report")
