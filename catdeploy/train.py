@@ -1,4 +1,6 @@
-"""Deterministic full-precision training of torchvision classifiers (reference models).
+"""Deterministic full-precision training of torchvision classifiers (reference models) and of the
+user's own models (``path/model.py:factory``, ``package.module:factory``: the factory's module, its
+own number of outputs; input size, mean/std and channels as the user says).
 
 Recipe (defaults chosen so resnet18 passes 90 % Fashion-MNIST test top-1 in few CPU epochs):
 SGD with Nesterov momentum 0.9, weight decay 5e-4, one-cycle learning rate (peak ``lr`` 0.05,
@@ -39,7 +41,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
 from catdeploy.data.datasets import Dataset, has_splits, load_dataset, parse_spec, with_split
-from catdeploy.data.preprocess import DEFAULT_INPUT_SIZE, Normalization
+from catdeploy.data.preprocess import DEFAULT_INPUT_SIZE, Normalization, Preprocessing, parse_input_size
 from catdeploy.data.zoo import build_model, load_model
 from catdeploy.errors import UserError
 
@@ -65,7 +67,7 @@ class TrainSettings:
     data: str
     epochs: int = DEFAULT_EPOCHS
     seed: int = 0
-    input_size: int = DEFAULT_INPUT_SIZE
+    input_size: int | str = DEFAULT_INPUT_SIZE  # H or "HxW"
     batch_size: int = DEFAULT_BATCH_SIZE
     lr: float = DEFAULT_LR
     momentum: float = DEFAULT_MOMENTUM
@@ -74,6 +76,9 @@ class TrainSettings:
     num_classes: int = 10
     threads: int | None = None    # torch threads (None: torch's default); results depend on it
     crop_padding: int = DEFAULT_CROP_PADDING  # random-crop augmentation (0: off)
+    mean: tuple[float, ...] | None = None  # --mean / --std (None: the data's constants or statistics)
+    std: tuple[float, ...] | None = None
+    grayscale: bool | None = None         # --grayscale / --rgb (None: RGB)
 
     def command(self, output: str | Path) -> str:
         """The ``catdeploy train`` command line that reproduces these settings."""
@@ -85,6 +90,10 @@ class TrainSettings:
                              ("--crop-padding", "crop_padding")):
             if getattr(self, name) != getattr(defaults, name):
                 parts += [option, str(getattr(self, name))]
+        if self.mean is not None:
+            parts += ["--mean", ",".join(map(str, self.mean)), "--std", ",".join(map(str, self.std))]
+        if self.grayscale is not None:
+            parts += ["--grayscale" if self.grayscale else "--rgb"]
         return shlex.join(parts)
 
 
@@ -289,7 +298,8 @@ def save_checkpoint(state_dict: dict, meta: dict, output: Path, force: bool = Fa
 
 
 def _validate(settings: TrainSettings) -> None:
-    for name in ("epochs", "batch_size", "input_size"):
+    parse_input_size(settings.input_size)
+    for name in ("epochs", "batch_size"):
         if getattr(settings, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} {getattr(settings, name)}: must be >= 1")
     if not settings.lr > 0 or not math.isfinite(settings.lr):
@@ -308,34 +318,51 @@ def train(model_name: str, data_spec: str, epochs: int = DEFAULT_EPOCHS, seed: i
           data_root: str | Path | None = None, limit: int | None = None,
           threads: int | None = None, crop_padding: int = DEFAULT_CROP_PADDING,
           progress: bool = True, command: str | None = None,
+          normalization: Normalization | None = None, grayscale: bool | None = None,
           log=stderr_console.print) -> TrainResult:
-    """Train ``model_name`` on ``data_spec`` and (optionally) write the checkpoint to ``output``.
+    """Train ``model_name`` (a torchvision name or the user's ``file.py:factory``) on ``data_spec``
+    and (optionally) write the checkpoint to ``output``.
 
     The train split of ``data_spec`` is used for training; for fashion-mnist/digits the test
-    split is evaluated at the end (``meta["test_top1"]``, None for imagefolder/npz data).
+    split is evaluated at the end (``meta["test_top1"]``, None for imagefolder/npz data). The
+    preprocessing (input size, channels, normalisation) is recorded in the meta, so calibrate /
+    eval of the checkpoint preprocess alike without repeating the options.
     """
+    from catdeploy.data.user_model import is_user_model
+
     settings = TrainSettings(model_name, data_spec, epochs, seed, input_size, batch_size, lr,
-                             limit=limit, threads=threads, crop_padding=crop_padding)
+                             limit=limit, threads=threads, crop_padding=crop_padding,
+                             mean=None if normalization is None else tuple(normalization.mean),
+                             std=None if normalization is None else tuple(normalization.std),
+                             grayscale=grayscale)
     _validate(settings)
     output = None if output is None else Path(output)
     _check_output(output, force)
     parse_spec(data_spec)
-    build_model(model_name, settings.num_classes)  # fail fast on an unknown name
+    user_model = is_user_model(model_name)
+    if user_model and str(model_name).endswith(".pt2"):
+        raise UserError(f"train {model_name}: a torch.export program is for deployment; train the "
+                        f"nn.Module (path/to/model.py:factory) and export it again")
+    _build(model_name, settings.num_classes)  # fail fast on an unknown name or a broken factory
+    size = parse_input_size(input_size)
+    channels = 1 if grayscale else 3
     started = time.perf_counter()
-    train_set = load_dataset(data_spec, data_root, input_size=input_size, default_split="train")
+    train_set = load_dataset(data_spec, data_root, input_size=size, default_split="train",
+                             normalization=normalization, channels=channels)
     labels = train_set.require_labels()
-    if labels.size and int(labels.max()) >= settings.num_classes:
-        raise UserError(f"--data {data_spec}: label {int(labels.max())} >= {settings.num_classes} classes")
+    classes = _output_width(model_name, size, channels) if user_model else settings.num_classes
+    if labels.size and int(labels.max()) >= classes:
+        raise UserError(f"--data {data_spec}: label {int(labels.max())} >= the model's {classes} outputs")
     test_set = None
     if has_splits(data_spec):
-        test_set = load_dataset(with_split(data_spec, "test"), data_root, input_size=input_size,
-                                normalization=train_set.normalization)
+        test_set = load_dataset(with_split(data_spec, "test"), data_root, input_size=size,
+                                normalization=train_set.normalization, channels=channels)
     flip = parse_spec(data_spec).source == "fashion-mnist"
 
     with _deterministic_torch(threads):
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
-        model = build_model(model_name, settings.num_classes)
+        model = _build(model_name, settings.num_classes)
         _zero_init_classifier(model)
         pool = torch.arange(len(train_set))
         if limit is not None and limit < len(train_set):
@@ -390,8 +417,10 @@ def train(model_name: str, data_spec: str, epochs: int = DEFAULT_EPOCHS, seed: i
     if test is not None:
         log(f"test top-1 {test['top1']:.2f} % (top-5 {test['top5']:.2f} %, n={test['n']}) "
             f"after {wall / 60:.1f} min")
+    prep = Preprocessing(size[0], size[1], channels, train_set.normalization)
     meta = {
-        "model": model_name, "num_classes": settings.num_classes, "input_size": input_size,
+        "model": model_name, "num_classes": classes, "input_size": size[0] if size[0] == size[1] else list(size),
+        "channels": channels, "preprocessing": prep.to_dict(),
         "dataset": data_spec, "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
         "limit": limit, "crop_padding": crop_padding, "flip": flip, "test_top1": test_top1,
         "test_top5": None if test is None else round(test["top5"], 2),
@@ -405,6 +434,27 @@ def train(model_name: str, data_spec: str, epochs: int = DEFAULT_EPOCHS, seed: i
         save_checkpoint(state, meta, output, force)
         log(f"wrote {output}")
     return TrainResult(model.eval(), meta, output)
+
+
+def _build(model_name: str, num_classes: int) -> torch.nn.Module:
+    """A fresh model: torchvision's with `num_classes` outputs, or what the user's factory returns."""
+    from catdeploy.data.user_model import build_user_model, is_user_model
+
+    return build_user_model(model_name) if is_user_model(model_name) else build_model(model_name, num_classes)
+
+
+def _output_width(model_name: str, size: tuple[int, int], channels: int) -> int:
+    """The number of logits the user's model gives for one input (its classes)."""
+    model = _build(model_name, 0)
+    try:
+        with torch.no_grad():
+            logits = _logits(model.eval()(torch.zeros(1, channels, *size)))
+    except Exception as exc:
+        raise UserError(f"model {model_name} fails on an input of shape {(1, channels, *size)}: "
+                        f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    if logits.dim() != 2:
+        raise UserError(f"model {model_name}: output of shape {tuple(logits.shape)}, expected [batch, classes]")
+    return int(logits.shape[1])
 
 
 def _plain_state_dict(model: torch.nn.Module) -> "OrderedDict[str, torch.Tensor]":

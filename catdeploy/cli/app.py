@@ -96,6 +96,13 @@ DataOption = typer.Option(..., "--data", "-d", help="fashion-mnist[:train|:test]
                           "digits[:train|:test], imagefolder:PATH or npz:PATH.")
 DataRootOption = typer.Option(None, "--data-root", help="Directory holding the Fashion-MNIST IDX "
                               "files (default /usr/share/datasets/fashion-mnist).")
+InputSizeOption = typer.Option(None, "--input-size", help="Model input H or HxW in pixels (default: the "
+                               "checkpoint's, else 32).")
+MeanOption = typer.Option(None, "--mean", help="Per-channel mean, 1 or 3 comma-separated values in [0, 1] "
+                          "units (default: the checkpoint's, the dataset's constants, or the data's own).")
+StdOption = typer.Option(None, "--std", help="Per-channel std, with --mean.")
+GrayscaleOption = typer.Option(None, "--grayscale/--rgb", help="1-channel input (RGB data converted to luma) "
+                               "or 3 (grey data replicated); default: the checkpoint's, else RGB.")
 JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout (logs go to stderr).")
 
 

@@ -9,7 +9,9 @@ from typing import List, Optional
 
 import typer
 
-from catdeploy.cli.app import DataRootOption, JsonOption, command, emit_json, log
+from catdeploy.cli.app import (
+    DataRootOption, GrayscaleOption, InputSizeOption, JsonOption, MeanOption, StdOption, command, emit_json, log,
+)
 from catdeploy.errors import UserError
 
 
@@ -97,13 +99,6 @@ ReportDataOption = typer.Option(None, "--report-data", help="Evaluation images o
 ModelArgument = typer.Argument(..., help="torchvision model name, path/to/model.py:factory or "
                                "package.module:factory (a callable returning your nn.Module), or a "
                                "torch.export program (model.pt2, weights included).")
-InputSizeOption = typer.Option(None, "--input-size", help="Model input H or HxW in pixels (default: the "
-                               "checkpoint's, else 32).")
-MeanOption = typer.Option(None, "--mean", help="Per-channel mean, 1 or 3 comma-separated values in [0, 1] "
-                          "units (default: the checkpoint's, the dataset's constants, or the data's own).")
-StdOption = typer.Option(None, "--std", help="Per-channel std, with --mean.")
-GrayscaleOption = typer.Option(None, "--grayscale/--rgb", help="1-channel input (RGB data converted to luma) "
-                               "or 3 (grey data replicated); default: the checkpoint's, else RGB.")
 WeightBitsOption = typer.Option(None, "--weight-bits", help="Per-layer override LAYER_GLOB=BITS (repeatable).")
 ActBitsOption = typer.Option(None, "--act-bits", help="Input bits of matching layers LAYER_GLOB=BITS (repeatable).")
 

@@ -6,21 +6,26 @@ from typing import Optional
 
 import typer
 
-from catdeploy.cli.app import DataOption, DataRootOption, JsonOption, command, emit_json
+from catdeploy.cli.app import (
+    DataOption, DataRootOption, GrayscaleOption, JsonOption, MeanOption, StdOption, command, emit_json,
+)
 
 
 @command("train", examples=[
     "catdeploy train resnet18 --data fashion-mnist -o fmnist-r18.pt",
     "catdeploy train mnasnet0_5 --data digits -o digits.pt --epochs 2 --seed 1",
     "catdeploy train mobilenet_v2 --data npz:train.npz -o mine.pt --json",
+    "catdeploy train my_net.py:build --data imagefolder:photos/train --input-size 64 --mean 0.45,0.40,0.35 --std 0.22,0.24,0.26 -o my_net.pt",
 ])
 def train_command(
-    model: str = typer.Argument(..., help="torchvision classification model name, e.g. resnet18."),
+    model: str = typer.Argument(..., help="torchvision classification model name (e.g. resnet18), or your own: "
+                                "path/to/model.py:factory or package.module:factory (its own number of outputs)."),
     data: str = DataOption,
     output: Path = typer.Option(..., "--output", "-o", help="Checkpoint to write (.pt)."),
     epochs: int = typer.Option(4, "--epochs", help="Training epochs."),
     seed: int = typer.Option(0, "--seed", help="Seed for init, data order and augmentation."),
-    input_size: int = typer.Option(32, "--input-size", help="Images are resized to this square size."),
+    input_size: str = typer.Option("32", "--input-size", help="Images are resized to H or HxW pixels."),
+    mean: Optional[str] = MeanOption, std: Optional[str] = StdOption, grayscale: Optional[bool] = GrayscaleOption,
     batch_size: int = typer.Option(128, "--batch-size", help="Mini-batch size."),
     lr: float = typer.Option(0.05, "--lr", help="Peak learning rate of the one-cycle schedule."),
     crop_padding: int = typer.Option(0, "--crop-padding", help="Random-crop augmentation with this padding (0: off)."),
@@ -35,12 +40,14 @@ def train_command(
     Writes {"state_dict", "meta"} (loadable with weights_only=True) atomically; prints the final test top-1 for fashion-mnist / digits.
     """
     from catdeploy import train as training
+    from catdeploy.data.preprocess import user_normalization
 
+    size = int(input_size) if input_size.isdigit() else input_size
     result = training.train(
         model, data,
-        epochs=epochs, seed=seed, input_size=input_size, batch_size=batch_size, lr=lr,
+        epochs=epochs, seed=seed, input_size=size, batch_size=batch_size, lr=lr,
         output=output, force=force, data_root=data_root, limit=limit, threads=threads,
-        crop_padding=crop_padding)
+        crop_padding=crop_padding, normalization=user_normalization(mean, std), grayscale=grayscale)
     if json_out:
         emit_json({"output": str(output), **result.meta})
     else:

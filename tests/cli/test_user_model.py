@@ -55,6 +55,10 @@ MODEL_PY = textwrap.dedent('''
 
     def broken():
         raise RuntimeError("no GPU here")
+
+
+    def two_classes():
+        return TinyNet(2)
 ''')
 
 
@@ -177,6 +181,33 @@ def test_cli_calibrate_export_verify_eval(user_run, tmp_path):
     tflite_logits = catdeploy_api.run_tflite(api_qm.tflite_bytes(), user_run["x_test"])  # a real interpreter
     assert api_eval["top1"] == catdeploy_api.top_k(tflite_logits, user_run["y_test"], 1) * 100
     assert abs(api_eval["top1"] - ev["top1"]) <= 100 / 90 * 2  # same images; calibration drew 120 of 180
+
+
+def test_catdeploy_train_on_the_users_model(user_run, tmp_path):
+    """`catdeploy train file.py:factory` with the user's size and mean/std; the checkpoint records
+    them, so calibrate and eval need no preprocessing options."""
+    d = user_run["dir"]
+    model = f"{d / 'model.py'}:build"
+    trained = _cli("train", model, "--data", f"imagefolder:{d / 'train'}", "--input-size", SIZE, *_norm_args(),
+                   "--batch-size", 30, "--epochs", 6, "-o", tmp_path / "w.pt")
+    assert trained["num_classes"] == 3 and trained["preprocessing"] == {
+        "input_size": [SIZE, SIZE], "channels": 3, "normalization": {"mean": list(MEAN), "std": list(STD)}}
+    assert "--mean 0.45,0.4,0.35" in trained["command"] and "--input-size 64" in trained["command"]
+    fp = _cli("eval", model, "--weights", tmp_path / "w.pt", "--data", f"imagefolder:{d / 'test'}")
+    assert fp["n"] == 90 and fp["top1"] >= 90, fp  # an easy task; a broken recipe would be near 33 %
+    _cli("calibrate", model, "--weights", tmp_path / "w.pt", "--data", f"imagefolder:{d / 'train'}",
+         "--bits", "w8a8", "--samples", 60, "-o", tmp_path / "w.qg")
+    ev = _cli("eval", tmp_path / "w.qg", "--data", f"imagefolder:{d / 'test'}")
+    assert ev["top1"] >= fp["top1"] - 3, (ev, fp)
+    from catdeploy.pipeline import load_quantized
+
+    assert load_quantized(tmp_path / "w.qg").meta["preprocessing"] == trained["preprocessing"]
+    for spec, message in ((f"{d / 'model.py'}:two_classes", "label 2 >= the model's 2 outputs"),
+                          (str(tmp_path / "x.pt2"), "a torch.export program is for deployment")):
+        result = runner.invoke(app, ["train", spec, "--data", f"imagefolder:{d / 'train'}", "--input-size", "64",
+                                     "-o", str(tmp_path / "bad.pt")])
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert not (tmp_path / "bad.pt").exists()
 
 
 def test_torch_export_program_through_the_cli(user_run, tmp_path):
