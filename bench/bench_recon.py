@@ -35,7 +35,7 @@ from bench_spine import ARCH, cpu_name, write_doc  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "recon.json"
 BEGIN, END = "<!-- recon:begin -->", "<!-- recon:end -->"
 METHOD_ORDER = ["rtn", "adaround", "brecq", "qdrop", "pdquant"]
-BITS_ORDER = ["w4a4", "w2a4", "w4a2", "w2a2"]
+BITS_ORDER = ["w8a8", "w4a4", "w2a4", "w4a2", "w2a2"]
 PRESET_ORDER = ["-", "fast", "default", "paper"]
 # FP test top-1 of the reference checkpoints (../shared/reference/README, same sha256 as the rows)
 FP_TOP1 = {"fmnist-r18": "91.70", "fmnist-mbv2": "90.76"}

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "spine.json"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 BEGIN, END = "<!-- spine:begin -->", "<!-- spine:end -->"
-ARCH = {"fmnist-r18": "resnet18", "fmnist-mbv2": "mobilenet_v2", "fmnist-mnas": "mnasnet0_5"}
+ARCH = {"fmnist-r18": "resnet18", "fmnist-mbv2": "mobilenet_v2", "fmnist-mnas": "mnasnet0_5",
+        "fmnist-mbv3s": "mobilenet_v3_small", "fmnist-effb0": "efficientnet_b0"}
 
 
 def run_one(ref: str, bits: str, args, x_test, y_test, log) -> dict:

@@ -485,6 +485,8 @@ REFERENCE_MODELS: dict[str, TrainSettings] = {
     "fmnist-r18": TrainSettings("resnet18", "fashion-mnist", epochs=4, seed=0, threads=1),
     "fmnist-mbv2": TrainSettings("mobilenet_v2", "fashion-mnist", epochs=4, seed=0, threads=1),
     "fmnist-mnas": TrainSettings("mnasnet0_5", "fashion-mnist", epochs=5, seed=0, threads=1),
+    "fmnist-mbv3s": TrainSettings("mobilenet_v3_small", "fashion-mnist", epochs=4, seed=0, threads=1),
+    "fmnist-effb0": TrainSettings("efficientnet_b0", "fashion-mnist", epochs=4, seed=0, threads=1),
 }
 
 

@@ -146,7 +146,8 @@ def test_reference_checkpoint_cache(tmp_path, monkeypatch):
     assert training.reference_checkpoint("fmnist-r18") == path
     with pytest.raises(UserError, match="unknown reference model"):
         training.reference_checkpoint("cifar-r18")
-    assert {s.model for s in training.REFERENCE_MODELS.values()} == {"resnet18", "mobilenet_v2", "mnasnet0_5"}
+    assert {s.model for s in training.REFERENCE_MODELS.values()} == {"resnet18", "mobilenet_v2", "mnasnet0_5",
+                                                                   "mobilenet_v3_small", "efficientnet_b0"}
 
 
 def test_settings_command_line():
