@@ -34,7 +34,7 @@ test: setup
 	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py --quick
 
 clean-venv:
 	rm -rf $(VENV)
