@@ -25,8 +25,16 @@ EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     name="catdeploy",
-    help="Post-training 2/4-bit quantization with CAT for torchvision CNNs, exported as "
-         "bit-exact integer TFLite graphs.",
+    help="Post-training 2/4-bit quantization with CAT for CNNs (torchvision, your own nn.Module or a "
+         "torch.export .pt2), exported as bit-exact integer TFLite graphs.",
+    epilog="[bold]Examples[/bold]\n\n"
+           "  catdeploy demo\n\n"
+           "  catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w2a4 --method qdrop --cat -o r18.qg\n\n"
+           "  catdeploy export r18.qg --target tflite -o r18.tflite --golden 16\n\n"
+           "  catdeploy verify r18.tflite --data fashion-mnist:test --interpreter all --resolver all\n\n"
+           "  catdeploy export my_net.py:build --weights my_net.pt --data imagefolder:photos --input-size 96 -o my_net.tflite\n\n"
+           "  catdeploy report runs/r18 --data fashion-mnist\n\n"
+           "Each command's --help has its own examples.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -35,7 +35,7 @@ def train_command(
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT if it exists."),
     json_out: bool = JsonOption,
 ) -> None:
-    """Train a full-precision reference model deterministically on the CPU.
+    """Train a full-precision model (torchvision or your own) deterministically on the CPU.
 
     Writes {"state_dict", "meta"} (loadable with weights_only=True) atomically; prints the final test top-1 for fashion-mnist / digits.
     """

@@ -117,8 +117,7 @@ def test_usage_error_exit_code():
 def test_help_has_examples(cmd):
     result = run(*cmd, "--help")
     assert result.exit_code == 0
-    if cmd:
-        assert "Examples" in result.stdout and f"catdeploy {cmd[0]} " in result.stdout
+    assert "Examples" in result.stdout and f"catdeploy {cmd[0] if cmd else 'calibrate'} " in result.stdout
 
 
 def test_cli_defaults_match_the_training_defaults():
