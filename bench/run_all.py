@@ -29,6 +29,7 @@ STEPS: dict[str, tuple[str, list[str], list[str]]] = {
     "cat": ("bench_cat.py", ["--cat-only"], []),
     "recon": ("bench_recon.py", ["--bits", "w2a4", "--methods", "rtn,qdrop", "--eval-samples", "1000",
                                  "--verify-samples", "16", "--threads", "1"], ["--threads", "1"]),
+    "catrt-speed": ("bench_catrt_speed.py", ["--images", "500", "--rounds", "2"], ["--images", "10000"]),
     "peer": ("bench_peer.py", ["--models", "fmnist-mbv2", "--eval-samples", "1000", "--rounds", "3"], []),
     "edge": ("bench_edge.py", ["--bits", "w4a4", "--verify-samples", "16"], []),
     "profiles": ("bench_profiles.py", ["--samples", "8"], []),
