@@ -44,6 +44,7 @@ from catdeploy.data.datasets import Dataset, has_splits, load_dataset, parse_spe
 from catdeploy.data.preprocess import DEFAULT_INPUT_SIZE, Normalization, Preprocessing, parse_input_size
 from catdeploy.data.zoo import build_model, load_model
 from catdeploy.errors import UserError
+from catdeploy.util_io import default_file_mode
 
 DEFAULT_EPOCHS = 4
 DEFAULT_BATCH_SIZE = 128
@@ -276,12 +277,6 @@ def _check_plain(value, where: str) -> None:
     raise TypeError(f"{where} is a {type(value).__name__}, not a plain type")
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_checkpoint(state_dict: dict, meta: dict, output: Path, force: bool = False) -> None:
     """Write {"state_dict", "meta"} atomically (temp file in the same directory, then os.replace)."""
     _check_output(output, force)
@@ -290,7 +285,7 @@ def save_checkpoint(state_dict: dict, meta: dict, output: Path, force: bool = Fa
     os.close(fd)
     try:
         torch.save({"state_dict": state_dict, "meta": meta}, tmp)
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; use the usual mode
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; use the usual mode
         os.replace(tmp, output)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

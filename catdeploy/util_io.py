@@ -37,6 +37,13 @@ def _probe_writable(path: Path, parent: Path, option: str) -> None:
         os.unlink(probe)
 
 
+def default_file_mode() -> int:
+    """0666 less the process umask: the mode open() would give a new file (mkstemp gives 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temp file beside `path`, fsync, then rename over it: never a half-written file."""
     path = Path(path)
@@ -50,6 +57,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException as exc:
         try:
