@@ -229,6 +229,17 @@ def _batch_norm(r: _Raiser, node: fx.Node, args: tuple, kwargs: dict) -> fx.Node
     return r.call_module(node, bn, args[0])
 
 
+def _getitem(r: _Raiser, node: fx.Node, args: tuple, kwargs: dict) -> Any:
+    """x[i] of a multi-output call (split / chunk), or output 0 of an aten op that returns a tuple
+    whose first element is the tensor (_native_batch_norm_legit_no_training: (out, mean, rstd))."""
+    source, index = args
+    if isinstance(source, fx.Node) and source.target in _TUPLE_FIRST:
+        if index != 0:
+            raise _NotRaisable(f"uses output {index} of {source.target} (only the tensor, output 0, is supported)")
+        return r.value(source)
+    return r.graph.call_function(operator.getitem, (r.value(source), index))
+
+
 def _linear(r: _Raiser, node: fx.Node, args: tuple, kwargs: dict) -> fx.Node:
     weight = r.tensor_attr(args[1])
     bias = r.tensor_attr(_arg(args, kwargs, 2, "bias"))
@@ -325,8 +336,10 @@ _OPS: dict[Any, Callable] = {
     aten.clone.default: _identity, aten.contiguous.default: _identity, aten.alias.default: _identity,
     aten.detach.default: _identity, aten.detach_.default: _identity,
     aten.sym_size.int: _method("size"),
-    operator.getitem: _function(operator.getitem),
+    operator.getitem: _getitem,
 }
+# aten ops returning a tuple whose element 0 is the result (the raised node is that tensor).
+_TUPLE_FIRST = {aten._native_batch_norm_legit_no_training.default}
 # Checks torch.export inserts; they hold no computation.
 _DROPPED = {aten._assert_tensor_metadata.default, aten._assert_scalar.default,
             aten.sym_constrain_range_for_size.default}

@@ -112,3 +112,15 @@ def test_loading_unpickles_tensors_only(capsys):
             _package.pickle.loads(pickle.dumps(_Payload()))
     assert "unpickled code ran" not in capsys.readouterr().out
     assert torch.load.__module__ == "torch.serialization" and _package.pickle is pickle  # restored after
+
+
+def test_decomposed_program(tmp_path):
+    """After run_decompositions, batch norm is _native_batch_norm_legit_no_training (a tuple whose
+    output 0 is read by getitem) and add_/relu_ are functional: the same Graph and logits."""
+    torch.manual_seed(1)
+    model = torchvision.models.mobilenet_v3_small(num_classes=10).eval()
+    program = torch.export.export(model, (torch.randn(1, 3, 32, 32),)).run_decompositions({})
+    torch.export.save(program, tmp_path / "dec.pt2")
+    graph = capture(load_exported_model(tmp_path / "dec.pt2"), (1, 3, 32, 32))
+    x = np.random.default_rng(2).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    np.testing.assert_array_equal(api.float_logits(graph, x), api.float_logits(capture(model, (1, 3, 32, 32)), x))
