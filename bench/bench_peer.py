@@ -345,16 +345,17 @@ def markdown(rows: list[dict]) -> str:
             for name, reasons in m["failures"].items():
                 for resolver, why in reasons.items():
                     failures.append(f"- {r['model']}, {name}, {interp} {m['version']} `{resolver}`: {why}")
-    lines += ["", "| model | interpreter | resolver | ours ms | theirs ms | ours / theirs |", "|---|---|---|---|---|---|"]
+    lines += ["", "| model | interpreter | resolver | ours ms (median / p10) | theirs ms (median / p10) | "
+              "ours / theirs (median) | ours / theirs (p10) |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         for interp, m in r["interpreters"].items():
             for resolver, label in LATENCY_RESOLVERS.items():
                 lat = m["latency"].get(resolver, {})
-                ms = {n: lat[n]["median_ms"] for n in ("ours", "theirs") if n in lat}
-                ratio = f"{ms['ours'] / ms['theirs']:.3f}" if len(ms) == 2 else "-"
-                lines.append(f"| {r['model']} | {interp} {m['version']} | {label} | "
-                             + " | ".join(f"{ms[n]:.3f}" if n in ms else "fails" for n in ("ours", "theirs"))
-                             + f" | {ratio} |")
+                cells = [f"{lat[n]['median_ms']:.3f} / {lat[n]['p10_ms']:.3f}" if n in lat else "fails"
+                         for n in ("ours", "theirs")]
+                ratios = [f"{lat['ours'][k] / lat['theirs'][k]:.3f}" if len(lat) == 2 else "-"
+                          for k in ("median_ms", "p10_ms")]
+                lines.append(f"| {r['model']} | {interp} {m['version']} | {label} | " + " | ".join(cells + ratios) + " |")
     if failures:
         lines += ["", "Files that an interpreter could not prepare or run (each probed in its own process):", *failures]
     lines += ["", "Conversion cost: " + "; ".join(
