@@ -156,10 +156,18 @@ def simulator_check(ref: str, bits: str, args) -> dict:
     return out
 
 
+def measured_on(rows: list[dict]) -> str:
+    """Dates and CPUs the rows were measured on."""
+    stamps = sorted({(r["date"], r["cpu"]) for r in rows})
+    if len(stamps) == 1:
+        return f"{stamps[0][0]} on {stamps[0][1]}"
+    return "; ".join(f"{d} on {c}" for d, c in stamps) + " (each row's date and cpu in bench/results/recon.json)"
+
+
 def markdown(rows: list[dict], env: dict) -> str:
     shas = sorted({(r["model"], r["weights_sha256"]) for r in rows})
     lines = [BEGIN, "## Reconstruction PTQ (integer top-1, catrt = TFLite reference kernels)", "",
-             f"Measured {env['date']} on {env['cpu']}, {env['versions']}. Checkpoints (sha256): "
+             f"Measured {measured_on(rows)}, {env['versions']}. Checkpoints (sha256): "
              + ", ".join(f"{m} `{s[:16]}`" for m, s in shas) + ". 1024 seeded train images for "
              "calibration (RTN Lp ranges, then the method); top-1 on the 10 000 fashion-mnist test "
              "images (computed by the eval-mode simulator = catrt on the lowered program); `sim = int` counts "
@@ -256,9 +264,14 @@ def main() -> int:
 
     results = Path(args.results)
     rows = {key_of(r): r for r in (json.loads(results.read_text())["rows"] if results.exists() else [])}
-    env = {"date": str(date.today()), "cpu": cpu_name(),
+    previous = json.loads(results.read_text()) if results.exists() else {}
+    measured_env = {"date": str(date.today()), "cpu": cpu_name(),
            "versions": ", ".join(f"{k} {v}" for k, v in api.versions().items()
                                  if k in ("torch", "tflite-runtime", "ai-edge-litert", "tensorflow"))}
+    env = previous.get("env", measured_env)
+    for r in rows.values():  # rows measured before rows were stamped: the last run before 2026-12-03
+        r.setdefault("date", f"up to {env['date']}")
+        r.setdefault("cpu", env["cpu"])
     for model in args.models.split(","):
         for bits in args.bits.split(","):
             for preset in args.presets.split(","):
@@ -280,7 +293,8 @@ def main() -> int:
                             print(f"{spec}: failed\n{out.stderr[-3000:]}", file=sys.stderr)
                             continue
                         row = json.loads(line[0][4:])
-                        row["preset"] = key[3]
+                        row.update(preset=key[3], date=str(date.today()), cpu=cpu_name())
+                        env = measured_env
                         rows[key] = row
                         print(f"{spec}: int {row['int_top1']:.2f} sim-diff {row['simulator_differing_logits']} "
                               f"verify {row['verify_mismatched']} {row['calib_seconds']:.0f}s "
