@@ -111,6 +111,8 @@ def pool_cell_counts(node: Node, x: torch.Tensor):
     """In-image cells of each pooling window (what TFLite divides by)."""
     if node.kind is OpKind.GLOBAL_AVG_POOL:
         return x.shape[2] * x.shape[3]
+    if tuple(node.attrs["padding"]) != (0, 0, 0, 0) and node.attrs.get("count_include_pad", True):
+        return int(node.attrs["kernel"][0]) * int(node.attrs["kernel"][1])  # lowered as PAD + VALID pool
     ones = F.pad(torch.ones_like(x[:1, :1]), torch_pads(*node.attrs["padding"]))
     return F.avg_pool2d(ones, tuple(node.attrs["kernel"]), tuple(node.attrs["stride"]), divisor_override=1)
 

@@ -110,3 +110,20 @@ class TinyInception(nn.Module):
         x = torch.cat([self.b1(x), self.b2(x), self.b3(x), x], 1)  # x itself: read by four nodes
         x = self.pool(x)
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+class TinyInceptionV3(nn.Module):
+    """inception_v3-style pool branches: 3x3 / stride 1 / pad 1 average pools that count the padded
+    zeros (count_include_pad=True, as a module and functionally), concatenated with a 1x1 branch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU())
+        self.b1 = nn.Sequential(nn.Conv2d(6, 4, 1), nn.ReLU())
+        self.pool = nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1), nn.Conv2d(6, 3, 1), nn.ReLU())
+        self.fc = nn.Linear(13, 5)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.cat([self.b1(x), self.pool(x), nn.functional.avg_pool2d(x, 3, stride=1, padding=1)], 1)
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))

@@ -11,10 +11,11 @@ from catdeploy import api
 from catdeploy.capture import capture
 from catdeploy.check.interpreters import available_interpreters
 from catdeploy.check.verify import verify_models
-from tests.capture.edge_models import TinyEffNet, TinyInception, TinyMBV3, TinyShuffle, seeded
+from tests.capture.edge_models import TinyEffNet, TinyInception, TinyInceptionV3, TinyMBV3, TinyShuffle, seeded
 
 torch.set_num_threads(1)
-MODELS = {"mbv3": TinyMBV3, "effnet": TinyEffNet, "shuffle": TinyShuffle, "inception": TinyInception}
+MODELS = {"mbv3": TinyMBV3, "effnet": TinyEffNet, "shuffle": TinyShuffle, "inception": TinyInception,
+          "inception_v3": TinyInceptionV3}
 SETTINGS = (("w8a8", False), ("w4a4", False), ("w2a2", False), ("w4a4", True))
 
 
@@ -69,6 +70,27 @@ def test_ops_used(cases):
     assert {"LOGISTIC", "MUL"} <= kinds["effnet"]
     assert {"GATHER", "CONCATENATION", "QUANTIZE", "MAX_POOL_2D"} <= kinds["shuffle"]
     assert {"CONCATENATION", "QUANTIZE", "MAX_POOL_2D"} <= kinds["inception"]
+    assert {"PAD", "AVERAGE_POOL_2D", "CONCATENATION"} <= kinds["inception_v3"]
+
+
+def test_average_pool_counting_padded_zeros_is_pad_then_valid_pool(cases):
+    """count_include_pad=True divides by the kernel area: an explicit PAD (zero point) and a VALID
+    AVERAGE_POOL_2D, whose int8 output equals the float pool of the padded input within half a step."""
+    from catrt import Interpreter
+
+    name, qg, program, model, inputs = next(c for c in cases if c[0] == ("inception_v3", "w8a8", False))
+    pools = [op for op in program.ops if op.kind == "AVERAGE_POOL_2D" and op.options["filter_h"] == 3]
+    assert len(pools) == 2 and all(op.options["padding"] == "VALID" for op in pools)
+    values = Interpreter(model).run([inputs], keep_all=True)
+    for op in pools:
+        pad = next(p for p in program.ops if p.outputs[0] == op.inputs[0])
+        assert pad.kind == "PAD"
+        src, out = program.tensors[pad.inputs[0]], program.tensors[op.outputs[0]]
+        real = (values[src.name].astype(np.float64) - src.zero_point[0]) * src.scale[0]
+        expected = torch.nn.functional.avg_pool2d(torch.from_numpy(real).permute(0, 3, 1, 2), 3, 1, 1,
+                                                  count_include_pad=True).permute(0, 2, 3, 1).numpy()
+        got = (values[out.name].astype(np.float64) - out.zero_point[0]) * out.scale[0]
+        assert np.abs(got - expected).max() <= out.scale[0] * 0.5 + 1e-9, op.name
 
 
 def test_hardsigmoid_first_mul_is_an_exact_copy(cases):

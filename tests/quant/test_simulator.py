@@ -12,7 +12,7 @@ from catdeploy.check.interpreters import available_interpreters
 from catdeploy.quant.qparams import container_offset
 from catdeploy.quant.simulate import (QuantSimulator, average_pool_ste, integer_logits, integer_outputs,
                                       requantize_ste, simulate_batches)
-from tests.capture.edge_models import TinyEffNet, TinyInception, TinyMBV3, TinyShuffle, seeded
+from tests.capture.edge_models import TinyEffNet, TinyInception, TinyInceptionV3, TinyMBV3, TinyShuffle, seeded
 from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
 
 torch.set_num_threads(1)
@@ -23,7 +23,7 @@ SETTINGS = (("w8a8", "default"), ("w4a4", "default"), ("w2a4", "default"), ("w4a
 def _graphs():
     out = {"resnet": (tiny_resnet(0), (3, 8, 8)), "mobilenet": (tiny_mobilenet(0), (3, 8, 8))}
     for name, cls in {"mbv3": TinyMBV3, "effnet": TinyEffNet, "shuffle": TinyShuffle,
-                      "inception": TinyInception}.items():
+                      "inception": TinyInception, "inception_v3": TinyInceptionV3}.items():
         out[name] = (capture(seeded(cls()), (1, 3, 16, 16)), (3, 16, 16))
     return out
 
@@ -77,7 +77,7 @@ def test_eval_mode_follows_the_catrt_profile():
 # Graphs whose every op the training-mode forward rounds as the integer kernels do (requantization,
 # average pooling). TinyMBV3 / TinyEffNet add HARD_SWISH, LOGISTIC and MUL, whose fixed-point LUT /
 # rescaling the surrogate only approximates.
-EXACT_SURROGATE = ("resnet", "mobilenet", "shuffle", "inception")
+EXACT_SURROGATE = ("resnet", "mobilenet", "shuffle", "inception", "inception_v3")
 
 
 def test_training_mode_forward_equals_the_integer_graph(cases):
