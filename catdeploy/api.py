@@ -249,11 +249,19 @@ class ModelIO:
 
 
 def model_io(model_bytes: bytes) -> ModelIO:
-    from catrt import Interpreter
+    """The first input of a .tflite (read, not prepared: float32 programs of --bits fp32 too)."""
+    from catrt import CatrtError
+    from catrt.reader import read_model
 
-    d = Interpreter(model_bytes).get_input_details()[0]
+    try:
+        model = read_model(model_bytes)
+    except CatrtError as exc:
+        raise UserError(f"not a readable TFLite model: {exc}") from None
+    d = model.tensors[model.inputs[0]]
     float_input = d.dtype == "float32"
-    scale, zp = (1.0, 0) if float_input else (d.scale[0], d.zero_point[0])
+    if not float_input and d.quantization is None:
+        raise UserError(f"input tensor '{d.name}' ({d.dtype}) has no quantization parameters")
+    scale, zp = (1.0, 0) if float_input else (d.quantization.scale[0], d.quantization.zero_point[0])
     return ModelIO(d.name, float(scale), int(zp), tuple(d.shape), float_input)
 
 

@@ -1,6 +1,7 @@
 """Multi-stage flows shared by the CLI, the demo and the benchmarks (each step calls catdeploy.api)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -145,6 +146,49 @@ def export_quantized(qg: QuantizedGraph, out: Path, *, io: str = "int8", force: 
     return manifest
 
 
+def export_float(model: str, weights: str | None, out: Path, *, data: str | None = None,
+                 input_size: str | int | None = None, grayscale: bool | None = None,
+                 mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
+                 data_root: str | None = None, force: bool = False) -> dict:
+    """`export --bits fp32`: the captured float model as a float32 TFLite graph (no calibration),
+    written with its manifest atomically; returns the manifest. The preprocessing (size, channels,
+    normalisation: --mean/--std, the checkpoint's, or `data`'s default) is recorded for eval."""
+    from catdeploy.data.preprocess import Normalization, resolve_preprocessing
+    from catdeploy.lower.float_program import lower_float
+
+    out = Path(out)
+    check_output_path(out, force)
+    manifest_path = out.with_name(out.name + ".json")
+    if manifest_path.exists() and not force:
+        raise UserError(f"{manifest_path}: already exists (pass --force to overwrite)")
+    torch_model, meta = api.load_float_model(model, weights)
+    norm = None if mean is None else Normalization(tuple(mean), tuple(std))
+    prep = resolve_preprocessing(meta, input_size, grayscale, norm)
+    graph = api.capture(torch_model, (prep.height, prep.width), prep.channels)
+    if prep.normalization is None and data is not None:
+        prep = replace(prep, normalization=api.calibration_set(data, 1, 0, prep, data_root).normalization)
+    program = lower_float(graph)
+    model_bytes = api.export_tflite(program)
+    manifest = {
+        "format": "catdeploy.tflite_manifest", "version": 1,
+        "sha256": hashlib.sha256(model_bytes).hexdigest(), "size_bytes": len(model_bytes),
+        "setting": "fp32", "method": None, "extra_clamp_ops": 0,
+        "calibration": {"model": model, "weights": str(weights) if weights else None, "data": data,
+                        "input_size": prep.height if prep.height == prep.width else [prep.height, prep.width],
+                        "preprocessing": prep.to_dict(), "samples": 0},
+        "inputs": list(program.inputs), "outputs": list(program.outputs),
+        "tensors": {t.name: {"dtype": t.dtype, "shape": list(t.shape)} for t in program.tensors.values()},
+        "source": {"model": model, "weights": weights, "data": data}, "versions": api.versions(),
+    }
+    atomic_write_bytes(out, model_bytes)
+    try:
+        atomic_write_bytes(manifest_path, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return manifest
+
+
 def load_model_bytes(path: Path) -> bytes:
     path = Path(path)
     if not path.is_file():
@@ -219,7 +263,7 @@ def preprocessing_for_model(path: Path, model_bytes: bytes | None = None, qg: Qu
 
         try:
             shape = api.model_io(model_bytes).input_shape
-        except CatrtError:  # not readable as a model: the caller's own check reports it
+        except (CatrtError, UserError):  # not readable as a model: the caller's own check reports it
             return Preprocessing()
         if len(shape) == 4 and shape[3] in (1, 3):  # NHWC
             return Preprocessing(int(shape[1]), int(shape[2]), int(shape[3]))

@@ -35,6 +35,9 @@ def verify_command(
     from catdeploy.check.verify import INTERPRETERS, RESOLVERS, verify_model
 
     model_bytes = load_model_bytes(model)
+    if _readable(model_bytes) and is_float_graph(model_bytes):
+        raise UserError(f"{model}: a float32 graph (export --bits fp32); verify compares integer graphs with catrt, "
+                        f"which computes integers only")
     interps = parse_names(interpreter, INTERPRETERS, "--interpreter")
     if interpreter == "all":
         interps = [i for i in interps if i in available_interpreters()]
@@ -88,13 +91,40 @@ def _eval_profile(interpreter: str, resolver: str) -> str:
         raise UserError(f"--engine catrt --interpreter {interpreter} --resolver {resolver}: {exc}") from None
 
 
+def _readable(model_bytes: bytes) -> bool:
+    from catrt import CatrtError
+    from catrt.reader import read_model
+
+    try:
+        read_model(model_bytes)
+    except CatrtError:  # reported by the command's own checks
+        return False
+    return True
+
+
+def is_float_graph(model_bytes: bytes) -> bool:
+    """A float32 graph (`export --bits fp32`): a float input read by an op other than QUANTIZE."""
+    from catrt.reader import read_model
+
+    model = read_model(model_bytes)
+    first = model.inputs[0] if model.inputs else None
+    readers = [op for op in model.operators if first in op.inputs]
+    return (first is not None and model.tensors[first].dtype == "float32"
+            and any(op.kind != "QUANTIZE" for op in readers))
+
+
 def _check_model_io(path: Path, model_bytes: bytes) -> None:
     """The commands feed one image batch and read the first output: a valid .tflite with another
     signature is a bad input file, not a crash."""
     from catrt import Interpreter
+    from catrt.reader import read_model
 
-    interp = Interpreter(model_bytes)
-    n_in, n_out = len(interp.get_input_details()), len(interp.get_output_details())
+    if is_float_graph(model_bytes):  # --bits fp32: read (bounds-checked), catrt computes integers only
+        model = read_model(model_bytes)
+        n_in, n_out = len(model.inputs), len(model.outputs)
+    else:
+        interp = Interpreter(model_bytes)
+        n_in, n_out = len(interp.get_input_details()), len(interp.get_output_details())
     if n_in != 1 or n_out < 1:
         raise UserError(f"{path}: the model has {n_in} inputs and {n_out} outputs; catdeploy "
                         "runs models with one image input and at least one output")
@@ -132,6 +162,9 @@ def eval_quantized(source: Path, data: str, samples: int | None, engine: str, da
     x, y = eval_images(data, samples, data_root=None if data_root is None else str(data_root),
                        prep=preprocessing_for_model(source, model_bytes, qg))
     _inputs_for(source, model_bytes, x[:1])
+    if engine == "catrt" and is_float_graph(model_bytes):
+        raise UserError(f"{source}: a float32 graph (export --bits fp32); catrt runs integer graphs only, "
+                        f"use --engine tflite")
     if engine == "catrt":
         # The batches of the interpreter path (256 rows): the USE_NEON kernels' vector/scalar
         # split depends on the element count of each invoke.

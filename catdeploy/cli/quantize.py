@@ -69,7 +69,8 @@ def _check_views(views: int) -> int:
 
 
 BitsOption = typer.Option("w4a4", "--bits", "-b", help="wXaY: weight and activation bits, each 2..8 "
-                          "(w8a8, w4a4, w2a4, w4a2, w2a2, w3a3, w4a8, ...).")
+                          "(w8a8, w4a4, w2a4, w4a2, w2a2, w3a3, w4a8, ...); export also takes fp32 (the float "
+                          "model as a float32 TFLite graph).")
 MethodOption = typer.Option("rtn", "--method", help="rtn, adaround, brecq, qdrop or pdquant (reconstruction "
                             "against the integer-exact simulator's training mode).")
 PresetOption = typer.Option("default", "--preset", help="Reconstruction effort: fast (~2 min for ResNet-18 on 2 "
@@ -203,6 +204,11 @@ def export_command(
     from catdeploy.data.user_model import is_user_model
 
     from_qg = not is_user_model(source) and (Path(source).suffix == ".qg" or Path(source).is_file())
+    if bits == "fp32":
+        _export_float(source, from_qg, output, weights, data, io=io, int4_weights=int4_weights, golden=golden,
+                      method=method, cat=cat, affine_layers=affine_layers, report=report, input_size=input_size,
+                      mean=mean, std=std, grayscale=grayscale, data_root=data_root, force=force, json_out=json_out)
+        return
     if from_qg:
         qg = load_quantized(Path(source))
         origin = {"quantized_graph": source}
@@ -235,6 +241,33 @@ def export_command(
         result.update(_write_report(output, report, report_data, data_root, force))
     emit_json(result) if json_out else typer.echo(
         f"{output}: {manifest['size_bytes']} bytes, {manifest['setting']}, sha256 {manifest['sha256'][:16]}")
+
+
+def _export_float(source, from_qg, output, weights, data, *, io, int4_weights, golden, method, cat, affine_layers,
+                  report, input_size, mean, std, grayscale, data_root, force, json_out) -> None:
+    """`export --bits fp32`: the float model as a float32 TFLite graph (no calibration)."""
+    from catdeploy.data.preprocess import user_normalization
+    from catdeploy.pipeline import export_float
+
+    if from_qg:
+        raise UserError(f"export {source} --bits fp32: takes the float model (a model name with --weights, "
+                        f"or a .pt2 program), not a quantized graph")
+    refused = [flag for flag, used in (("--io float", io != "int8"), ("--int4-weights", int4_weights),
+                                        ("--golden", golden > 0), (f"--method {method}", method != "rtn"),
+                                        ("--cat", cat), ("--affine-layers", affine_layers), ("--report", report))
+               if used]
+    if refused:
+        raise UserError(f"--bits fp32 writes a float graph (float input and output, no calibration): "
+                        f"{', '.join(refused)} do not apply")
+    norm = user_normalization(mean, std)
+    manifest = export_float(source, _required_weights(source, weights), output, data=data, input_size=input_size,
+                            grayscale=grayscale, mean=None if norm is None else norm.mean,
+                            std=None if norm is None else norm.std,
+                            data_root=None if data_root is None else str(data_root), force=force)
+    result = {"output": str(output), "manifest": str(output) + ".json", "size_bytes": manifest["size_bytes"],
+              "sha256": manifest["sha256"], "setting": "fp32", "extra_clamp_ops": 0}
+    emit_json(result) if json_out else typer.echo(
+        f"{output}: {manifest['size_bytes']} bytes, fp32, sha256 {manifest['sha256'][:16]}")
 
 
 def _required_weights(model: str, weights: Path | None) -> str | None:

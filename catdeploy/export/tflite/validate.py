@@ -8,6 +8,7 @@ import numpy as np
 
 from catdeploy.errors import UserError
 from catdeploy.export.tflite.ops import OP_SPECS
+from catdeploy.export.tflite.ops import _float as float_op
 from catdeploy.export.tflite.ops._common import fail
 from catdeploy.ir.int_program import IntOp, IntProgram, IntTensor
 
@@ -27,7 +28,10 @@ def validate_program(program: IntProgram) -> None:
         _check_tensor(tensor)
     _check_graph(program)
     for op in program.ops:
-        OP_SPECS[op.kind].check(op, program.tensors)
+        if float_op.is_float_op(op, program.tensors):
+            float_op.check(op, program.tensors)
+        else:
+            OP_SPECS[op.kind].check(op, program.tensors)
     _check_int4_users(program)
     _check_shared_buffers(program)
 

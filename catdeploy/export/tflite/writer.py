@@ -23,6 +23,7 @@ import numpy as np
 
 from catdeploy.errors import UserError
 from catdeploy.export.tflite.ops import OP_SPECS
+from catdeploy.export.tflite.ops import _float as float_op
 from catdeploy.export.tflite.schema import schema
 from catdeploy.export.tflite.validate import validate_program
 from catdeploy.ir.int_program import IntProgram, IntTensor
@@ -62,7 +63,8 @@ def write_tflite(program: IntProgram) -> bytes:
     operators = []
     for op in program.ops:
         spec = OP_SPECS[op.kind]
-        code = (op.kind, spec.version(op, program.tensors))
+        code = (op.kind, float_op.version(op, program.tensors) if float_op.is_float_op(op, program.tensors)
+                else spec.version(op, program.tensors))
         if code not in codes:
             codes.append(code)
         options = spec.build_options(op, fb)

@@ -1,0 +1,13 @@
+"""LINEAR -> float FULLY_CONNECTED (reference_ops::FullyConnected), [OUT, IN] weights."""
+from __future__ import annotations
+
+from catdeploy.ir.graph import Node
+from catdeploy.lower.float_ops._common import activation
+
+
+def lower_linear(b, node: Node) -> None:
+    x = b.value(node.inputs[0])
+    wt = b.const(f"{node.name}/weight", node.params["weight"])
+    bias = b.const(f"{node.name}/bias", node.params["bias"])
+    b.op("FULLY_CONNECTED", [x, wt, bias], [b.value(node.output)],
+         {"fused_activation": activation(node), "keep_num_dims": False}, name=node.name)
