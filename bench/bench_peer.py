@@ -232,13 +232,14 @@ def probe(interpreter: str, path: str, resolver: str) -> str | None:
     return f"{how}: {detail}" + (f"; tensors with scale > 1e3: {scales[0]}" if scales and scales[0] != "[]" else "")
 
 
-def run_interpreter(interpreter: str, models: dict[str, bytes], images_nhwc: np.ndarray, args) -> dict:
+def run_interpreter(interpreter: str, models: dict[str, bytes], images_nhwc: np.ndarray, args,
+                    latency_resolvers=tuple(LATENCY_RESOLVERS)) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         paths, failures = {}, {}
         for name, data in models.items():
             path = str(Path(tmp) / f"{name}.tflite")
             Path(path).write_bytes(data)
-            reasons = {r: probe(interpreter, path, r) for r in (args.accuracy_resolver, *LATENCY_RESOLVERS)}
+            reasons = {r: probe(interpreter, path, r) for r in dict.fromkeys((args.accuracy_resolver, *latency_resolvers))}
             reasons = {r: why for r, why in reasons.items() if why}
             if reasons:
                 failures[name] = reasons
@@ -246,7 +247,7 @@ def run_interpreter(interpreter: str, models: dict[str, bytes], images_nhwc: np.
                 paths[name] = path
         np.save(Path(tmp) / "images.npy", images_nhwc)
         request = {"interpreter": interpreter, "models": paths, "images": str(Path(tmp) / "images.npy"),
-                   "accuracy_resolver": args.accuracy_resolver, "latency_resolvers": list(LATENCY_RESOLVERS),
+                   "accuracy_resolver": args.accuracy_resolver, "latency_resolvers": list(latency_resolvers),
                    "warmup": args.warmup, "rounds": args.rounds, "per_round": args.per_round}
         (Path(tmp) / "request.json").write_text(json.dumps(request))
         env = dict(os.environ, OMP_NUM_THREADS="1")

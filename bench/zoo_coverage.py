@@ -27,7 +27,13 @@ DOC = ROOT / "docs" / "ARCHITECTURES.md"
 BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
 
 
-def run_one(name: str, args, images, test_images) -> dict:
+# Builders whose forward needs more than 32x32: ViT and MaxViT fix the image size (224), and
+# inception_v3's stem needs at least 75 pixels.
+INPUT_SIZES = {"inception_v3": 96, "maxvit_t": 224, "vit_b_16": 224, "vit_b_32": 224, "vit_h_14": 224,
+               "vit_l_16": 224, "vit_l_32": 224}
+
+
+def run_one(name: str, args, load_images) -> dict:
     import torch
 
     from catdeploy import api
@@ -39,7 +45,8 @@ def run_one(name: str, args, images, test_images) -> dict:
             params = sum(p.numel() for p in build_model(name, 10).parameters())
     except Exception:  # builders that compute with tensors (regnet) need real ones
         params = sum(p.numel() for p in build_model(name, 10).parameters())
-    row = {"model": name, "params": int(params)}
+    size = INPUT_SIZES.get(name, 32)
+    row = {"model": name, "params": int(params), "input_size": size}
     if params > args.max_params:
         row["status"] = "not run (size)"
         return row
@@ -47,7 +54,7 @@ def run_one(name: str, args, images, test_images) -> dict:
     model = build_model(name, 10)
     t0 = time.perf_counter()
     try:
-        graph = api.capture(model, 32)
+        graph = api.capture(model, size)
     except UserError as exc:
         row.update(status="refused", message=str(exc), capture_s=round(time.perf_counter() - t0, 1))
         return row
@@ -55,6 +62,7 @@ def run_one(name: str, args, images, test_images) -> dict:
     if args.capture_only:
         return row
     try:
+        images, test_images = load_images(size)
         qg = api.calibrate(graph, api.plan(graph, "w4a4"), images)
         program = api.lower(qg)
         tflite = api.export_tflite(program)
@@ -73,9 +81,12 @@ def run_one(name: str, args, images, test_images) -> dict:
 
 def markdown(rows: list[dict], args) -> str:
     lines = [BEGIN, "## Coverage of the torchvision classification list", "",
-             f"`bench/zoo_coverage.py` (random weights, 32x32 input; exported models: W4A4 RTN on "
+             f"`bench/zoo_coverage.py` (random weights, 32x32 input unless the builder needs more: "
+             + ", ".join(f"{k} {v}x{v}" for k, v in sorted(INPUT_SIZES.items())) + "; exported models: W4A4 RTN on "
              f"{args.samples} calibration images, verified on {args.verify_samples} test images against "
-             f"the three interpreters' BUILTIN_REF; models above {args.max_params:.0f} parameters not run).", "",
+             f"the three interpreters' BUILTIN_REF" + (f"; models above {args.max_params:.0f} parameters not run"
+                                                        if any(r["status"] == "not run (size)" for r in rows) else "")
+             + "). `CRASH` marks a model that failed with an error other than a clean refusal (a defect).", "",
              "| model | parameters | result |", "|---|---|---|"]
     for r in rows:
         if r["status"] == "exported":
@@ -105,24 +116,30 @@ def main(argv=None) -> int:
     from catdeploy.data.zoo import classification_model_names
 
     names = args.models.split(",") if args.models else classification_model_names()
-    images = test_images = None
-    if not args.capture_only:
-        images = api.calibration_images("fashion-mnist", args.samples, 0)
-        test_images = api.calibration_images("fashion-mnist:test", args.verify_samples, 0)
+    loaded: dict[int, tuple] = {}
+
+    def load_images(size: int) -> tuple:
+        if size not in loaded:
+            loaded[size] = (api.calibration_images("fashion-mnist", args.samples, 0, size),
+                            api.calibration_images("fashion-mnist:test", args.verify_samples, 0, size))
+        return loaded[size]
     previous = {r["model"]: r for r in json.loads(RESULTS.read_text())["rows"]} if RESULTS.exists() else {}
-    rows = []
+    def save() -> list[dict]:
+        ordered = [previous[k] for k in sorted(previous)]
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps({"rows": ordered}, indent=1))
+        return ordered
+
     for name in names:
         try:
-            row = run_one(name, args, images, test_images)
+            row = run_one(name, args, load_images)
         except Exception as exc:  # a crash is a finding, not the end of the survey
             row = {"model": name, "params": 0, "status": f"CRASH {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
         print(f"{name}: {row['status']} {row.get('message', '')[:200]} {row.get('mismatched', '')}",
               file=sys.stderr, flush=True)
-        rows.append(row)
-    previous.update({r["model"]: r for r in rows})  # a run over some models keeps the others' rows
-    rows = [previous[k] for k in sorted(previous)]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"rows": rows}, indent=1))
+        previous[name] = row  # a run over some models keeps the others' rows; saved after each model
+        save()
+    rows = save()
     text = DOC.read_text() if DOC.exists() else ""
     block = markdown(rows, args)
     if BEGIN in text and END in text:
