@@ -34,6 +34,7 @@ STEPS: dict[str, tuple[str, list[str], list[str]]] = {
     "float-check": ("bench_float_check.py", ["--models", "fmnist-mbv2", "--samples", "200"], []),
     "lowbit-cost": ("bench_lowbit_cost.py", ["--models", "fmnist-mbv2", "--eval-samples", "200", "--rounds", "3"],
                     ["--cat"]),
+    "cost": ("cost_table.py", [], []),
     "edge": ("bench_edge.py", ["--bits", "w4a4", "--verify-samples", "16"], []),
     "profiles": ("bench_profiles.py", ["--samples", "8"], []),
     "zoo": ("zoo_coverage.py", ["--capture-only"], []),

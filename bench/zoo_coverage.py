@@ -27,6 +27,7 @@ DOC = ROOT / "docs" / "ARCHITECTURES.md"
 BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
 
 
+DEFAULT_SAMPLES, DEFAULT_VERIFY = 32, 8  # calibration / verification images per model
 # Builders whose forward needs more than 32x32: ViT and MaxViT fix the image size (224), and
 # inception_v3's stem needs at least 75 pixels.
 INPUT_SIZES = {"inception_v3": 96, "maxvit_t": 224, "vit_b_16": 224, "vit_b_32": 224, "vit_h_14": 224,
@@ -73,7 +74,8 @@ def run_one(name: str, args, load_images) -> dict:
     from catdeploy.check.verify import verify_model
 
     reports = verify_model(tflite, api.prepare_inputs(tflite, test_images), available_interpreters(), ["ref"])
-    row.update(status="exported", ops=len(program.ops), tensors=[r.tensors_compared for r in reports],
+    row.update(status="exported", ops=len(program.ops), calibration_images=int(len(images)),
+               verify_images=int(len(test_images)), tensors=[r.tensors_compared for r in reports],
                mismatched=[r.mismatched_elements for r in reports], errors=[r.error for r in reports if r.error],
                bit_exact=all(r.bit_exact for r in reports), seconds=round(time.perf_counter() - t0, 1))
     return row
@@ -83,15 +85,20 @@ def markdown(rows: list[dict], args) -> str:
     lines = [BEGIN, "## Coverage of the torchvision classification list", "",
              f"`bench/zoo_coverage.py` (random weights, 32x32 input unless the builder needs more: "
              + ", ".join(f"{k} {v}x{v}" for k, v in sorted(INPUT_SIZES.items())) + "; exported models: W4A4 RTN on "
-             f"{args.samples} calibration images, verified on {args.verify_samples} test images against "
+             f"{DEFAULT_SAMPLES} calibration images, verified on {DEFAULT_VERIFY} test images (unless the row says "
+             f"otherwise) against "
              f"the three interpreters' BUILTIN_REF" + (f"; models above {args.max_params:.0f} parameters not run"
                                                         if any(r["status"] == "not run (size)" for r in rows) else "")
              + "). `CRASH` marks a model that failed with an error other than a clean refusal (a defect).", "",
              "| model | parameters | result |", "|---|---|---|"]
     for r in rows:
         if r["status"] == "exported":
+            counts = ((r.get("calibration_images", DEFAULT_SAMPLES), r.get("verify_images", DEFAULT_VERIFY))
+                      != (DEFAULT_SAMPLES, DEFAULT_VERIFY))
             result = (f"exported, {'bit-exact' if r['bit_exact'] else 'MISMATCH'} "
-                      f"(tensors {r['tensors']}, mismatched {r['mismatched']})")
+                      f"(tensors {r['tensors']}, mismatched {r['mismatched']}"
+                      + (f"; {r['calibration_images']} calibration / {r['verify_images']} verify images" if counts else "")
+                      + ")")
         elif r["status"] == "refused":
             message = r["message"].replace("|", "\\|")
             result = f"refused: {message[:400]}{'...' if len(message) > 400 else ''}"
@@ -109,8 +116,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max-params", type=float, default=30e6)
     parser.add_argument("--capture-only", action="store_true")
     parser.add_argument("--models", default="")
-    parser.add_argument("--samples", type=int, default=32)
-    parser.add_argument("--verify-samples", type=int, default=8)
+    parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
+    parser.add_argument("--verify-samples", type=int, default=DEFAULT_VERIFY)
     args = parser.parse_args(argv)
     from catdeploy import api
     from catdeploy.data.zoo import classification_model_names
