@@ -3,7 +3,7 @@
 The same layouts as the integer lowering (NHWC activations, OHWI / 1HWO filters, TFLite padding
 rules, explicit PADs where torch's padding has no SAME equivalent) with float32 tensors and the
 float kernels of the same builtins. Its purpose is a cross-check of that layout handling against an
-independent converter (onnx2tf's float TFLite, bench/bench_peer.py --float) and a float baseline on
+independent converter (onnx2tf's float TFLite, bench/bench_float_check.py) and a float baseline on
 the device; one file per op under float_ops/, like the integer lowering.
 """
 from __future__ import annotations
