@@ -5,7 +5,8 @@ Per reference model: RTN exports at W8A8, W4A4 and W2A2 (1024 seeded calibration
 convention; W4A4 also with symmetric weights, as int8 containers and as packed INT4 weights
 (`--int4-weights`); `--cat` adds the W4A4 and W2A2 CAT exports), their op counts by kind (the extra ops
 low bits bring: QUANTIZE for requantized copies, MAXIMUM / MINIMUM clamps, the CAT head), integer
-top-1 on --eval-samples test images (batch 1, XNNPACK off), and single-thread batch-1 latency under
+top-1 on --eval-samples test images (batch 1) under each resolver (what a device gets by default
+is the `auto` column), and single-thread batch-1 latency under
 the reference kernels (BUILTIN_REF), the optimized built-in kernels (BUILTIN_WITHOUT_DEFAULT_DELEGATES)
 and XNNPACK (AUTO), as medians and 10th percentiles of interleaved rounds (every export of a model
 alternates within a round, so background load hits them alike); ratio = export / W8A8 of the same
@@ -77,10 +78,14 @@ def measure(ref: str, args) -> dict:
     x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     per_interpreter = {}
     for interpreter in [i for i in ("litert", "tflite-runtime") if i in available_interpreters()]:
-        r = run_interpreter(interpreter, exports, x_nhwc, args, latency_resolvers=tuple(RESOLVERS))
+        r = run_interpreter(interpreter, exports, x_nhwc, args, latency_resolvers=tuple(RESOLVERS),
+                            more_accuracy_resolvers=tuple(RESOLVERS))
         per_interpreter[interpreter] = {
             "version": r["version"], "failures": r["failures"], "latency": r["latency"],
-            "top1": {n: float((np.asarray(m["argmax"]) == y).mean() * 100) for n, m in r["models"].items()}}
+            "top1": {n: float((np.asarray(m["argmax"]) == y).mean() * 100) for n, m in r["models"].items()},
+            "top1_by_resolver": {n: {res: float((np.asarray(a) == y).mean() * 100)
+                                     for res, a in m["argmax_by_resolver"].items()}
+                                 for n, m in r["models"].items()}}
     return {"model": ref, "arch": ARCH[ref], "weights_sha256": sha, "calibration_images": args.samples,
             "eval_images": int(len(y)), "exports": info, "interpreters": per_interpreter,
             "rounds": args.rounds, "per_round": args.per_round, "threads": 1, "other_load": args.other_load,
@@ -98,17 +103,17 @@ def markdown(rows: list[dict]) -> str:
         load = f" Other load: {row['other_load']}." if row["other_load"] else ""
         lines += [f"### {row['model']} ({row['arch']}, checkpoint sha256 `{row['weights_sha256'][:16]}`)", "",
                   f"Measured {row['date']} on {row['cpu']}; RTN exports, {row['calibration_images']} calibration "
-                  f"images, default convention; top-1 on the first {row['eval_images']} test images (batch 1, "
-                  f"XNNPACK off). Latency: one thread, batch 1, {row['rounds']} interleaved rounds x "
+                  f"images, default convention; integer top-1 on the first {row['eval_images']} test images "
+                  f"(batch 1) under ref / nodelegate / auto (auto = XNNPACK, a device's default). Latency: one thread, batch 1, {row['rounds']} interleaved rounds x "
                   f"{row['per_round']} invokes per export; median (p10) in ms; ratio = export / W8A8 of the same "
                   f"run, medians (p10s); calibrate s 0.0: the export reuses the calibration of the row above.{load} Bench: `bench/bench_lowbit_cost.py`.", "",
-                  "| export | size KiB | calibrate s | export s | ops | extra ops vs W8A8 | interpreter | top-1 | "
+                  "| export | size KiB | calibrate s | export s | ops | extra ops vs W8A8 | interpreter | top-1 ref / nodelegate / auto | "
                   + " | ".join(f"{r} ms" for r in RESOLVERS) + " | " + " | ".join(f"{r} ratio" for r in RESOLVERS)
                   + " |", "|---|---:|---:|---:|---:|---|---|---:|" + "---:|" * (2 * len(RESOLVERS))]
         base_ops = row["exports"]["w8a8"]["ops"]
         for name, e in row["exports"].items():
             for interp, m in row["interpreters"].items():
-                if name in m["failures"]:
+                if name in m["failures"] and name not in m["top1"]:
                     lines.append(f"| {name} | {e['size_bytes'] / 1024:.0f} | {e['calibrate_s']:.1f} | {e['export_s']:.2f} | "
                                  f"{sum(e['ops'].values())} | {extra_ops(e['ops'], base_ops)} | {interp} {m['version']} | does not load: "
                                  f"{'; '.join(f'{k}: {v}' for k, v in m['failures'][name].items())} |")
@@ -117,12 +122,18 @@ def markdown(rows: list[dict]) -> str:
                 for resolver in RESOLVERS:
                     t = m["latency"].get(resolver, {}).get(name)
                     b = m["latency"].get(resolver, {}).get("w8a8")
+                    if resolver in m["failures"].get(name, {}):
+                        ms.append("does not load")
+                        ratios.append("-")
+                        continue
                     ms.append(f"{t['median_ms']:.2f} ({t['p10_ms']:.2f})" if t else "-")
                     ratios.append(f"{t['median_ms'] / b['median_ms']:.3f} ({t['p10_ms'] / b['p10_ms']:.3f})"
                                   if t and b else "-")
+                by = m.get("top1_by_resolver", {}).get(name, {})
+                top1 = " / ".join(f"{by[r]:.2f}" if r in by else "-" for r in RESOLVERS)
                 lines.append(f"| {name} | {e['size_bytes'] / 1024:.0f} | {e['calibrate_s']:.1f} | {e['export_s']:.2f} | "
                                  f"{sum(e['ops'].values())} | "
-                             f"{extra_ops(e['ops'], base_ops)} | {interp} {m['version']} | {m['top1'][name]:.2f} | "
+                             f"{extra_ops(e['ops'], base_ops)} | {interp} {m['version']} | {top1} | "
                              + " | ".join(ms) + " | " + " | ".join(ratios) + " |")
         lines.append("")
     lines.append(END)

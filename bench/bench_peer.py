@@ -166,8 +166,8 @@ def run_worker(request_path: str, result_path: str) -> None:
         scale, zp = d["quantization"]
         return np.clip(np.round(x / scale) + zp, -128, 127).astype(np.int8)
 
-    for name, path in req["models"].items():
-        interp = build(path, req["accuracy_resolver"])
+    def argmax(path: str, resolver: str) -> tuple[list, int]:
+        interp = build(path, resolver)
         d_in, d_out = interp.get_input_details()[0], interp.get_output_details()[0]
         # Batch 1, as deployed (resizing the batch aborts inside allocate_tensors for the
         # converter's graph: its RESHAPE keeps a constant batch of 1).
@@ -177,13 +177,20 @@ def run_worker(request_path: str, result_path: str) -> None:
             interp.set_tensor(d_in["index"], quantized(interp, images[i:i + 1]))
             interp.invoke()
             logits[i] = interp.get_tensor(d_out["index"])[0]
-        logits = [logits]
-        out["models"][name] = {"argmax": np.concatenate(logits).argmax(1).tolist(),
-                               "ops": len(interp._get_ops_details())}
+        return logits.argmax(1).tolist(), len(interp._get_ops_details())
+
+    for name, path in req["models"].items():
+        first, ops = argmax(path, req["accuracy_resolver"])
+        out["models"][name] = {"argmax": first, "ops": ops, "argmax_by_resolver": {req["accuracy_resolver"]: first}}
+        for resolver in req.get("more_accuracy_resolvers", []):
+            if name not in req.get("skip", {}).get(resolver, []):
+                out["models"][name]["argmax_by_resolver"][resolver] = argmax(path, resolver)[0]
     latency: dict = {}
     for resolver in req["latency_resolvers"]:
         interps = {}
         for name, path in req["models"].items():
+            if name in req.get("skip", {}).get(resolver, []):
+                continue
             interp = build(path, resolver)
             interp.allocate_tensors()
             d_in = interp.get_input_details()[0]
@@ -233,22 +240,27 @@ def probe(interpreter: str, path: str, resolver: str) -> str | None:
 
 
 def run_interpreter(interpreter: str, models: dict[str, bytes], images_nhwc: np.ndarray, args,
-                    latency_resolvers=tuple(LATENCY_RESOLVERS)) -> dict:
+                    latency_resolvers=tuple(LATENCY_RESOLVERS), more_accuracy_resolvers=()) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        paths, failures = {}, {}
+        paths, failures, skip = {}, {}, {}
         for name, data in models.items():
             path = str(Path(tmp) / f"{name}.tflite")
             Path(path).write_bytes(data)
-            reasons = {r: probe(interpreter, path, r) for r in dict.fromkeys((args.accuracy_resolver, *latency_resolvers))}
+            reasons = {r: probe(interpreter, path, r) for r in dict.fromkeys((args.accuracy_resolver, *latency_resolvers,
+                                                                               *more_accuracy_resolvers))}
             reasons = {r: why for r, why in reasons.items() if why}
             if reasons:
                 failures[name] = reasons
-            else:
+            if args.accuracy_resolver not in reasons:  # measured under the resolvers that load it
                 paths[name] = path
+                for r in reasons:
+                    skip.setdefault(r, []).append(name)
         np.save(Path(tmp) / "images.npy", images_nhwc)
         request = {"interpreter": interpreter, "models": paths, "images": str(Path(tmp) / "images.npy"),
                    "accuracy_resolver": args.accuracy_resolver, "latency_resolvers": list(latency_resolvers),
-                   "warmup": args.warmup, "rounds": args.rounds, "per_round": args.per_round}
+                   "warmup": args.warmup, "rounds": args.rounds, "per_round": args.per_round,
+                   "more_accuracy_resolvers": [r for r in more_accuracy_resolvers if r != args.accuracy_resolver],
+                   "skip": skip}
         (Path(tmp) / "request.json").write_text(json.dumps(request))
         env = dict(os.environ, OMP_NUM_THREADS="1")
         proc = subprocess.run([sys.executable, __file__, "--run-worker", str(Path(tmp) / "request.json"),

@@ -18,6 +18,7 @@ several sessions: rows already present are skipped unless --redo. Per row:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import resource
 import subprocess
@@ -156,6 +157,17 @@ def simulator_check(ref: str, bits: str, args) -> dict:
     return out
 
 
+def recorded_fp_top1(model: str, shas: set[str]) -> str | None:
+    """The test top-1 `catdeploy train` recorded in the cached checkpoint, if it is the rows' one."""
+    import torch
+
+    path = Path.home() / ".cache" / "catdeploy" / "reference" / f"{model}.pt"
+    if len(shas) != 1 or not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() not in shas:
+        return None
+    top1 = torch.load(path, weights_only=True).get("meta", {}).get("test_top1")
+    return None if top1 is None else f"{top1:.2f}"
+
+
 def measured_on(rows: list[dict]) -> str:
     """Dates and CPUs the rows were measured on."""
     stamps = sorted({(r["date"], r["cpu"]) for r in rows})
@@ -188,7 +200,7 @@ def markdown(rows: list[dict], env: dict) -> str:
     for r in rows:
         groups.setdefault((r["model"], r["convention"]), []).append(r)
     for (model, convention), rs in sorted(groups.items()):
-        fp = FP_TOP1.get(model)
+        fp = FP_TOP1.get(model) or recorded_fp_top1(model, {r["weights_sha256"] for r in rs})
         lines += [f"### {model}, convention {convention}" + (f" (FP top-1 {fp})" if fp else ""), "",
                   "| bits | method | preset | int top-1 | sim = int | surrogate | verify | > 2^b | time s | peak MiB |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
