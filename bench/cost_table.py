@@ -1,5 +1,6 @@
 """The cost table of benchmarks.md (table 4), from the results the other benches wrote: calibration
 wall time and peak memory per model, method, preset and bit setting (bench/results/recon.json),
+W8A8 conversion time against TensorFlow's converter (bench/results/peer.json),
 export time and file size int8 container vs packed INT4 (bench/results/lowbit_cost.json). The catrt
 throughput ratio and the CAT head cost have their own sections (catrt speed, CAT ablation).
 
@@ -59,11 +60,27 @@ def export_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def peer_lines(rows: list[dict]) -> list[str]:
+    lines = ["### W8A8 conversion time against the peer (same run)", "",
+             "From bench/results/peer.json (the peer comparison's run): ours = `calibrate --bits w8a8` (RTN, 1024 images) "
+             "+ export; theirs = onnx2tf (SavedModel) + TensorFlow's converter with the same 1024 images.", "",
+             "| model | date | ours calibrate + export s | theirs onnx2tf + converter s | ours / theirs |",
+             "|---|---|---:|---:|---:|"]
+    for r in rows:
+        ours = r["ours"]["calibrate_s"] + r["ours"]["export_s"]
+        theirs = r["theirs"]["onnx2tf_s"] + r["theirs"]["tf_convert_s"]
+        lines.append(f"| {r['model']} | {r['date']} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |")
+    return lines
+
+
 def main() -> int:
     lines = [BEGIN, "## Cost: calibration, export, file size", ""]
     recon = RESULTS / "recon.json"
     if recon.exists():
         lines += calibration_lines(json.loads(recon.read_text())["rows"]) + [""]
+    peer = RESULTS / "peer.json"
+    if peer.exists():
+        lines += peer_lines(json.loads(peer.read_text())["rows"]) + [""]
     lowbit = RESULTS / "lowbit_cost.json"
     if lowbit.exists():
         lines += export_lines(json.loads(lowbit.read_text())["rows"]) + [""]
