@@ -35,7 +35,7 @@ def verify_command(
     from catdeploy.check.verify import INTERPRETERS, RESOLVERS, verify_model
 
     model_bytes = load_model_bytes(model)
-    if _readable(model_bytes) and is_float_graph(model_bytes):
+    if is_float_graph(model_bytes):
         raise UserError(f"{model}: a float32 graph (export --bits fp32); verify compares integer graphs with catrt, "
                         f"which computes integers only")
     interps = parse_names(interpreter, INTERPRETERS, "--interpreter")
@@ -91,22 +91,16 @@ def _eval_profile(interpreter: str, resolver: str) -> str:
         raise UserError(f"--engine catrt --interpreter {interpreter} --resolver {resolver}: {exc}") from None
 
 
-def _readable(model_bytes: bytes) -> bool:
+def is_float_graph(model_bytes: bytes) -> bool:
+    """A float32 graph (`export --bits fp32`): a float input read by an op other than QUANTIZE.
+    False for a file the reader rejects (the command's own checks report it)."""
     from catrt import CatrtError
     from catrt.reader import read_model
 
     try:
-        read_model(model_bytes)
-    except CatrtError:  # reported by the command's own checks
+        model = read_model(model_bytes)
+    except CatrtError:
         return False
-    return True
-
-
-def is_float_graph(model_bytes: bytes) -> bool:
-    """A float32 graph (`export --bits fp32`): a float input read by an op other than QUANTIZE."""
-    from catrt.reader import read_model
-
-    model = read_model(model_bytes)
     first = model.inputs[0] if model.inputs else None
     readers = [op for op in model.operators if first in op.inputs]
     return (first is not None and model.tensors[first].dtype == "float32"

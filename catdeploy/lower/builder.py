@@ -162,6 +162,15 @@ def torch_pad_to_tflite(in_hw, kernel, stride, dilation, padding) -> tuple[str, 
     return "VALID", (pt, pl, pb, pr)
 
 
+def ceil_mode_pads(in_hw, out_hw, kernel, stride, pads) -> tuple[int, int, int, int]:
+    """torch ceil_mode pooling as end padding: the last windows run past the bottom/right edge and
+    only see in-image cells, like windows over padding that is never selected."""
+    top, left, bottom, right = pads
+    bottom += max(0, (out_hw[0] - 1) * stride[0] + kernel[0] - (in_hw[0] + top + bottom))
+    right += max(0, (out_hw[1] - 1) * stride[1] + kernel[1] - (in_hw[1] + left + right))
+    return (top, left, bottom, right)
+
+
 def emit_explicit_pad(b: ProgramBuilder, node: Node, src_value: str, src_tensor: str,
                       pads: tuple[int, int, int, int]) -> str:
     """PAD (int8, pads with the output zero point = real 0) producing a new tensor with src's grid."""

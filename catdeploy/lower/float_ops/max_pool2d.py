@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from catdeploy.errors import UserError
 from catdeploy.ir.graph import Node
-from catdeploy.lower.builder import torch_pad_to_tflite
+from catdeploy.lower.builder import ceil_mode_pads, torch_pad_to_tflite
 from catdeploy.lower.float_ops._common import explicit_zero_pad, pool
 
 
@@ -14,11 +14,7 @@ def lower_max_pool2d(b, node: Node) -> None:
     _, h, w, _ = b.tensors[x].shape
     kernel, stride, pads = tuple(node.attrs["kernel"]), tuple(node.attrs["stride"]), tuple(node.attrs["padding"])
     if node.attrs.get("ceil_mode", False):
-        _, _, out_h, out_w = b.graph.values[node.output].shape
-        top, left, bottom, right = pads
-        bottom += max(0, (out_h - 1) * stride[0] + kernel[0] - (h + top + bottom))
-        right += max(0, (out_w - 1) * stride[1] + kernel[1] - (w + left + right))
-        pads = (top, left, bottom, right)
+        pads = ceil_mode_pads((h, w), b.graph.values[node.output].shape[2:], kernel, stride, pads)
     padding, explicit = torch_pad_to_tflite((h, w), kernel, stride, (1, 1), pads)
     if explicit is not None:
         if not b.nonnegative(node.inputs[0]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from catdeploy.errors import UserError
 from catdeploy.ir.graph import Node
-from catdeploy.lower.builder import ProgramBuilder, emit_explicit_pad, torch_pad_to_tflite
+from catdeploy.lower.builder import ProgramBuilder, ceil_mode_pads, emit_explicit_pad, torch_pad_to_tflite
 from catdeploy.lower.ops._weighted import input_tensor
 
 
@@ -15,13 +15,7 @@ def lower_max_pool2d(b: ProgramBuilder, node: Node) -> None:
     kernel, stride = tuple(node.attrs["kernel"]), tuple(node.attrs["stride"])
     pads = tuple(node.attrs["padding"])
     if node.attrs.get("ceil_mode", False):
-        # ceil_mode: the last windows run past the bottom/right edge and only see in-image cells,
-        # like windows over padding that is never selected: extend the end padding to match.
-        _, _, out_h, out_w = b.graph.values[node.output].shape
-        top, left, bottom, right = pads
-        bottom += max(0, (out_h - 1) * stride[0] + kernel[0] - (h + top + bottom))
-        right += max(0, (out_w - 1) * stride[1] + kernel[1] - (w + left + right))
-        pads = (top, left, bottom, right)
+        pads = ceil_mode_pads((h, w), b.graph.values[node.output].shape[2:], kernel, stride, pads)
     nonneg = b.nonnegative.get(node.inputs[0], False)
     padding, explicit = torch_pad_to_tflite((h, w), kernel, stride, (1, 1), pads)
     if explicit is not None:
