@@ -35,6 +35,10 @@ from bench_spine import ARCH, cpu_name, write_doc  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "peer.json"
 CACHE = Path.home() / ".cache" / "catdeploy" / "bench" / "peer"
 BEGIN, END = "<!-- peer:begin -->", "<!-- peer:end -->"
+PEER_FIX_NOTE = ("The peer needed one fix to run at all: onnx2tf lowers a padded MaxPool to PADV2 with "
+                 "-FLT_MAX, the converter calibrates that tensor to scale 1.3e36 and the next ADD's Prepare "
+                 "aborts (SIGABRT in QuantizeMultiplierSmallerThanOneExp) in all three interpreters; the bench "
+                 "rewrites the ONNX MaxPool as Pad(0) + MaxPool, exact after ReLU (zero_pad_max_pools).")
 LATENCY_RESOLVERS = {"auto": "XNNPACK on (AUTO)", "nodelegate": "XNNPACK off (BUILTIN_WITHOUT_DEFAULT_DELEGATES)"}
 
 
@@ -177,11 +181,15 @@ def run_worker(request_path: str, result_path: str) -> None:
             interp.set_tensor(d_in["index"], quantized(interp, images[i:i + 1]))
             interp.invoke()
             logits[i] = interp.get_tensor(d_out["index"])[0]
-        return logits.argmax(1).tolist(), len(interp._get_ops_details())
+        kinds: dict[str, int] = {}
+        for op in interp._get_ops_details():
+            kinds[op["op_name"]] = kinds.get(op["op_name"], 0) + 1
+        return logits.argmax(1).tolist(), len(interp._get_ops_details()), dict(sorted(kinds.items()))
 
     for name, path in req["models"].items():
-        first, ops = argmax(path, req["accuracy_resolver"])
-        out["models"][name] = {"argmax": first, "ops": ops, "argmax_by_resolver": {req["accuracy_resolver"]: first}}
+        first, ops, kinds = argmax(path, req["accuracy_resolver"])
+        out["models"][name] = {"argmax": first, "ops": ops, "op_kinds": kinds,
+                               "argmax_by_resolver": {req["accuracy_resolver"]: first}}
         for resolver in req.get("more_accuracy_resolvers", []):
             if name not in req.get("skip", {}).get(resolver, []):
                 out["models"][name]["argmax_by_resolver"][resolver] = argmax(path, resolver)[0]
@@ -306,7 +314,9 @@ def measure(ref: str, args) -> dict:
         agreement = (float((np.asarray(r["models"]["ours"]["argmax"]) == np.asarray(r["models"]["theirs"]["argmax"])).mean() * 100)
                      if {"ours", "theirs"} <= set(r["models"]) else None)
         per_interpreter[interpreter] = {"version": r["version"], "top1": top1, "argmax_agreement": agreement,
-                                        "ops": {n: m["ops"] for n, m in r["models"].items()}, "latency": r["latency"],
+                                        "ops": {n: m["ops"] for n, m in r["models"].items()},
+                                        "op_kinds": {n: m.get("op_kinds", {}) for n, m in r["models"].items()},
+                                        "latency": r["latency"],
                                         "failures": r["failures"]}
     return {"model": ref, "arch": ARCH[ref], "weights_sha256": sha, "fp_top1": fp_top1,
             "calibration_images": args.samples, "eval_images": int(len(y)),
@@ -371,6 +381,26 @@ def markdown(rows: list[dict]) -> str:
                 lines.append(f"| {r['model']} | {interp} {m['version']} | {label} | " + " | ".join(cells + ratios) + " |")
     if failures:
         lines += ["", "Files that an interpreter could not prepare or run (each probed in its own process):", *failures]
+    diffs = []
+    for r in rows:
+        m = next(iter(r["interpreters"].values()), {})
+        kinds = m.get("op_kinds", {})
+        if {"ours", "theirs"} <= set(kinds):
+            delta = {k: kinds["ours"].get(k, 0) - kinds["theirs"].get(k, 0)
+                     for k in sorted(set(kinds["ours"]) | set(kinds["theirs"]))}
+            shown = ", ".join(f"{k} {v:+d}" for k, v in delta.items() if v) or "none"
+            diffs.append(f"{r['model']}: {shown}")
+    if diffs:
+        lines += ["", "Op kinds, ours minus theirs: " + "; ".join(diffs) + "."]
+    ratios = [lat["ours"]["median_ms"] / lat["theirs"]["median_ms"]
+              for r in rows for m in r["interpreters"].values() for lat in m["latency"].values() if len(lat) == 2]
+    gaps = [m["top1"]["ours"] - m["top1"]["theirs"]
+            for r in rows for m in r["interpreters"].values() if {"ours", "theirs"} <= set(m["top1"])]
+    if ratios and gaps:
+        lines += ["", f"Reading the numbers: median latency ratio ours / theirs {min(ratios):.3f} to "
+                  f"{max(ratios):.3f} over every model, interpreter and resolver (goal <= 1.05); top-1 ours minus "
+                  f"theirs {min(gaps):+.2f} to {max(gaps):+.2f} points (goal: within 0.1)."]
+    lines += ["", PEER_FIX_NOTE]
     lines += ["", "Conversion cost: " + "; ".join(
         f"{r['model']}: ours calibrate {r['ours']['calibrate_s']} s + export {r['ours']['export_s']} s, theirs "
         f"onnx2tf {r['theirs'].get('onnx2tf_s')} s + converter {r['theirs'].get('tf_convert_s')} s" for r in rows) + ".",
