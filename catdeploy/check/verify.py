@@ -30,6 +30,7 @@ class RunReport:
     per_tensor: dict[str, int] = field(default_factory=dict)
     top1_agreement: float | None = None
     error: str | None = None
+    refused_by_both: bool = False   # the interpreter cannot load the model and catrt's profile refuses it too
 
     @property
     def bit_exact(self) -> bool:
@@ -42,7 +43,7 @@ class RunReport:
             "elements_compared": self.elements_compared,
             "mismatched_elements": self.mismatched_elements, "max_abs_diff": self.max_abs_diff,
             "first_mismatch": self.first_mismatch, "top1_agreement": self.top1_agreement,
-            "bit_exact": self.bit_exact, "error": self.error,
+            "bit_exact": self.bit_exact, "error": self.error, "refused_by_both": self.refused_by_both,
         }
 
 
@@ -154,6 +155,10 @@ def verify_models(cases: list[tuple[bytes, np.ndarray]], interpreters: list[str]
                 report = RunReport(interp, result.get("version") or "?", resolver, label)
                 if result.get("error"):
                     report.error = result["error"]
+                    try:
+                        CatrtInterpreter(model_bytes, profile=profile_name)
+                    except CatrtError:  # e.g. an op version that resolver does not register
+                        report.refused_by_both = True
                 else:
                     key = (c, profile_name)
                     try:

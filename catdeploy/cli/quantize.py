@@ -174,7 +174,7 @@ def export_command(
     target: str = typer.Option("tflite", "--target", help="Export target (tflite)."),
     output: Path = typer.Option(..., "--output", "-o", help="File to write; a manifest OUTPUT.json is written beside it."),
     io: str = typer.Option("int8", "--io", help="int8 (default) or float model inputs/outputs."),
-    int4_weights: bool = typer.Option(False, "--int4-weights", help="Pack <=4-bit weights as TFLite INT4 (2 per byte; use with --symmetric-weights for 4 bit). Not loadable by tflite-runtime 2.14's ref resolver."),
+    int4_weights: bool = typer.Option(False, "--int4-weights", help="Pack <=4-bit weights as TFLite INT4 (2 per byte; use with --symmetric-weights for 4 bit). Not loadable by tflite-runtime 2.14's ref resolver; DEPTHWISE_CONV_2D v7 by no ref resolver."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="With a model name."),
     data: Optional[str] = typer.Option(None, "--data", "-d", help="With a model name: calibration data."),
     bits: str = BitsOption, method: str = MethodOption, samples: int = SamplesOption,

@@ -69,6 +69,10 @@ class Interpreter:
                 what = f"custom op {op.opcode.custom_code!r}" if op.kind == "CUSTOM" else "op"
                 raise CatrtError(f"{op.label}: unsupported {what} (catrt supports "
                                  f"{', '.join(sorted(REGISTRY))})")
+            if (op.kind, op.opcode.version) in self.profile.unregistered_op_versions:
+                raise CatrtError(f"{op.label}: {op.kind} version {op.opcode.version} is not registered "
+                                 f"in {self.profile.name} (the interpreter refuses to load the model; "
+                                 "use another resolver, or int8 containers instead of --int4-weights)")
             if len(op.outputs) != 1:
                 raise CatrtError(f"{op.label}: has {len(op.outputs)} outputs, expected 1")
             prepared.append((op, module, module.prepare(op, self.model.tensors, self.profile)))

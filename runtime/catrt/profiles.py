@@ -102,9 +102,15 @@ class Profile:
     # (tflite-runtime 2.14 checks filter->type == kTfLiteInt8 there). catrt refuses the others,
     # as the real kernel does. Op versions are not checked: the reference resolvers register
     # the int8 versions (CONV_2D 3, DEPTHWISE_CONV_2D 3, FULLY_CONNECTED 4/5) in every build,
-    # while the int4 versions (CONV_2D 7, FULLY_CONNECTED 10) are missing from some.
+    # while the int4 versions are missing from some (CONV_2D 7, FULLY_CONNECTED 10 from
+    # tflite-runtime 2.14's; DEPTHWISE_CONV_2D 7 from all three wheels' BUILTIN_REF, measured,
+    # tests/golden/dw_int4_ties.npz). Under XNNPACK an INT4 CONV_2D / DEPTHWISE_CONV_2D stays
+    # on the built-in kernel (measured, tests/golden/{conv,dw}_int4_ties.npz).
     int4_filter_ops: frozenset = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
     fc_int4_per_channel: bool = True
+    # (op kind, version) pairs the resolver does not register: the interpreter refuses to load
+    # the model ("Didn't find op for builtin opcode ... version ..."), and catrt does too.
+    unregistered_op_versions: frozenset = frozenset()
 
     def __post_init__(self) -> None:
         if self.gemv_rounding not in ("",) + ROUNDINGS:
@@ -126,6 +132,7 @@ class Profile:
             if getattr(self, name) not in (0, 8, 16):
                 raise CatrtError(f"profile {self.name}: {name} must be 0, 8 or 16")
         object.__setattr__(self, "int4_filter_ops", frozenset(self.int4_filter_ops))
+        object.__setattr__(self, "unregistered_op_versions", frozenset(self.unregistered_op_versions))
 
 
 # ------------------------------------------------------------------------------- reference kernels
@@ -138,6 +145,7 @@ REF_TFLITE214 = Profile(
     description="tflite-runtime 2.14.0, OpResolverType.BUILTIN_REF (reference kernels)",
     fc_per_channel_needs_rank2_output=True,
     fc_int4_per_channel=False,
+    unregistered_op_versions=frozenset({("CONV_2D", 7), ("DEPTHWISE_CONV_2D", 7), ("FULLY_CONNECTED", 10)}),
 )
 
 REF_TF219 = Profile(
@@ -146,6 +154,7 @@ REF_TF219 = Profile(
     interpreter_version="2.19.0",
     resolver="BUILTIN_REF",
     description="tensorflow 2.19.0 tf.lite.Interpreter, OpResolverType.BUILTIN_REF",
+    unregistered_op_versions=frozenset({("DEPTHWISE_CONV_2D", 7)}),
 )
 
 REF_LITERT21 = Profile(
@@ -155,6 +164,7 @@ REF_LITERT21 = Profile(
     resolver="BUILTIN_REF",
     description="ai-edge-litert 2.1.0, OpResolverType.BUILTIN_REF (FC requantizes in double)",
     fully_connected_requant=FLOAT64_RHA, fc_16x8_requant=FLOAT64_RHA,
+    unregistered_op_versions=frozenset({("DEPTHWISE_CONV_2D", 7)}),
 )
 
 # ------------------------------------------------------------------------------- x86_64 optimized
@@ -165,7 +175,7 @@ REF_LITERT21 = Profile(
 _TFLITE214_OPT = dict(
     interpreter="tflite_runtime", interpreter_version="2.14.0", arch="x86_64",
     conv_rounding=DR_UP, fully_connected_requant=DR_UP, quantize_float="f64_divide_rha",
-    int4_filter_ops=frozenset({"CONV_2D"}), fc_int4_per_channel=False,
+    int4_filter_ops=frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"}), fc_int4_per_channel=False,
 )
 OPT_TFLITE214_NODELEGATE = Profile(
     name="nodelegate-tflite214-x86", resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES",

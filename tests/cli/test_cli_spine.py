@@ -103,6 +103,32 @@ def test_verify_reports_non_bit_exact_with_exit_1(workdir, monkeypatch):
     assert payload["runs"][0]["first_mismatch"]["tensor"]
 
 
+def test_verify_packed_int4_export_on_every_resolver(workdir):
+    """--int4-weights on mnasnet (INT4 CONV_2D v7 and DEPTHWISE_CONV_2D v7): every run that loads
+    is bit-exact through its own profile (XNNPACK leaves the INT4 convolutions to the built-in
+    kernels); the reference resolvers, which do not register DEPTHWISE_CONV_2D v7, are reported as
+    refused by both, and verify exits 0."""
+    from catdeploy.check.interpreters import available_interpreters
+
+    d, ckpt, _, tfl, _ = workdir
+    qg, packed = d / "sym.qg", d / "int4.tflite"
+    assert run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w4a4",
+               "--symmetric-weights", "--samples", 64, "-o", qg).exit_code == 0
+    r = run("export", qg, "--int4-weights", "-o", packed)
+    assert r.exit_code == 0, r.stderr
+    assert packed.stat().st_size < 0.75 * tfl.stat().st_size
+    r = run("verify", packed, "--data", "digits", "--samples", 16, "--interpreter", "all",
+            "--resolver", "all", "--json")
+    payload = json.loads(r.stdout)
+    assert r.exit_code == 0 and payload["bit_exact"] is True, r.stdout
+    runs = payload["runs"]
+    assert len(runs) == 4 * len(available_interpreters())
+    assert {run_["resolver"] for run_ in runs if run_["refused_by_both"]} == {"ref"}
+    loaded = [run_ for run_ in runs if not run_["refused_by_both"]]
+    assert all(run_["bit_exact"] and run_["tensors_compared"] > 50 for run_ in loaded)
+    assert any(run_["profile"].startswith("auto-litert21") for run_ in loaded)
+
+
 def test_eval_quantized_engines_agree(workdir):
     _, _, qg, tfl, _ = workdir
     a = json.loads(run("eval", tfl, "--data", "digits", "--samples", 100, "--engine", "catrt", "--json").stdout)

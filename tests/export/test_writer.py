@@ -335,8 +335,10 @@ def test_fully_connected_matches_float_rescale_on_litert_ref():
 
 @needs_interpreter
 def test_goldens_load_everywhere_with_ref_and_reproduce():
-    """Every golden model loads in every installed interpreter with BUILTIN_REF, and rerunning
-    reproduces the stored reference outputs bit for bit (one worker per interpreter)."""
+    """Every golden model loads in every installed interpreter with BUILTIN_REF (except where the
+    stored file records that the resolver does not register the op version, as for packed INT4
+    filters), and rerunning reproduces the stored reference outputs bit for bit (one worker per
+    interpreter)."""
     names = list(golden.CASES)
     results = golden.run_cases(names, INTERPRETERS, ["ref"])
     for name in names:
@@ -345,6 +347,9 @@ def test_goldens_load_everywhere_with_ref_and_reproduce():
         assert set(INTERPRETERS) <= set(meta["versions"])
         for interpreter in INTERPRETERS:
             result = results[name][(interpreter, "ref")]
+            if f"error__{interpreter}__ref" in stored:
+                assert result["error"] is not None and "version" in result["error"], name
+                continue
             assert result["error"] is None, result["error"]
             if f"broken__{interpreter}__ref" in stored:
                 continue

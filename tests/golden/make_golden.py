@@ -86,7 +86,7 @@ def out_scale(s_in: float, s_w, k: int, x_std: float, w_rms: float, codes: float
 
 def conv_case(rng, *, x_shape, oc, kernel, stride, padding, dilation=1, groups=1, activation="NONE",
               s_in=0.05, z_in=-3, s_w=None, s_out=None, z_out=4, w_range=(-20, 20), x_range=(-128, 127),
-              bias_range=(-2000, 2000), description="") -> Case:
+              bias_range=(-2000, 2000), filter_dtype="int8", description="") -> Case:
     n, h, w, ic = x_shape
     icf = ic // groups
     w_q = rng.integers(w_range[0], w_range[1] + 1, size=(oc, kernel, kernel, icf)).astype(np.int8)
@@ -96,7 +96,8 @@ def conv_case(rng, *, x_shape, oc, kernel, stride, padding, dilation=1, groups=1
         s_out = out_scale(s_in, s_w, kernel * kernel * icf, x_std, float(np.sqrt(np.mean(w_q.astype(float) ** 2))))
     oh, ow = out_hw(h, kernel, stride, padding, dilation), out_hw(w, kernel, stride, padding, dilation)
     b = rng.integers(bias_range[0], bias_range[1] + 1, size=oc)
-    tensors = [act("x", x_shape, s_in, z_in), weights("w", w_q, s_w, axis=0), bias("b", b, s_in, s_w),
+    tensors = [act("x", x_shape, s_in, z_in), weights("w", w_q, s_w, axis=0, dtype=filter_dtype),
+               bias("b", b, s_in, s_w),
                act("y", (n, oh, ow, oc), s_out, z_out)]
     op = IntOp("CONV_2D", ("x", "w", "b"), ("y",), dict(
         padding=padding, stride_h=stride, stride_w=stride, dilation_h=dilation, dilation_w=dilation,
@@ -106,7 +107,7 @@ def conv_case(rng, *, x_shape, oc, kernel, stride, padding, dilation=1, groups=1
 
 def dw_case(rng, *, x_shape, dm, kernel, stride, padding, activation="NONE",
             s_in=0.05, z_in=2, s_w=None, s_out=None, z_out=-5, w_range=(-60, 60), x_range=(-128, 127),
-            bias_range=(-3000, 3000), description="") -> Case:
+            bias_range=(-3000, 3000), filter_dtype="int8", description="") -> Case:
     n, h, w, ic = x_shape
     oc = ic * dm
     w_q = rng.integers(w_range[0], w_range[1] + 1, size=(1, kernel, kernel, oc)).astype(np.int8)
@@ -115,7 +116,7 @@ def dw_case(rng, *, x_shape, dm, kernel, stride, padding, activation="NONE",
         x_std = (x_range[1] - x_range[0]) / np.sqrt(12)
         s_out = out_scale(s_in, s_w, kernel * kernel, x_std, float(np.sqrt(np.mean(w_q.astype(float) ** 2))))
     oh, ow = out_hw(h, kernel, stride, padding), out_hw(w, kernel, stride, padding)
-    tensors = [act("x", x_shape, s_in, z_in), weights("w", w_q, s_w, axis=3),
+    tensors = [act("x", x_shape, s_in, z_in), weights("w", w_q, s_w, axis=3, dtype=filter_dtype),
                bias("b", rng.integers(bias_range[0], bias_range[1] + 1, size=oc), s_in, s_w),
                act("y", (n, oh, ow, oc), s_out, z_out)]
     op = IntOp("DEPTHWISE_CONV_2D", ("x", "w", "b"), ("y",), dict(
@@ -245,6 +246,24 @@ def case_dw_ties(rng):
                    s_w=dyadic_weight_scales(s_in, s_out, TIE_MULTIPLIERS), s_out=s_out, z_out=0,
                    w_range=(-3, 3), x_range=(-15, 15), bias_range=(-40, 40),
                    description="DEPTHWISE_CONV_2D with exact dyadic multipliers: many rounding ties")
+
+
+def case_conv_int4_ties(rng):
+    s_in, s_out = 2.0**-4, 2.0**-3
+    return conv_case(rng, x_shape=(2, 6, 6, 4), oc=8, kernel=3, stride=1, padding="VALID",
+                     s_in=s_in, z_in=3, s_out=s_out, z_out=-2, s_w=dyadic_weight_scales(s_in, s_out, TIE_MULTIPLIERS),
+                     w_range=(-8, 7), x_range=(-12, 12), bias_range=(-40, 40), filter_dtype="int4",
+                     description="CONV_2D v7 with a packed INT4 filter and dyadic multipliers (rounding ties): "
+                                 "XNNPACK leaves it to the built-in kernel, whose rounding differs from fp32 RNE")
+
+
+def case_dw_int4_ties(rng):
+    s_in, s_out = 2.0**-3, 2.0**-2
+    return dw_case(rng, x_shape=(1, 6, 6, 8), dm=1, kernel=3, stride=1, padding="SAME", s_in=s_in, z_in=-1,
+                   s_w=dyadic_weight_scales(s_in, s_out, TIE_MULTIPLIERS), s_out=s_out, z_out=0,
+                   w_range=(-8, 7), x_range=(-15, 15), bias_range=(-40, 40), filter_dtype="int4",
+                   description="DEPTHWISE_CONV_2D v7 with a packed INT4 filter and dyadic multipliers: "
+                               "XNNPACK leaves it to the built-in kernel")
 
 
 def case_fc_per_channel(rng):

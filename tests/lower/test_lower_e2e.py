@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from catdeploy import api
+from catrt import CatrtError
 from catdeploy.check.interpreters import available_interpreters
 from catdeploy.quant.qparams import BIT_SETTINGS
 from catdeploy.check.verify import verify_models
@@ -138,8 +139,11 @@ def test_int4_packed_weights_compute_the_same_as_int8_containers():
     from catrt import Interpreter
 
     x = api.prepare_inputs(plain, rng.normal(size=(8, 3, 8, 8)).astype(np.float32))
-    a = Interpreter(plain).run([x])
-    b = Interpreter(packed).run([x])
+    a = Interpreter(plain, "ref-litert21").run([x])
+    b = Interpreter(packed, "ref-litert21").run([x])
     assert all(np.array_equal(a[k], b[k]) for k in a)
+    # tflite-runtime 2.14's reference resolver does not register CONV_2D v7: catrt refuses too.
+    with pytest.raises(CatrtError, match="CONV_2D version 7 is not registered in ref-tflite214"):
+        Interpreter(packed, "ref-tflite214")
     reports = verify_model(packed, x, ["litert"], ["ref"])
     assert reports[0].bit_exact, reports[0].to_dict()

@@ -16,7 +16,7 @@ from catrt.golden import make_golden, npz_bytes, read_golden
 from catrt.check import installed
 from catdeploy.export.tflite import write_tflite
 from catdeploy.ir.int_program import IntOp
-from tests.golden.make_golden import TIE_MULTIPLIERS, act, dw_case, dyadic_weight_scales, program
+from tests.golden.make_golden import GOLDEN_DIR, TIE_MULTIPLIERS, act, dw_case, dyadic_weight_scales, program
 
 INTERPRETERS = installed()
 
@@ -121,3 +121,21 @@ def test_check_imports_neither_catdeploy_nor_torch():
             "assert not bad, bad")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_golden_file_of_a_packed_int4_model_skips_the_refusing_profiles(tmp_path):
+    """DEPTHWISE_CONV_2D v7 (INT4 filter) is registered by no BUILTIN_REF resolver: the golden file
+    holds the optimized / XNNPACK profiles only, and check passes there without a ref run."""
+    stored = np.load(GOLDEN_DIR / "dw_int4_ties.npz", allow_pickle=False)
+    model = stored["model"].tobytes()
+    golden = read_golden(npz_bytes(make_golden(model, n=3, seed=1)), model)
+    assert not any(name.startswith("ref-") for name in golden.expected)
+    assert {"auto-litert21-x86", "builtin-tflite214-x86", "nodelegate-tf219-x86"} <= set(golden.expected)
+    with pytest.raises(CatrtError, match="DEPTHWISE_CONV_2D version 7 is not registered in ref-litert21"):
+        make_golden(model, n=3, profiles=["ref-litert21"])
+    if INTERPRETERS:
+        (tmp_path / "m.tflite").write_bytes(model)
+        (tmp_path / "m.golden.npz").write_bytes(npz_bytes(make_golden(model, n=3, seed=1)))
+        r = check(tmp_path / "m.tflite", tmp_path / "m.golden.npz")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert len([line for line in r.stdout.splitlines() if "bit-exact on 3 of 3" in line]) == 3 * len(INTERPRETERS)

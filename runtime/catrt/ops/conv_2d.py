@@ -92,9 +92,10 @@ def prepare(op: Operator, tensors, profile: Profile) -> Conv2DParams:
     multiplier, shift = per_channel_multipliers(s_in, scales, s_out, channels)
     lo, hi = activation_range(op, out, o["fused_activation_function"])
     xnn_scale = None
-    if profile.xnnpack:
-        # The delegate takes every int8 CONV_2D catrt accepts (static filter and bias, zero
-        # filter zero points, grouped too): XNNPACK fp32 requantization and RNE clamps.
+    if profile.xnnpack and w.dtype == "int8":
+        # The delegate takes every int8-filter CONV_2D catrt accepts (static filter and bias,
+        # zero filter zero points, grouped too): XNNPACK fp32 requantization and RNE clamps.
+        # An INT4 filter stays on the built-in kernel (measured, litert 2.1 / TF 2.19 x86).
         rounding = XNNPACK_FP32
         xnn_scale = np.broadcast_to(xnnpack.requantization_scales(s_in, scales, s_out),
                                     (channels,)).copy()

@@ -81,8 +81,9 @@ def prepare(op: Operator, tensors, profile: Profile) -> DepthwiseConv2DParams:
     multiplier, shift = per_channel_multipliers(s_in, scales, s_out, channels)
     lo, hi = activation_range(op, out, o["fused_activation_function"])
     rounding, xnn_scale = profile.depthwise_rounding, None
-    if profile.xnnpack and bias is not None:
-        # VisitDepthwiseConv2DNode takes int8 DW with a static filter and bias.
+    if profile.xnnpack and bias is not None and w.dtype == "int8":
+        # VisitDepthwiseConv2DNode takes int8 DW with a static int8 filter and bias; an INT4
+        # filter stays on the built-in kernel.
         rounding = XNNPACK_FP32
         xnn_scale = np.broadcast_to(xnnpack.requantization_scales(s_in, scales, s_out),
                                     (channels,)).copy()
