@@ -5,7 +5,8 @@ one per requantized copy, observed on its source value). Weight grids are per ou
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -17,6 +18,24 @@ from catdeploy.quant.quantized_graph import QuantizedGraph, bias_codes_for
 from catdeploy.quant.qparams import ActQParams, quantize_weight_rtn
 
 SAMPLES_PER_VALUE = 1 << 18
+
+
+def observer_threads() -> int:
+    """Threads for the range searches: torch's intra-op thread count (what --threads and
+    torch.set_num_threads set), so a calibration uses the cores the rest of the pipeline does."""
+    import torch
+
+    return max(1, int(torch.get_num_threads()))
+
+
+def map_in_threads(fn: Callable, items: Sequence, threads: int | None = None) -> list:
+    """[fn(item) for item in items] on a thread pool (NumPy releases the GIL in the searches'
+    array operations). Each call computes what it computes alone: same results, same order."""
+    threads = observer_threads() if threads is None else threads
+    if threads <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 class ActivationSampler:
@@ -64,40 +83,59 @@ def collect_activation_samples(graph: Graph, batches: Iterable[np.ndarray], seed
 
 
 def calibrate_activations(graph: Graph, plan: QuantPlan, samples: dict[str, np.ndarray],
-                          search: LpSearch = LpSearch()) -> dict[str, ActQParams]:
+                          search: LpSearch = LpSearch(), threads: int | None = None) -> dict[str, ActQParams]:
     members: dict[str, list[str]] = {}
     for v, rep in plan.groups.items():
         members.setdefault(rep, []).append(v)
+    observed: list[tuple[str, int]] = []    # (rep or requantized copy, bits): searched grids
+    for rep in sorted(members):
+        names = sorted(members[rep])
+        if not any(n in plan.fixed_grids for n in names):
+            observed.append((rep, plan.values[rep]))
+    for derived, (source, bits) in sorted(plan.requants.items()):
+        if derived not in plan.grid_of:
+            observed.append((derived, bits))
+
+    def search_grid(task: tuple[str, int]) -> ActQParams:
+        key, bits = task
+        if key in members:
+            data = np.concatenate([samples[n] for n in sorted(members[key])])
+        else:
+            data = samples[plan.requants[key][0]]
+        return observe_activation(data, bits, plan.observer, search)
+
+    found = dict(zip((key for key, _ in observed), map_in_threads(search_grid, observed, threads)))
     act: dict[str, ActQParams] = {}
     for rep in sorted(members):
         names = sorted(members[rep])
         rules = sorted({plan.fixed_grids[n] for n in names if n in plan.fixed_grids})
-        if rules:  # a bounded activation: its grid is fixed by the op's range
-            qp = fixed_grid(rules[0], plan.values[rep])
-        else:
-            data = np.concatenate([samples[n] for n in names])
-            qp = observe_activation(data, plan.values[rep], plan.observer, search)
+        # a bounded activation: its grid is fixed by the op's range
+        qp = fixed_grid(rules[0], plan.values[rep]) if rules else found[rep]
         for n in names:
             act[n] = qp
     for derived, (source, bits) in sorted(plan.requants.items()):
         if derived in plan.grid_of:  # a concatenation input copied onto the output's grid
             act[derived] = act[plan.grid_of[derived]]
         else:
-            act[derived] = observe_activation(samples[source], bits, plan.observer, search)
+            act[derived] = found[derived]
     return act
 
 
 def calibrate_weights(graph: Graph, plan: QuantPlan, act: dict[str, ActQParams],
-                      search: LpSearch = LpSearch()):
+                      search: LpSearch = LpSearch(), threads: int | None = None):
     wq, wcodes, bcodes = {}, {}, {}
-    for node in graph.nodes:
-        if node.name not in plan.weights:
-            continue
+    weighted = [node for node in graph.nodes if node.name in plan.weights]
+    for node in weighted:
         w = np.asarray(node.params["weight"], np.float32)
         b = np.asarray(node.params["bias"], np.float32)
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             raise UserError(f"layer {node.name}: weights contain NaN/Inf")
-        qp = observe_weight(w, plan.weights[node.name], plan.weight_symmetric[node.name], plan.observer, search)
+    grids = map_in_threads(lambda node: observe_weight(
+        np.asarray(node.params["weight"], np.float32), plan.weights[node.name],
+        plan.weight_symmetric[node.name], plan.observer, search), weighted, threads)
+    for node, qp in zip(weighted, grids):
+        w = np.asarray(node.params["weight"], np.float32)
+        b = np.asarray(node.params["bias"], np.float32)
         wq[node.name] = qp
         wcodes[node.name] = quantize_weight_rtn(w, qp)
         s_in = act[plan.node_inputs[node.name][0]].scale
