@@ -166,10 +166,11 @@ def calibrate(graph: Graph, qplan: QuantPlan, calib_images: np.ndarray, *, metho
 
 # ----------------------------------------------------------------------------------------------
 # lower + export
-def lower(qg: QuantizedGraph, io: str = "int8", int4_weights: bool = False) -> IntProgram:
+def lower(qg: QuantizedGraph, io: str = "int8", int4_weights: bool = False,
+          int2_weights: bool = False) -> IntProgram:
     from catdeploy.lower import lower as lower_qg
 
-    return lower_qg(qg, io, int4_weights)
+    return lower_qg(qg, io, int4_weights, int2_weights)
 
 
 def export_tflite(program: IntProgram) -> bytes:

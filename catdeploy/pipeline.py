@@ -110,7 +110,8 @@ def golden_path(out: Path) -> Path:
 
 
 def export_quantized(qg: QuantizedGraph, out: Path, *, io: str = "int8", force: bool = False,
-                     source: dict | None = None, int4_weights: bool = False, golden: int = 0) -> dict:
+                     source: dict | None = None, int4_weights: bool = False, int2_weights: bool = False,
+                     golden: int = 0) -> dict:
     """Lower + write `out` and `out`.json atomically; returns the manifest. With golden=N also
     MODEL.golden.npz: N seeded int8 inputs and the outputs of every catrt profile for them
     (catrt.golden; checked on a device with `python -m catrt check`)."""
@@ -121,7 +122,7 @@ def export_quantized(qg: QuantizedGraph, out: Path, *, io: str = "int8", force: 
         raise UserError(f"{manifest_path}: already exists (pass --force to overwrite)")
     if golden and golden_path(out).exists() and not force:
         raise UserError(f"{golden_path(out)}: already exists (pass --force to overwrite)")
-    program = api.lower(qg, io, int4_weights)
+    program = api.lower(qg, io, int4_weights, int2_weights)
     model_bytes = api.export_tflite(program)
     manifest = api.manifest(qg, program, model_bytes, source or {})
     golden_bytes = None

@@ -101,20 +101,20 @@ class QuantizedModel:
         return f"QuantizedModel({self.qg.meta.get('model')}, {self.bits}, {self.method}{cat})"
 
     # -- files
-    def tflite_bytes(self, io: str = "int8", int4_weights: bool = False) -> bytes:
+    def tflite_bytes(self, io: str = "int8", int4_weights: bool = False, int2_weights: bool = False) -> bytes:
         """The integer-only TFLite flatbuffer (same bytes as export_tflite writes)."""
         from catdeploy import api
 
-        return api.export_tflite(api.lower(self.qg, io, int4_weights))
+        return api.export_tflite(api.lower(self.qg, io, int4_weights, int2_weights))
 
     def export_tflite(self, path: str | Path, *, force: bool = False, io: str = "int8",
-                      int4_weights: bool = False) -> dict:
+                      int4_weights: bool = False, int2_weights: bool = False) -> dict:
         """Write PATH and its manifest PATH.json (atomically; never over an existing file without
         force); returns the manifest."""
         from catdeploy.pipeline import export_quantized
 
         return export_quantized(self.qg, Path(path), io=io, force=force, int4_weights=int4_weights,
-                                source={"python_api": True})
+                                int2_weights=int2_weights, source={"python_api": True})
 
     def save(self, path: str | Path, *, force: bool = False) -> None:
         """The .qg archive (JSON + npz, no pickle), loadable with catdeploy.load or the CLI."""

@@ -175,6 +175,7 @@ def export_command(
     output: Path = typer.Option(..., "--output", "-o", help="File to write; a manifest OUTPUT.json is written beside it."),
     io: str = typer.Option("int8", "--io", help="int8 (default) or float model inputs/outputs."),
     int4_weights: bool = typer.Option(False, "--int4-weights", help="Pack <=4-bit weights as TFLite INT4 (2 per byte; use with --symmetric-weights for 4 bit). Not loadable by tflite-runtime 2.14's ref resolver; DEPTHWISE_CONV_2D v7 by no ref resolver."),
+    int2_weights: bool = typer.Option(False, "--int2-weights", help="Pack 2-bit FULLY_CONNECTED weights as TFLite INT2 (4 per byte, FC v14; use with --symmetric-weights). Loads in ai-edge-litert 2.1 only (tflite-runtime 2.14 and TensorFlow 2.19 do not register FC v14)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="With a model name."),
     data: Optional[str] = typer.Option(None, "--data", "-d", help="With a model name: calibration data."),
     bits: str = BitsOption, method: str = MethodOption, samples: int = SamplesOption,
@@ -205,7 +206,8 @@ def export_command(
 
     from_qg = not is_user_model(source) and (Path(source).suffix == ".qg" or Path(source).is_file())
     if bits == "fp32":
-        _export_float(source, from_qg, output, weights, data, io=io, int4_weights=int4_weights, golden=golden,
+        _export_float(source, from_qg, output, weights, data, io=io, int4_weights=int4_weights,
+                      int2_weights=int2_weights, golden=golden,
                       method=method, cat=cat, affine_layers=affine_layers, report=report, input_size=input_size,
                       mean=mean, std=std, grayscale=grayscale, data_root=data_root, force=force, json_out=json_out)
         return
@@ -229,7 +231,7 @@ def export_command(
             qg = calibrate_model(source, weights, data, opts, log=log, progress=progress)
         origin = {"model": source, "weights": weights, "data": data}
     manifest = export_quantized(qg, output, io=io, force=force, source=origin, int4_weights=int4_weights,
-                                golden=golden)
+                                int2_weights=int2_weights, golden=golden)
     result = {"output": str(output), "manifest": str(output) + ".json", "size_bytes": manifest["size_bytes"],
               "sha256": manifest["sha256"], "setting": manifest["setting"],
               "extra_clamp_ops": manifest["extra_clamp_ops"]}
@@ -243,7 +245,7 @@ def export_command(
         f"{output}: {manifest['size_bytes']} bytes, {manifest['setting']}, sha256 {manifest['sha256'][:16]}")
 
 
-def _export_float(source, from_qg, output, weights, data, *, io, int4_weights, golden, method, cat, affine_layers,
+def _export_float(source, from_qg, output, weights, data, *, io, int4_weights, int2_weights, golden, method, cat, affine_layers,
                   report, input_size, mean, std, grayscale, data_root, force, json_out) -> None:
     """`export --bits fp32`: the float model as a float32 TFLite graph (no calibration)."""
     from catdeploy.data.preprocess import user_normalization
@@ -253,6 +255,7 @@ def _export_float(source, from_qg, output, weights, data, *, io, int4_weights, g
         raise UserError(f"export {source} --bits fp32: takes the float model (a model name with --weights, "
                         f"or a .pt2 program), not a quantized graph")
     refused = [flag for flag, used in (("--io float", io != "int8"), ("--int4-weights", int4_weights),
+                                        ("--int2-weights", int2_weights),
                                         ("--golden", golden > 0), (f"--method {method}", method != "rtn"),
                                         ("--cat", cat), ("--affine-layers", affine_layers), ("--report", report))
                if used]

@@ -53,17 +53,19 @@ REGISTRY = {
 IO_MODES = ("int8", "float")
 
 
-def lower(qg: QuantizedGraph, io: str = "int8", int4_weights: bool = False) -> IntProgram:
+def lower(qg: QuantizedGraph, io: str = "int8", int4_weights: bool = False,
+          int2_weights: bool = False) -> IntProgram:
     """Lower a QuantizedGraph to an IntProgram. io="float" adds QUANTIZE / DEQUANTIZE at the edges;
     int4_weights packs weights of <= 4 bit whose codes fit [-8, 7] as TFLite INT4 (symmetric grids,
-    and 2-bit asymmetric ones)."""
+    and 2-bit asymmetric ones); int2_weights packs 2-bit FULLY_CONNECTED weights whose codes fit
+    [-2, 1] as TFLite INT2 (FC v14; symmetric 2-bit grids), before int4_weights."""
     if io not in IO_MODES:
         raise UserError(f"--io {io!r} is not one of {', '.join(IO_MODES)}")
     graph = qg.graph
     unsupported = sorted({f"{n.kind.value} at {n.name}" for n in graph.nodes if n.kind not in REGISTRY})
     if unsupported:
         raise UserError("cannot lower to TFLite: " + "; ".join(unsupported))
-    b = ProgramBuilder(qg, int4_weights=int4_weights)
+    b = ProgramBuilder(qg, int4_weights=int4_weights, int2_weights=int2_weights)
     inputs = []
     for v in graph.inputs:
         b.value_tensor(v)

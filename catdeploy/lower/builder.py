@@ -27,6 +27,7 @@ def nhwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
 class ProgramBuilder:
     qg: QuantizedGraph
     int4_weights: bool = False
+    int2_weights: bool = False
     tensors: dict[str, IntTensor] = field(default_factory=dict)
     ops: list[IntOp] = field(default_factory=list)
     nonnegative: dict[str, bool] = field(default_factory=dict)  # value -> real values >= 0 guaranteed

@@ -111,6 +111,8 @@ class Profile:
     # (op kind, version) pairs the resolver does not register: the interpreter refuses to load
     # the model ("Didn't find op for builtin opcode ... version ..."), and catrt does too.
     unregistered_op_versions: frozenset = frozenset()
+    # Packed INT2 FULLY_CONNECTED weights (v14): registered in ai-edge-litert 2.1's resolvers only.
+    fc_int2: bool = False
 
     def __post_init__(self) -> None:
         if self.gemv_rounding not in ("",) + ROUNDINGS:
@@ -163,7 +165,7 @@ REF_LITERT21 = Profile(
     interpreter_version="2.1.0",
     resolver="BUILTIN_REF",
     description="ai-edge-litert 2.1.0, OpResolverType.BUILTIN_REF (FC requantizes in double)",
-    fully_connected_requant=FLOAT64_RHA, fc_16x8_requant=FLOAT64_RHA,
+    fully_connected_requant=FLOAT64_RHA, fc_16x8_requant=FLOAT64_RHA, fc_int2=True,
     unregistered_op_versions=frozenset({("DEPTHWISE_CONV_2D", 7)}),
 )
 
@@ -213,19 +215,19 @@ OPT_TF219_AUTO = Profile(
     **_NEON_X86)
 OPT_LITERT21_NODELEGATE = Profile(
     name="nodelegate-litert21-x86", interpreter="ai_edge_litert", interpreter_version="2.1.0",
-    fc_16x8_requant=FLOAT64_RHA,
+    fc_16x8_requant=FLOAT64_RHA, fc_int2=True,
     resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES",
     description="ai-edge-litert 2.1.0 optimized kernels on x86_64 (ruy AVX, USE_NEON via NEON_2_SSE)",
     **_NEON_X86)
 OPT_LITERT21_BUILTIN = Profile(
     name="builtin-litert21-x86", interpreter="ai_edge_litert", interpreter_version="2.1.0",
-    fc_16x8_requant=FLOAT64_RHA,
+    fc_16x8_requant=FLOAT64_RHA, fc_int2=True,
     resolver="BUILTIN", xnnpack="litert21",
     description="ai-edge-litert 2.1.0 BUILTIN on x86_64: XNNPACK for the int8 ops it takes",
     **_NEON_X86)
 OPT_LITERT21_AUTO = Profile(
     name="auto-litert21-x86", interpreter="ai_edge_litert", interpreter_version="2.1.0",
-    fc_16x8_requant=FLOAT64_RHA,
+    fc_16x8_requant=FLOAT64_RHA, fc_int2=True,
     resolver="AUTO", xnnpack="litert21",
     description="ai-edge-litert 2.1.0 AUTO on x86_64: XNNPACK for the int8 ops it takes",
     **_NEON_X86)

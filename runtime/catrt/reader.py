@@ -33,8 +33,9 @@ MAX_RANK = 8
 MAX_TENSOR_ELEMENTS = 2 ** 31 - 1
 MAX_OP_IO = 10_000
 
-# Schema TensorType values catrt reads, with their NumPy dtype ("int4" unpacks to int8).
-TENSOR_TYPES = {0: "float32", 2: "int32", 4: "int64", 7: "int16", 9: "int8", 17: "int4"}
+# Schema TensorType values catrt reads, with their NumPy dtype ("int4" and "int2" unpack to int8).
+TENSOR_TYPES = {0: "float32", 2: "int32", 4: "int64", 7: "int16", 9: "int8", 17: "int4", 19: "int2"}
+PACKED_PER_BYTE = {"int4": 2, "int2": 4}
 TENSOR_TYPE_NAMES = {
     0: "FLOAT32", 1: "FLOAT16", 2: "INT32", 3: "UINT8", 4: "INT64", 5: "STRING", 6: "BOOL",
     7: "INT16", 8: "COMPLEX64", 9: "INT8", 10: "FLOAT64", 11: "COMPLEX128", 12: "UINT64",
@@ -124,8 +125,8 @@ class Quantization:
 class Tensor:
     """One tensor of the main subgraph. `data` is a read-only array for constants, else None.
 
-    dtype is one of "float32", "int32", "int64", "int16", "int8", "int4"; int4 data is unpacked
-    to int8.
+    dtype is one of "float32", "int32", "int64", "int16", "int8", "int4", "int2"; int4 and int2
+    data is unpacked to int8.
     """
 
     index: int
@@ -139,7 +140,7 @@ class Tensor:
 
     @property
     def numpy_dtype(self) -> np.dtype:
-        return np.dtype(np.int8) if self.dtype == "int4" else np.dtype(self.dtype)
+        return np.dtype(np.int8) if self.dtype in PACKED_PER_BYTE else np.dtype(self.dtype)
 
     @property
     def is_constant(self) -> bool:
@@ -331,6 +332,17 @@ def unpack_int4(packed: np.ndarray, count: int) -> np.ndarray:
     return out[:count]
 
 
+def unpack_int2(packed: np.ndarray, count: int) -> np.ndarray:
+    """UnpackPackedIntToInt8 for 2 bits: element 4i is bits 1..0 of byte i, then bits 3..2, 5..4,
+    7..6, each sign-extended; a count that is not a multiple of 4 leaves the last pairs unused (§4)."""
+    b = np.asarray(packed, dtype=np.uint8)
+    out = np.empty(4 * b.size, dtype=np.int16)
+    for k in range(4):
+        out[k::4] = (b >> (2 * k)) & 0x3
+    out = np.where(out > 1, out - 4, out).astype(np.int8)
+    return out[:count]
+
+
 def _read_buffers(buf: _Buf, model: _Table) -> list:
     """Each buffer as a bytes-like slice (empty when the buffer holds no data)."""
     tables = model.tables(4, "buffers", MAX_BUFFERS)
@@ -412,12 +424,15 @@ def _read_tensor(index: int, t: _Table, buffers: list) -> Tensor:
     data = None
     raw = buffers[buffer_index] if buffer_index else memoryview(b"")
     if len(raw):
-        expected = (count + 1) // 2 if dtype == "int4" else count * _NUMPY_DTYPES[dtype].itemsize
+        per_byte = PACKED_PER_BYTE.get(dtype)
+        expected = -(-count // per_byte) if per_byte else count * _NUMPY_DTYPES[dtype].itemsize
         if len(raw) != expected:
             raise CatrtError(f"tensor {label!r}: buffer has {len(raw)} bytes but shape {shape} of "
                              f"{TENSOR_TYPE_NAMES[type_code]} needs {expected}")
         if dtype == "int4":
             data = unpack_int4(np.frombuffer(raw, dtype=np.uint8), count).reshape(shape)
+        elif dtype == "int2":
+            data = unpack_int2(np.frombuffer(raw, dtype=np.uint8), count).reshape(shape)
         else:
             dt = _NUMPY_DTYPES[dtype]
             data = np.frombuffer(raw, dtype=dt).astype(dt.newbyteorder("=")).reshape(shape)

@@ -11,7 +11,7 @@ import pytest
 from catdeploy.errors import UserError
 from catdeploy.export.tflite import write_tflite
 from catdeploy.export.tflite.schema import schema
-from catdeploy.export.tflite.writer import pack_int4
+from catdeploy.export.tflite.writer import pack_int2, pack_int4
 from catdeploy.check.interpreters import InterpreterError, available_interpreters, run_interpreter, run_requests, RunRequest
 from catdeploy.ir.int_program import IntOp, IntProgram, IntTensor
 from tests.golden import make_golden as golden
@@ -142,6 +142,16 @@ def test_fully_connected_without_bias_is_version_6():
 
 
 # ----------------------------------------------------------------------------- int4
+
+def test_pack_int2_lowest_pair_first_and_catrt_unpacks_it():
+    from catrt.reader import unpack_int2
+
+    # 1 -> 01, -1 -> 11, -2 -> 10, 0 -> 00; element 4i in bits 1..0
+    assert pack_int2(np.array([1, -1, -2, 0, 1])) == bytes([0b00101101, 0b00000001])
+    values = np.random.default_rng(3).integers(-2, 2, size=23)
+    packed = np.frombuffer(pack_int2(values), np.uint8)
+    assert packed.size == 6 and np.array_equal(unpack_int2(packed, 23), values)
+
 
 def test_pack_int4_low_nibble_first():
     assert pack_int4(np.array([1, -1, 7, -8, 3])) == bytes([0xF1, 0x87, 0x03])

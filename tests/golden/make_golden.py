@@ -127,7 +127,7 @@ def dw_case(rng, *, x_shape, dm, kernel, stride, padding, activation="NONE",
 
 def fc_case(rng, *, x_shape, units, keep_num_dims=False, activation="NONE", s_in=0.04, z_in=-1,
             s_w=None, s_out=None, z_out=3, w_range=(-40, 40), x_range=(-128, 127), bias_range=(-3000, 3000),
-            description="") -> Case:
+            filter_dtype="int8", description="") -> Case:
     k = x_shape[-1]
     w_q = rng.integers(w_range[0], w_range[1] + 1, size=(units, k)).astype(np.int8)
     s_w = rng.uniform(0.002, 0.02, size=units) if s_w is None else np.asarray(s_w, dtype=np.float64)
@@ -135,7 +135,7 @@ def fc_case(rng, *, x_shape, units, keep_num_dims=False, activation="NONE", s_in
         x_std = (x_range[1] - x_range[0]) / np.sqrt(12)
         s_out = out_scale(s_in, s_w, k, x_std, float(np.sqrt(np.mean(w_q.astype(float) ** 2))))
     out_shape = tuple(x_shape[:-1]) + (units,) if keep_num_dims else (int(np.prod(x_shape[:-1])), units)
-    tensors = [act("x", x_shape, s_in, z_in), weights("w", w_q, s_w, axis=0),
+    tensors = [act("x", x_shape, s_in, z_in), weights("w", w_q, s_w, axis=0, dtype=filter_dtype),
                bias("b", rng.integers(bias_range[0], bias_range[1] + 1, size=units), s_in, s_w),
                act("y", out_shape, s_out, z_out)]
     op = IntOp("FULLY_CONNECTED", ("x", "w", "b"), ("y",),
@@ -290,6 +290,17 @@ def case_fc_ties(rng):
                    w_range=(-2, 2), x_range=(-10, 10), bias_range=(-40, 40),
                    description="FULLY_CONNECTED with exact dyadic multipliers: double rounding (DR-away) "
                                "and LiteRT's float64 round-half-away differ here")
+
+
+def case_fc_int2_ties(rng):
+    s_in, s_out = 2.0**-4, 2.0**-3
+    multipliers = TIE_MULTIPLIERS[:6]
+    return fc_case(rng, x_shape=(16, 23), units=len(multipliers), s_in=s_in, z_in=2,
+                   s_w=dyadic_weight_scales(s_in, s_out, multipliers), s_out=s_out, z_out=-3,
+                   w_range=(-2, 1), x_range=(-10, 10), bias_range=(-40, 40), filter_dtype="int2",
+                   description="FULLY_CONNECTED v14 with packed INT2 weights (depth 23: the last byte of "
+                               "each row boundary is shared) and dyadic multipliers; only LiteRT registers "
+                               "v14, and its XNNPACK leaves the node to the built-in kernel")
 
 
 def case_add_scales(rng):

@@ -147,3 +147,34 @@ def test_int4_packed_weights_compute_the_same_as_int8_containers():
         Interpreter(packed, "ref-tflite214")
     reports = verify_model(packed, x, ["litert"], ["ref"])
     assert reports[0].bit_exact, reports[0].to_dict()
+
+
+def test_int2_fc_weights_compute_the_same_as_int8_containers():
+    """--int2-weights packs the 2-bit FC weights of a strict W2A2 plan as INT2 (FC v14): the same
+    outputs as int8 containers, bit-exact on every ai-edge-litert resolver (XNNPACK leaves the node
+    to the built-in kernel), refused by tflite-runtime 2.14 and by catrt's profile for it."""
+    from catdeploy.check.verify import verify_model
+    from catrt import Interpreter
+
+    g = tiny_resnet(0)
+    rng = np.random.default_rng(0)
+    qg = api.calibrate(g, api.plan(g, "w2a2", symmetric_weights=True, strict=True),
+                       rng.normal(size=(64, 3, 8, 8)).astype(np.float32))
+    program = api.lower(qg, int2_weights=True)
+    assert {t.name for t in program.tensors.values() if t.dtype == "int2"} == {"fc/weight"}
+    packed, plain = api.export_tflite(program), api.export_tflite(api.lower(qg))
+    x = api.prepare_inputs(plain, rng.normal(size=(8, 3, 8, 8)).astype(np.float32))
+    a = Interpreter(plain, "ref-litert21").run([x])
+    b = Interpreter(packed, "ref-litert21").run([x])
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    with pytest.raises(CatrtError, match="does not run INT2 weights"):
+        Interpreter(packed, "ref-tflite214")
+    installed = [i for i in ("litert", "tflite-runtime") if i in available_interpreters()]
+    if "litert" not in installed:
+        pytest.skip("ai-edge-litert not installed")
+    reports = verify_model(packed, x, installed, ["ref", "builtin", "nodelegate", "auto"])
+    for r in reports:
+        if r.interpreter == "litert":
+            assert r.bit_exact, r.to_dict()
+        else:
+            assert r.refused_by_both and "version '14'" in r.error, r.to_dict()

@@ -12,8 +12,8 @@ from catdeploy.export.tflite.ops import _float as float_op
 from catdeploy.export.tflite.ops._common import fail
 from catdeploy.ir.int_program import IntOp, IntProgram, IntTensor
 
-TENSOR_DTYPES = ("int8", "int16", "int32", "int64", "float32", "int4")
-VALUE_RANGES = {"int8": (-128, 127), "int4": (-8, 7), "int16": (-(2**15), 2**15 - 1),
+TENSOR_DTYPES = ("int8", "int16", "int32", "int64", "float32", "int4", "int2")
+VALUE_RANGES = {"int8": (-128, 127), "int4": (-8, 7), "int2": (-2, 1), "int16": (-(2**15), 2**15 - 1),
                 "int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
@@ -61,8 +61,8 @@ def _check_tensor(t: IntTensor) -> None:
         if lo is not None and not all(lo <= z <= hi for z in t.zero_point):
             raise UserError(f"{where} has a zero point outside the {t.dtype} range: {t.zero_point}")
     if t.data is None:
-        if t.dtype == "int4":
-            raise UserError(f"{where} is int4 but not a constant; int4 is only for packed weights")
+        if t.dtype in ("int4", "int2"):
+            raise UserError(f"{where} is {t.dtype} but not a constant; {t.dtype} is only for packed weights")
         return
     data = np.asarray(t.data)
     if tuple(data.shape) != tuple(t.shape):
@@ -131,6 +131,8 @@ def _check_int4_users(program: IntProgram) -> None:
         for i, name in enumerate(op.inputs):
             if name and program.tensors[name].dtype == "int4" and (op.kind not in WEIGHT_OPS or i != 1):
                 raise fail(op, f"int4 tensor '{name}' may only be the filter of {', '.join(WEIGHT_OPS)}")
+            if name and program.tensors[name].dtype == "int2" and (op.kind != "FULLY_CONNECTED" or i != 1):
+                raise fail(op, f"int2 tensor '{name}' may only be the weights of FULLY_CONNECTED")
 
 
 def _check_shared_buffers(program: IntProgram) -> None:

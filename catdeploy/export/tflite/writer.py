@@ -10,8 +10,8 @@ Layout decisions (see docs/tflite-int8-arithmetic.md §5):
   deprecated_builtin_code = min(code, 127);
 - every constant buffer's data starts at a 16-byte aligned file offset (the vector is prepared
   with alignment 16 and the builder pads the whole file to a multiple of 16);
-- int4 tensors are packed two per byte, element 2i in the low nibble (TFLite's
-  UnpackPackedIntToInt8 convention);
+- int4 tensors are packed two per byte, element 2i in the low nibble, int2 tensors four per byte,
+  element 4i in the lowest bit pair (TFLite's UnpackPackedIntToInt8 convention);
 - metadata "min_runtime_version" (16-byte zero-padded string) is derived from the op versions
   unless the program's metadata sets it; other metadata entries are written in sorted key order.
 Nothing depends on time or dict hashing, so equal programs give byte-identical files.
@@ -34,7 +34,7 @@ BUFFER_ALIGNMENT = 16
 MAX_FLATBUFFER_BYTES = 2**31 - 1
 MIN_RUNTIME_VERSION_KEY = "min_runtime_version"
 TENSOR_TYPES = {"float32": "FLOAT32", "int64": "INT64", "int32": "INT32", "int16": "INT16", "int8": "INT8",
-                "int4": "INT4"}
+                "int4": "INT4", "int2": "INT2"}
 LITTLE_ENDIAN_DTYPES = {"float32": "<f4", "int64": "<i8", "int32": "<i4", "int16": "<i2", "int8": "i1"}
 
 
@@ -118,10 +118,13 @@ def tensor_order(program: IntProgram) -> list[str]:
 
 
 def constant_bytes(t: IntTensor) -> bytes:
-    """Little-endian bytes of a constant; int4 packed two per byte, low nibble first."""
+    """Little-endian bytes of a constant; int4 packed two per byte, low nibble first; int2 four
+    per byte, lowest bit pair first."""
     data = np.asarray(t.data)
     if t.dtype == "int4":
         return pack_int4(data)
+    if t.dtype == "int2":
+        return pack_int2(data)
     return np.ascontiguousarray(data.astype(LITTLE_ENDIAN_DTYPES[t.dtype])).tobytes()
 
 
@@ -132,6 +135,16 @@ def pack_int4(values: np.ndarray) -> bytes:
     if nibbles.size % 2:
         nibbles = np.append(nibbles, np.uint8(0))
     return (nibbles[0::2] | (nibbles[1::2] << 4)).astype(np.uint8).tobytes()
+
+
+def pack_int2(values: np.ndarray) -> bytes:
+    """Element 4i -> bits 0..1, 4i+1 -> bits 2..3, 4i+2 -> bits 4..5, 4i+3 -> bits 6..7 of byte i;
+    a count that is not a multiple of 4 leaves the last byte's high pairs 0 (TFLite
+    UnpackPackedIntToInt8 with bit width 2; byte size ceil(n/4))."""
+    pairs = (np.asarray(values).astype(np.int64).ravel() & 0x3).astype(np.uint8)
+    if pairs.size % 4:
+        pairs = np.append(pairs, np.zeros(4 - pairs.size % 4, np.uint8))
+    return (pairs[0::4] | (pairs[1::4] << 2) | (pairs[2::4] << 4) | (pairs[3::4] << 6)).astype(np.uint8).tobytes()
 
 
 def metadata_entries(program: IntProgram, codes: list[tuple[str, int]]) -> list[tuple[str, bytes]]:

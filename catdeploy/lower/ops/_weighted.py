@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from catdeploy.ir.graph import Node
+from catdeploy.ir.graph import Node, OpKind
 from catdeploy.lower.builder import ProgramBuilder
 
 
@@ -22,7 +22,11 @@ def weight_and_bias(b: ProgramBuilder, node: Node, weight_q: np.ndarray, quantiz
     codes = weight_q.astype(np.int8)
     # Packed INT4 (two values per byte) when asked for and every code fits a signed nibble.
     packed = b.int4_weights and wq.bits <= 4 and codes.min() >= -8 and codes.max() <= 7
-    w = b.const(f"{node.name}/weight", codes, "int4" if packed else "int8", scale=w_scale,
+    # Packed INT2 (four per byte; FULLY_CONNECTED v14 only) when asked for and every code fits [-2, 1].
+    packed2 = (b.int2_weights and node.kind is OpKind.LINEAR and buffer_key is None and wq.bits <= 2
+               and codes.min() >= -2 and codes.max() <= 1)
+    dtype = "int2" if packed2 else "int4" if packed else "int8"
+    w = b.const(f"{node.name}/weight", codes, dtype, scale=w_scale,
                 zero_point=np.zeros(n, np.int64), quantized_dimension=quantized_dimension, bits=wq.bits,
                 buffer_key=buffer_key)
     bias_scale = (np.float64(s_in) * w_scale.astype(np.float64)).astype(np.float32)

@@ -124,7 +124,11 @@ def prepare(op: Operator, tensors, profile: Profile):
     w = input_tensor(op, tensors, 1, "weights")
     bias = input_tensor(op, tensors, 2, "bias", optional=True)
     out = output_tensor(op, tensors)
-    expect_dtype(op, w, "weights", ("int8", "int4"))
+    expect_dtype(op, w, "weights", ("int8", "int4", "int2"))
+    if w.dtype == "int2" and not profile.fc_int2:
+        raise CatrtError(f"{op.label}: {profile.name} does not run INT2 weights (FULLY_CONNECTED v14 is "
+                         "registered from runtime 2.21: ai-edge-litert 2.1 runs it, tflite-runtime 2.14 and "
+                         "TensorFlow 2.19 do not)")
     check_int4_filter(op, w, profile)
     expect_dtype(op, x, "input", ("int8",))
     expect_dtype(op, out, "output", ("int8",))
@@ -144,8 +148,8 @@ def prepare(op: Operator, tensors, profile: Profile):
         raise CatrtError(f"{op.label}: keep_num_dims needs the input's last dimension "
                          f"{x.shape[-1] if x.shape else None} to equal depth {depth}")
     scales = filter_scales(op, w, "weights")
-    if w.dtype == "int4" and any(z != 0 for z in w.quantization.zero_point):
-        raise CatrtError(f"{op.label}: int4 weights need zero point 0")
+    if w.dtype in ("int4", "int2") and any(z != 0 for z in w.quantization.zero_point):
+        raise CatrtError(f"{op.label}: {w.dtype} weights need zero point 0")
     s_in, z_in = per_tensor_qparams(op, x, "input")
     s_out, z_out = per_tensor_qparams(op, out, "output")
     per_channel = len(scales) > 1
@@ -180,9 +184,10 @@ def prepare(op: Operator, tensors, profile: Profile):
     multiplier = np.asarray([p[0] for p in pairs], dtype=np.int64)
     shift = np.asarray([p[1] for p in pairs], dtype=np.int64)
     requant, xnn_scale = profile.fully_connected_requant, None
-    if (profile.xnnpack and w.quantization.zero_point[0] == 0
+    if (profile.xnnpack and w.quantization.zero_point[0] == 0 and w.dtype != "int2"
             and not (w.dtype == "int4" and depth % 2)):
-        # VisitFullyConnectedNode: static int8 (or int4, even depth) weights with zero point 0.
+        # VisitFullyConnectedNode: static int8 (or int4, even depth) weights with zero point 0;
+        # INT2 weights stay on the built-in kernel (measured, golden fc_int2_ties).
         requant = XNNPACK_FP32
         xnn_scale = xnnpack.requantization_scales(s_in, scales, s_out)
         lo, hi = xnnpack.activation_range(activation, s_out, z_out)

@@ -1,5 +1,5 @@
 """FULLY_CONNECTED: FullyConnectedOptions; int8 version 4, keep_num_dims 5, no bias 6, int4 10,
-16x8 version 7.
+int2 14 (registered from runtime 2.21 / LiteRT), 16x8 version 7.
 
 Weights [O, K], per-channel along axis 0 (fully_connected.cc). The input is flattened to
 [-1, K]; with keep_num_dims the output keeps the input's leading dims, else it is [N, O].
@@ -56,7 +56,7 @@ def check(op, tensors) -> None:
     b = optional(op, tensors, 2)
     out = tensors[op.outputs[0]]
     expect_activation(op, x)
-    expect_dtype(op, w, "weights", "int8", "int4")
+    expect_dtype(op, w, "weights", "int8", "int4", "int2")
     expect_constant(op, w, "weights")
     expect_rank(op, w, "weights", 2)
     expect_channel_qparams(op, w, "weights", axis=0)
@@ -87,6 +87,8 @@ def version(op, tensors) -> int:
         return 7   # the TF converter's 16x8 version; registered by every resolver since 2.3
     if tensors[op.inputs[1]].dtype == "int4":
         return 10
+    if tensors[op.inputs[1]].dtype == "int2":
+        return 14
     if optional(op, tensors, 2) is None:
         return 6
     return 5 if bool_option(op, "keep_num_dims", False) else 4
@@ -102,5 +104,5 @@ def build_options(op, schema):
 SPEC = OpSpec(
     kind="FULLY_CONNECTED", options_type="FullyConnectedOptions", build_options=build_options,
     version=version,
-    runtime_versions={1: "1.5.0", 4: "1.14.0", 5: "2.0.0", 6: "2.1.0", 7: "2.3.0", 10: "2.11.0"}, check=check,
+    runtime_versions={1: "1.5.0", 4: "1.14.0", 5: "2.0.0", 6: "2.1.0", 7: "2.3.0", 10: "2.11.0", 14: "2.21.0"}, check=check,
 )
