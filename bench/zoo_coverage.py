@@ -64,7 +64,7 @@ def run_one(name: str, args, load_images) -> dict:
         return row
     try:
         images, test_images = load_images(size)
-        qg = api.calibrate(graph, api.plan(graph, "w4a4"), images)
+        qg = api.calibrate(graph, api.plan(graph, "w4a4", observer=args.observer), images)
         program = api.lower(qg)
         tflite = api.export_tflite(program)
     except UserError as exc:
@@ -74,7 +74,7 @@ def run_one(name: str, args, load_images) -> dict:
     from catdeploy.check.verify import verify_model
 
     reports = verify_model(tflite, api.prepare_inputs(tflite, test_images), available_interpreters(), ["ref"])
-    row.update(status="exported", ops=len(program.ops), calibration_images=int(len(images)),
+    row.update(status="exported", ops=len(program.ops), calibration_images=int(len(images)), observer=args.observer,
                verify_images=int(len(test_images)), tensors=[r.tensors_compared for r in reports],
                mismatched=[r.mismatched_elements for r in reports], errors=[r.error for r in reports if r.error],
                bit_exact=all(r.bit_exact for r in reports), seconds=round(time.perf_counter() - t0, 1))
@@ -95,10 +95,11 @@ def markdown(rows: list[dict], args) -> str:
         if r["status"] == "exported":
             counts = ((r.get("calibration_images", DEFAULT_SAMPLES), r.get("verify_images", DEFAULT_VERIFY))
                       != (DEFAULT_SAMPLES, DEFAULT_VERIFY))
+            observer = r.get("observer", "lp")
             result = (f"exported, {'bit-exact' if r['bit_exact'] else 'MISMATCH'} "
                       f"(tensors {r['tensors']}, mismatched {r['mismatched']}"
                       + (f"; {r['calibration_images']} calibration / {r['verify_images']} verify images" if counts else "")
-                      + ")")
+                      + (f"; {observer} ranges" if observer != "lp" else "") + ")")
         elif r["status"] == "refused":
             message = r["message"].replace("|", "\\|")
             result = f"refused: {message[:400]}{'...' if len(message) > 400 else ''}"
@@ -118,6 +119,8 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="")
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
     parser.add_argument("--verify-samples", type=int, default=DEFAULT_VERIFY)
+    parser.add_argument("--observer", default="lp", choices=("lp", "minmax"),
+                        help="range observer (minmax: no Lp grid search, for the largest models)")
     args = parser.parse_args(argv)
     from catdeploy import api
     from catdeploy.data.zoo import classification_model_names
