@@ -115,38 +115,17 @@ def is_float_graph(model_bytes: bytes) -> bool:
             and any(op.kind != "QUANTIZE" for op in readers))
 
 
-def _first_accepting_interpreter(model_bytes: bytes):
-    """catrt on the default profile, or on the first profile that accepts the model (a packed-INT4
-    file whose op versions the default reference resolver does not register); the default
-    profile's error when none does."""
-    from catrt import PROFILES, CatrtError, Interpreter
-    from catrt.profiles import DEFAULT_PROFILE
-
-    try:
-        return Interpreter(model_bytes)
-    except CatrtError as first:
-        if "is not registered in" not in str(first):
-            raise
-        for name in PROFILES:
-            if name != DEFAULT_PROFILE:
-                try:
-                    return Interpreter(model_bytes, name)
-                except CatrtError:
-                    continue
-        raise
-
-
 def _check_model_io(path: Path, model_bytes: bytes) -> None:
     """The commands feed one image batch and read the first output: a valid .tflite with another
     signature is a bad input file, not a crash."""
-    from catrt import Interpreter
+    from catrt.interpreter import first_accepting_interpreter
     from catrt.reader import read_model
 
     if is_float_graph(model_bytes):  # --bits fp32: read (bounds-checked), catrt computes integers only
         model = read_model(model_bytes)
         n_in, n_out = len(model.inputs), len(model.outputs)
     else:
-        interp = _first_accepting_interpreter(model_bytes)
+        interp = first_accepting_interpreter(model_bytes)
         n_in, n_out = len(interp.get_input_details()), len(interp.get_output_details())
     if n_in != 1 or n_out < 1:
         raise UserError(f"{path}: the model has {n_in} inputs and {n_out} outputs; catdeploy "

@@ -124,18 +124,18 @@ def calibrate_activations(graph: Graph, plan: QuantPlan, samples: dict[str, np.n
 def calibrate_weights(graph: Graph, plan: QuantPlan, act: dict[str, ActQParams],
                       search: LpSearch = LpSearch(), threads: int | None = None):
     wq, wcodes, bcodes = {}, {}, {}
-    weighted = [node for node in graph.nodes if node.name in plan.weights]
-    for node in weighted:
-        w = np.asarray(node.params["weight"], np.float32)
-        b = np.asarray(node.params["bias"], np.float32)
-        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-            raise UserError(f"layer {node.name}: weights contain NaN/Inf")
-    grids = map_in_threads(lambda node: observe_weight(
-        np.asarray(node.params["weight"], np.float32), plan.weights[node.name],
-        plan.weight_symmetric[node.name], plan.observer, search), weighted, threads)
-    for node, qp in zip(weighted, grids):
-        w = np.asarray(node.params["weight"], np.float32)
-        b = np.asarray(node.params["bias"], np.float32)
+    layers = []     # (node, weight, bias) as float32, checked before any search
+    for node in graph.nodes:
+        if node.name in plan.weights:
+            w = np.asarray(node.params["weight"], np.float32)
+            b = np.asarray(node.params["bias"], np.float32)
+            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+                raise UserError(f"layer {node.name}: weights contain NaN/Inf")
+            layers.append((node, w, b))
+    grids = map_in_threads(lambda layer: observe_weight(
+        layer[1], plan.weights[layer[0].name], plan.weight_symmetric[layer[0].name], plan.observer, search),
+        layers, threads)
+    for (node, w, b), qp in zip(layers, grids):
         wq[node.name] = qp
         wcodes[node.name] = quantize_weight_rtn(w, qp)
         s_in = act[plan.node_inputs[node.name][0]].scale

@@ -28,7 +28,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import CatrtError
-from .interpreter import Interpreter
+from .interpreter import Interpreter, first_accepting_interpreter
 from .profiles import PROFILES, get_profile
 
 FORMAT = "catrt-golden/1"
@@ -79,27 +79,18 @@ def make_golden(model_bytes: bytes, n: int = 16, seed: int = 0,
     if not 1 <= int(n) <= MAX_SAMPLES:
         raise CatrtError(f"golden: n must be in 1..{MAX_SAMPLES}, got {n}")
     chosen = [get_profile(p) for p in (profiles or list(PROFILES))]
-
-    def prepared(profile):
-        try:
-            return Interpreter(model_bytes, profile)
-        except CatrtError as exc:
-            return exc      # this build refuses the model (e.g. INT4 in tflite-runtime 2.14's ref)
-
-    base = None
-    for profile in chosen:
-        base = prepared(profile)
-        if isinstance(base, Interpreter):
-            break
-    if not isinstance(base, Interpreter):
-        raise CatrtError(f"golden: none of the chosen profiles accepts the model ({base})")
+    try:
+        base = first_accepting_interpreter(model_bytes, chosen)
+    except CatrtError as exc:
+        raise CatrtError(f"golden: none of the chosen profiles accepts the model ({exc})") from None
     inputs = seeded_inputs(base, int(n), int(seed))
     arrays = {f"input_{i}": x for i, x in enumerate(inputs)}
     meta_profiles = {}
     for profile in chosen:
-        interp = base if profile is base.profile else prepared(profile)
-        if not isinstance(interp, Interpreter):
-            continue
+        try:
+            interp = base if profile is base.profile else Interpreter(model_bytes, profile)
+        except CatrtError:
+            continue    # this build refuses the model (e.g. INT4 in tflite-runtime 2.14's ref)
         for j, y in enumerate(run_samples(interp, inputs)):
             arrays[f"expected__{profile.name}__{j}"] = y
         meta_profiles[profile.name] = {"interpreter": profile.interpreter,

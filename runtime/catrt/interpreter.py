@@ -231,3 +231,19 @@ class Interpreter:
     def __repr__(self) -> str:
         return (f"Interpreter({len(self.model.operators)} ops, {len(self.model.tensors)} tensors, "
                 f"profile={self.profile.name!r})")
+
+
+def first_accepting_interpreter(model_bytes: bytes, profiles: Sequence = ()) -> Interpreter:
+    """An Interpreter on the first of `profiles` (default: the default profile, then every other)
+    that accepts the model, e.g. a packed-INT4 file whose op versions the default reference
+    resolver does not register. Raises the first profile's CatrtError when none does."""
+    from .profiles import PROFILES
+
+    chosen = list(profiles) or [DEFAULT_PROFILE] + [p for p in PROFILES if p != DEFAULT_PROFILE]
+    first = None
+    for profile in chosen:
+        try:
+            return Interpreter(model_bytes, profile)
+        except CatrtError as exc:
+            first = first or exc
+    raise first

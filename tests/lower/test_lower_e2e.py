@@ -125,6 +125,18 @@ def test_fake_quant_tracks_integer_logits():
     assert np.max(np.abs(deq - fq)) <= 4 * out.scale[0]
 
 
+def _packed_matches_int8_containers(plain: bytes, packed: bytes, rng) -> np.ndarray:
+    """Inputs on which the packed file and the int8-container file give identical outputs under
+    ai-edge-litert's reference profile (which registers every packed op version)."""
+    from catrt import Interpreter
+
+    x = api.prepare_inputs(plain, rng.normal(size=(8, 3, 8, 8)).astype(np.float32))
+    a = Interpreter(plain, "ref-litert21").run([x])
+    b = Interpreter(packed, "ref-litert21").run([x])
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    return x
+
+
 def test_int4_packed_weights_compute_the_same_as_int8_containers():
     from catdeploy.check.verify import verify_model
 
@@ -138,10 +150,7 @@ def test_int4_packed_weights_compute_the_same_as_int8_containers():
     assert {t.name for t in program.tensors.values() if t.dtype == "int4"} == {"block.conv1/weight", "block.conv2/weight"}
     from catrt import Interpreter
 
-    x = api.prepare_inputs(plain, rng.normal(size=(8, 3, 8, 8)).astype(np.float32))
-    a = Interpreter(plain, "ref-litert21").run([x])
-    b = Interpreter(packed, "ref-litert21").run([x])
-    assert all(np.array_equal(a[k], b[k]) for k in a)
+    x = _packed_matches_int8_containers(plain, packed, rng)
     # tflite-runtime 2.14's reference resolver does not register CONV_2D v7: catrt refuses too.
     with pytest.raises(CatrtError, match="CONV_2D version 7 is not registered in ref-tflite214"):
         Interpreter(packed, "ref-tflite214")
@@ -163,10 +172,7 @@ def test_int2_fc_weights_compute_the_same_as_int8_containers():
     program = api.lower(qg, int2_weights=True)
     assert {t.name for t in program.tensors.values() if t.dtype == "int2"} == {"fc/weight"}
     packed, plain = api.export_tflite(program), api.export_tflite(api.lower(qg))
-    x = api.prepare_inputs(plain, rng.normal(size=(8, 3, 8, 8)).astype(np.float32))
-    a = Interpreter(plain, "ref-litert21").run([x])
-    b = Interpreter(packed, "ref-litert21").run([x])
-    assert all(np.array_equal(a[k], b[k]) for k in a)
+    x = _packed_matches_int8_containers(plain, packed, rng)
     with pytest.raises(CatrtError, match="does not run INT2 weights"):
         Interpreter(packed, "ref-tflite214")
     installed = [i for i in ("litert", "tflite-runtime") if i in available_interpreters()]
