@@ -66,12 +66,6 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.round(x) - x).detach()
 
 
-def fake_quant_ste(x: torch.Tensor, scale: torch.Tensor, zero_point: int, bits: int) -> torch.Tensor:
-    """Asymmetric b-bit fake quantization; gradients reach x (inside the clip) and the scale (LSQ)."""
-    q = torch.clamp(round_ste(x / scale) + zero_point, 0, (1 << bits) - 1)
-    return (q - zero_point) * scale
-
-
 def round_half_away_ste(x: torch.Tensor) -> torch.Tensor:
     """Round half away from zero (gemmlowp RoundingDivideByPOT's ties), identity gradient."""
     return x + (torch.sign(x) * torch.floor(torch.abs(x) + 0.5) - x).detach()
@@ -122,6 +116,79 @@ def rectified_sigmoid(v: torch.Tensor, zeta: float = 1.1, gamma: float = -0.1) -
     return torch.clamp(torch.sigmoid(v) * (zeta - gamma) + gamma, 0.0, 1.0)
 
 
+class _SoftRounding(torch.autograd.Function):
+    """AdaRound's soft weight (clip(floor + h(V), qmin, qmax) - z) * s and, with `beta`, its
+    regulariser sum(1 - |2 h(V) - 1|^beta), in one pass with the derivatives formed in the forward
+    (in place, no graph of a dozen weight-sized tensors: the large 3x3 convolutions of a
+    reconstruction step spent most of their time there). `passes` = s where floor + h stays inside
+    (qmin, qmax) for h in (0, 1) (qmin <= floor <= qmax - 1), else 0. Gradients equal autograd's of
+    those expressions (torch.clamp passes gradient on the open interval) except where h(V) rounds
+    onto a clip bound in float32 (|V| within float error of log 11)."""
+
+    @staticmethod
+    def forward(ctx, v, floor, passes, scale, zero_point, qmin, qmax, beta):
+        sig = torch.sigmoid(v)
+        h = sig.mul(1.2).sub_(0.1).clamp_(0.0, 1.0)              # zeta - gamma = 1.2, gamma = -0.1
+        weight = torch.add(floor, h).clamp_(qmin, qmax).sub_(zero_point).mul_(scale)
+        # dh/dV = 1.2 sig (1 - sig) where h is not clipped, i.e. where sig (1 - sig) > (1/12)(11/12)
+        dh = F.threshold(sig.mul_(1 - sig), 11.0 / 144.0, 0.0)   # without the 1.2 (sig is overwritten)
+        if beta is None:
+            ctx.save_for_backward(dh.mul_(passes).mul_(1.2))
+            ctx.regularised = False
+            return weight, torch.zeros((), dtype=v.dtype, device=v.device)
+        centred = h.mul_(2).sub_(1).flatten()                     # 2 h - 1 (h is overwritten)
+        distance = centred.abs()
+        power = distance.pow(beta - 1)
+        regulariser = centred.numel() - torch.dot(power, distance)
+        dregulariser = torch.copysign(power, centred).view_as(v).mul_(dh).mul_(-2.4 * beta)
+        ctx.save_for_backward(dh.mul_(passes).mul_(1.2), dregulariser)
+        ctx.regularised = True
+        return weight, regulariser
+
+    @staticmethod
+    def backward(ctx, grad_weight, grad_regulariser):
+        saved = ctx.saved_tensors
+        grad = grad_weight * saved[0]
+        if ctx.regularised:
+            grad.addcmul_(saved[1], grad_regulariser)
+        return grad, None, None, None, None, None, None, None
+
+
+class _GridValue(torch.autograd.Function):
+    """y = (clamp(code + z, 0, 2^b - 1) - z) * s for `code` (the integer kernel's rounding of x / s,
+    computed without gradient), optionally mixed with the float x where `keep_float` (QDrop).
+    Straight-through gradients, exactly the ones autograd gives for round_ste inside torch.clamp
+    (whose backward passes on the open interval): dy/dx = 1 where 0 < code + z < 2^b - 1,
+    dy/ds = (q - z) - x / s there and q - z elsewhere (LSQ without its gradient scale); kept-float
+    elements pass dy/dx = 1 and nothing to s."""
+
+    @staticmethod
+    def forward(ctx, x, scale, code, zero_point, qmax, keep_float):
+        shifted = code + zero_point
+        q = torch.clamp(shifted, 0, qmax) - zero_point
+        y = q * scale
+        inside = (shifted > 0) & (shifted < qmax)   # torch.clamp's backward: open interval
+        if keep_float is not None:
+            y = torch.where(keep_float, x, y)
+            passes = inside | keep_float
+        else:
+            passes = inside
+        dscale = None
+        if ctx.needs_input_grad[1]:
+            dscale = q - torch.where(inside, x / scale, 0.0)
+            if keep_float is not None:
+                dscale = torch.where(keep_float, 0.0, dscale)
+        ctx.save_for_backward(passes, dscale)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        passes, dscale = ctx.saved_tensors
+        grad_x = grad * passes if ctx.needs_input_grad[0] else None
+        grad_scale = (grad * dscale).sum() if dscale is not None else None
+        return grad_x, grad_scale, None, None, None, None
+
+
 def rectified_sigmoid_inverse(h: np.ndarray, zeta: float = 1.1, gamma: float = -0.1) -> np.ndarray:
     """V with h(V) = h for h in (0, 1): -log((zeta - gamma) / (h - gamma) - 1)."""
     h = np.clip(h, 1e-4, 1 - 1e-4)
@@ -163,6 +230,9 @@ class QuantSimulator:
             self.codes[name] = torch.from_numpy(qg.weight_codes[name].astype(np.float32)).to(self.device)
         self._grids: dict[str, tuple] = {}
         self._floors: dict[str, torch.Tensor] = {}
+        self._passes: dict[str, torch.Tensor] = {}
+        self._params: dict[str, dict] = {}     # parameters of the nodes without weights, as tensors
+        self.soft_weights: dict[str, torch.Tensor] = {}   # prepare_soft_weights, one step
         self.drop_prob = 0.0
         self.generator: torch.Generator | None = None
 
@@ -188,6 +258,14 @@ class QuantSimulator:
             self._floors[name] = torch.floor(self.weight_f[name] / s) + z
         return self._floors[name]
 
+    def _soft_passes(self, name: str) -> torch.Tensor:
+        """s where floor + h(V) stays inside the code range for h in (0, 1), else 0."""
+        if name not in self._passes:
+            s, _, qmin, qmax = self._wgrid(name)
+            floor = self._floor(name)
+            self._passes[name] = torch.where((floor >= qmin) & (floor <= qmax - 1), s, 0.0)
+        return self._passes[name]
+
     def init_adaround(self, name: str) -> torch.Tensor:
         """AdaRound variable V with h(V) = the fractional part of W / s (soft rounding starts at W)."""
         s, z, _, _ = self._wgrid(name)
@@ -209,9 +287,27 @@ class QuantSimulator:
         del self.rounding[name]
 
     def weight(self, name: str) -> torch.Tensor:
+        if name in self.soft_weights:
+            return self.soft_weights[name]
         s, _, _, _ = self._wgrid(name)
         codes = self.soft_codes(name) if name in self.rounding else self.codes[name]
         return codes * s
+
+    def prepare_soft_weights(self, names, beta: float | None) -> torch.Tensor:
+        """Soft weights of the nodes `names` (AdaRound variables) for the next forward, and the sum
+        of their rounding regularisers at `beta` (0 when beta is None); `clear_soft_weights` after
+        the backward pass."""
+        total = torch.zeros((), device=self.device)
+        for name in names:
+            s, z, qmin, qmax = self._wgrid(name)
+            w, reg = _SoftRounding.apply(self.rounding[name], self._floor(name), self._soft_passes(name),
+                                         s, z, qmin, qmax, beta)
+            self.soft_weights[name] = w
+            total = total + reg
+        return total
+
+    def clear_soft_weights(self) -> None:
+        self.soft_weights = {}
 
     def accumulator_step(self, name: str) -> torch.Tensor:
         """Real value of one int32 accumulator step per output channel: s_in * s_w."""
@@ -235,19 +331,21 @@ class QuantSimulator:
         key = grid_key(self.qg, value)
         qp = self.act[key]
         scale = self.act_scales[key]
-        if key in self.fixed_grids or (source_step is None and pool_counts is None):
-            y = fake_quant_ste(x, scale, qp.zero_point, qp.bits)
-        else:
-            if source_step is not None:
+        with torch.no_grad():
+            if key in self.fixed_grids or (source_step is None and pool_counts is None):
+                code = torch.round(x / scale)
+            elif source_step is not None:
                 code = requantize_ste(x / scale, source_step / scale)
             else:
                 stored_zero_point = qp.zero_point + container_offset(qp.bits)
                 code = average_pool_ste(x / scale, pool_counts, stored_zero_point)
-            y = (torch.clamp(code + qp.zero_point, 0, (1 << qp.bits) - 1) - qp.zero_point) * scale
+        keep_float = None
         if self.drop_prob > 0:  # QDrop: keep the float value with probability drop_prob
-            keep_float = torch.rand(y.shape, generator=self.generator, device=y.device) < self.drop_prob
-            y = torch.where(keep_float, x, y)
-        return y
+            keep_float = torch.rand(x.shape, generator=self.generator, device=x.device) < self.drop_prob
+        if not (torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad)):
+            y = (torch.clamp(code + qp.zero_point, 0, (1 << qp.bits) - 1) - qp.zero_point) * scale
+            return y if keep_float is None else torch.where(keep_float, x, y)
+        return _GridValue.apply(x, scale, code, qp.zero_point, (1 << qp.bits) - 1, keep_float)
 
     def read(self, env: dict, value: str) -> torch.Tensor:
         """A node input: a value of env, or a requantized copy made from its source."""
@@ -263,7 +361,10 @@ class QuantSimulator:
             params = {"weight": self.weight(node.name), "bias": self.bias(node.name)}
             step = self.accumulator_step(node.name)
         else:
-            params = {k: torch.from_numpy(np.asarray(v, np.float32)).to(self.device) for k, v in node.params.items()}
+            if node.name not in self._params:
+                self._params[node.name] = {k: torch.from_numpy(np.asarray(v, np.float32)).to(self.device)
+                                           for k, v in node.params.items()}
+            params = self._params[node.name]
         y = FLOAT_OPS[node.kind](node, args, params)
         if step is not None:
             step = step.reshape((1, -1) + (1,) * (y.ndim - 2))

@@ -113,6 +113,65 @@ def test_adaround_starts_at_the_float_weight_and_hardens_by_sign():
     assert name not in sim.rounding
 
 
+def _soft_rounding_case():
+    """A 2-bit weight with codes at and beyond both ends of [0, 3], V spread over both clips."""
+    gen = torch.Generator().manual_seed(0)
+    shape = (16, 8, 3, 3)
+    scale = torch.rand(16, 1, 1, 1, generator=gen) * 0.1 + 0.02
+    zero_point = torch.full((16, 1, 1, 1), 2.0)
+    floor = torch.randint(-2, 6, shape, generator=gen).float()   # qmin - 2 .. qmax + 2
+    v = (torch.randn(shape, generator=gen) * 3).requires_grad_(True)
+    return v, floor, scale, zero_point, torch.randn(shape, generator=gen)
+
+
+@pytest.mark.parametrize("beta", [None, 20.0, 2.7])
+def test_fused_soft_rounding_matches_autograd_of_the_adaround_expressions(beta):
+    from catdeploy.quant.simulate import _SoftRounding
+
+    v, floor, scale, zero_point, upstream = _soft_rounding_case()
+    qmin, qmax = 0, 3
+    reference_weight = (torch.clamp(floor + rectified_sigmoid(v), qmin, qmax) - zero_point) * scale
+    reference_reg = rounding_regulariser(v, beta) if beta is not None else torch.zeros(())
+    ((reference_weight * upstream).sum() + 0.01 * reference_reg).backward()
+    reference_grad, v.grad = v.grad.clone(), None
+    passes = torch.where((floor >= qmin) & (floor <= qmax - 1), scale, 0.0)
+    weight, reg = _SoftRounding.apply(v, floor, passes, scale, zero_point, qmin, qmax, beta)
+    ((weight * upstream).sum() + 0.01 * reg).backward()
+    assert torch.equal(weight, reference_weight)
+    assert reg.item() == pytest.approx(reference_reg.item(), rel=1e-5)
+    exact_bound = (v.detach().abs() - math.log(11)).abs() < 1e-4   # h(V) on a clip bound: measure zero
+    torch.testing.assert_close(v.grad[~exact_bound], reference_grad[~exact_bound], rtol=1e-5, atol=1e-7)
+    assert (v.grad != 0).any() and (v.grad == 0).any()        # both clipped and moving elements
+
+
+@pytest.mark.parametrize("drop", [0.0, 0.5])
+def test_fused_grid_value_gradients_are_the_straight_through_ones(drop):
+    """_GridValue against autograd of (clamp(round_ste(x / s) + z, 0, 2^b - 1) - z) * s, mixed
+    with x where QDrop keeps the float value."""
+    from catdeploy.quant.simulate import _GridValue, round_ste
+
+    gen = torch.Generator().manual_seed(1)
+    x = (torch.randn(4, 3, 5, 5, generator=gen) * 2).requires_grad_(True)
+    scale = torch.tensor(0.4, requires_grad=True)
+    upstream = torch.randn(4, 3, 5, 5, generator=gen)
+    keep = torch.rand(x.shape, generator=gen) < drop if drop else None
+    zero_point, qmax = 1, 3
+    reference = (torch.clamp(round_ste(x / scale) + zero_point, 0, qmax) - zero_point) * scale
+    if keep is not None:
+        reference = torch.where(keep, x, reference)
+    (reference * upstream).sum().backward()
+    grads = x.grad.clone(), scale.grad.clone()
+    x.grad, scale.grad = None, None
+    with torch.no_grad():
+        code = torch.round(x / scale)
+    y = _GridValue.apply(x, scale, code, zero_point, qmax, keep)
+    (y * upstream).sum().backward()
+    assert torch.equal(y, reference)
+    torch.testing.assert_close(x.grad, grads[0], rtol=1e-6, atol=0)   # autograd's is s * (1 / s)
+    torch.testing.assert_close(scale.grad, grads[1], rtol=1e-5, atol=1e-6)
+    assert (x.grad == 0).any() and (x.grad != 0).any()     # codes at the clip ends and inside
+
+
 # ---------------------------------------------------------------------------------------------
 # QDrop and the losses
 def test_qdrop_keeps_each_value_float_with_the_drop_probability():

@@ -47,6 +47,12 @@ class StepReport:
 ProgressFn = Callable[[StepReport], None]
 
 
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """4-D batches in NHWC memory order: oneDNN's convolutions (forward and backward) run about a
+    third faster on CPU than on NCHW; the values are the same tensors."""
+    return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
+
+
 def rounding_regulariser(v: torch.Tensor, beta: float) -> torch.Tensor:
     """AdaRound's f_reg = sum(1 - |2 h(V) - 1|^beta)."""
     return (1 - (2 * rectified_sigmoid(v) - 1).abs().pow(beta)).sum()
@@ -239,7 +245,7 @@ def reconstruct(qg: QuantizedGraph, images: np.ndarray, *, method: str, preset: 
                 learned.add(key)
                 sim.act_scales[key] = sim.act_scales[key].clone().requires_grad_(True)
                 scales.append(sim.act_scales[key])
-        optimizers = [torch.optim.Adam(rounding, lr=hyper.weight_lr)]
+        optimizers = [torch.optim.Adam(rounding, lr=hyper.weight_lr, fused=True)] if rounding else []
         schedulers = []
         if scales:
             opt = torch.optim.Adam(scales, lr=hyper.act_lr)
@@ -255,20 +261,22 @@ def reconstruct(qg: QuantizedGraph, images: np.ndarray, *, method: str, preset: 
                 if cfg.drop_prob > 0:
                     keep_fp = torch.rand(xb.shape, generator=sim.generator, device=xb.device) < cfg.drop_prob
                     xb = torch.where(keep_fp, x_fp[v][idx], xb)
-                env[v] = xb
+                env[v] = channels_last(xb)
+            beta = beta_schedule(it, iters, hyper)
+            regulariser = sim.prepare_soft_weights(weighted, beta)
             sim.drop_prob = cfg.drop_prob
             sim.run_nodes(unit.nodes, env)
             sim.drop_prob = 0.0
             y = env[unit.output]
-            loss = reconstruction_error(y, y_fp[idx])
-            beta = beta_schedule(it, iters, hyper)
+            loss = reconstruction_error(y, channels_last(y_fp[idx]))
             if beta is not None:
-                loss = loss + hyper.round_weight * sum(rounding_regulariser(v, beta) for v in rounding)
+                loss = loss + hyper.round_weight * regulariser
             if rest is not None:
                 loss = loss + prediction_difference(rest(y), fp_logits[idx], hyper.temperature, hyper.pd_divisor)
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
             loss.backward()
+            sim.clear_soft_weights()
             for opt in optimizers:
                 opt.step()
             for sched in schedulers:
