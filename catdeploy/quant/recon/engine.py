@@ -54,7 +54,8 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
 
 
 def rounding_regulariser(v: torch.Tensor, beta: float) -> torch.Tensor:
-    """AdaRound's f_reg = sum(1 - |2 h(V) - 1|^beta)."""
+    """AdaRound's f_reg = sum(1 - |2 h(V) - 1|^beta), as plain autograd expressions: the reference
+    the fused step (simulate.QuantSimulator.prepare_soft_weights) is tested against."""
     return (1 - (2 * rectified_sigmoid(v) - 1).abs().pow(beta)).sum()
 
 
