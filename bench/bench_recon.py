@@ -67,7 +67,7 @@ def distinct_value_check(qg, model: bytes, x) -> dict:
 
 
 BASES = Path.home() / ".cache" / "catdeploy" / "bench" / "recon"
-FUSED_STEP = "cd7336d"   # first commit with the fused reconstruction step (~40 % less time per step)
+FUSED_STEP = "cd7336d"   # first commit with the fused reconstruction step
 
 
 def code_commit() -> str | None:
@@ -210,7 +210,7 @@ def markdown(rows: list[dict], env: dict) -> str:
              "† = calibrated before commit 29cd17c, when the training-mode surrogate rounded to nearest instead "
              "of as the integer kernels do (double rounding, AveragePool); to be redone (`--redo`). "
              f"‡ = calibrated with the fused reconstruction step (commit {FUSED_STEP} or later: the same "
-             "gradients formed in one pass, about 40 % less time per step; rows without ‡ ran the earlier "
+             "gradients formed in one pass, 45 % less CPU per step in a profile; rows without ‡ ran the earlier "
              "autograd graph, so their times are not comparable). "
              "Bench: `bench/bench_recon.py`.", ""]
     groups: dict[tuple, list[dict]] = {}
