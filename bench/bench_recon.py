@@ -18,6 +18,7 @@ several sessions: rows already present are skipped unless --redo. Per row:
 from __future__ import annotations
 
 import argparse
+import itertools
 import hashlib
 import json
 import resource
@@ -43,7 +44,8 @@ FP_TOP1 = {"fmnist-r18": "91.70", "fmnist-mbv2": "90.76"}
 
 
 def key_of(row: dict) -> tuple:
-    return (row["model"], row["bits"], row["method"], row["preset"], row["convention"])
+    """A row's identity; seed 0 (calibration images and reconstruction) unless the row says otherwise."""
+    return (row["model"], row["bits"], row["method"], row["preset"], row["convention"], row.get("seed", 0))
 
 
 def distinct_value_check(qg, model: bytes, x) -> dict:
@@ -109,9 +111,11 @@ def run_row(spec: str, args) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    ref, bits, method, preset, convention = spec.split(",")
+    ref, bits, method, preset, convention, *rest = spec.split(",")
+    seed = int(rest[0]) if rest else 0
     weights = reference_checkpoint(ref)
-    opts = CalibrateOptions(bits=bits, method=method, samples=args.samples, preset=preset, convention=convention)
+    opts = CalibrateOptions(bits=bits, method=method, samples=args.samples, preset=preset, convention=convention,
+                            seed=seed)
     t0 = time.perf_counter()
     qg = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", opts)
     calib_s = time.perf_counter() - t0
@@ -125,7 +129,7 @@ def run_row(spec: str, args) -> dict:
     reports = verify_model(model, api.prepare_inputs(model, xv), available_interpreters(), ["ref"])
     row = {
         "model": ref, "arch": ARCH[ref], "bits": bits, "method": method, "preset": preset,
-        "convention": convention, "weights_sha256": hashlib.sha256(Path(weights).read_bytes()).hexdigest(),
+        "convention": convention, "seed": seed, "weights_sha256": hashlib.sha256(Path(weights).read_bytes()).hexdigest(),
         "calibration_images": args.samples, "calib_seconds": round(calib_s, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
         "int_top1": api.top_k(simulated, y, 1) * 100, "simulator_top1": api.top_k(simulated, y, 1) * 100,
@@ -190,6 +194,33 @@ def measured_on(rows: list[dict]) -> str:
     return "; ".join(f"{d} on {c}" for d, c in stamps) + " (each row's date and cpu in bench/results/recon.json)"
 
 
+def seed_spread(rows: list[dict]) -> list[str]:
+    """Markdown lines: integer top-1 of each configuration measured under more than one seed."""
+    runs: dict[tuple, dict[int, dict]] = {}
+    for r in rows:
+        runs.setdefault(key_of(r)[:5], {})[r.get("seed", 0)] = r
+    multi = {k: v for k, v in runs.items() if len(v) > 1}
+    if not multi:
+        return []
+    lines = ["### Seed spread", "",
+             "The same configuration calibrated with other seeds (the seed draws the calibration images from "
+             "the train split and the reconstruction's batches, QDrop masks and PD-Quant's correction batches): "
+             "integer top-1 per seed on the 10 000 test images, and the range (max - min). Each seed's export "
+             "is verified like the rows above (mismatched elements summed over the seeds).", "",
+             "| model | convention | bits | method | preset | top-1 per seed | mean | range | verify |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for k in sorted(multi, key=lambda k: (k[0], k[4], BITS_ORDER.index(k[1]) if k[1] in BITS_ORDER else 9,
+                                          PRESET_ORDER.index(k[3]) if k[3] in PRESET_ORDER else 9,
+                                          METHOD_ORDER.index(k[2]))):
+        by_seed = multi[k]
+        tops = [by_seed[s]["int_top1"] for s in sorted(by_seed)]
+        lines.append(f"| {k[0]} | {k[4]} | {k[1]} | {k[2]} | {k[3]} | "
+                     + " / ".join(f"{s}: {by_seed[s]['int_top1']:.2f}" for s in sorted(by_seed))
+                     + f" | {np.mean(tops):.2f} | {max(tops) - min(tops):.2f} | "
+                     f"{sum(by_seed[s]['verify_mismatched'] for s in by_seed)} |")
+    return lines + [""]
+
+
 def markdown(rows: list[dict], env: dict) -> str:
     shas = sorted({(r["model"], r["weights_sha256"]) for r in rows})
     lines = [BEGIN, "## Reconstruction PTQ (integer top-1, catrt = TFLite reference kernels)", "",
@@ -213,6 +244,8 @@ def markdown(rows: list[dict], env: dict) -> str:
              "gradients formed in one pass, 45 % less CPU per step in a profile; rows without ‡ ran the earlier "
              "autograd graph, so their times are not comparable). "
              "Bench: `bench/bench_recon.py`.", ""]
+    spread = seed_spread(rows)
+    rows = [r for r in rows if r.get("seed", 0) == 0]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["model"], r["convention"]), []).append(r)
@@ -235,6 +268,7 @@ def markdown(rows: list[dict], env: dict) -> str:
                 f"{' (%dt)' % r['torch_threads'] if r.get('torch_threads') else ''} "
                 f"| {r['peak_rss_mib']:.0f} |")
         lines.append("")
+    lines += spread
     check = RESULTS.with_name("simulator_check.json")
     if check.exists():
         data = json.loads(check.read_text())
@@ -260,6 +294,8 @@ def main() -> int:
     p.add_argument("--methods", default=",".join(METHOD_ORDER))
     p.add_argument("--presets", default="fast")
     p.add_argument("--conventions", default="default")
+    p.add_argument("--seeds", default="0", help="seeds of the calibration images and the reconstruction; rows "
+                                                "of seeds other than 0 form the seed-spread table")
     p.add_argument("--samples", type=int, default=1024)
     p.add_argument("--eval-samples", type=int, default=10000)
     p.add_argument("--verify-samples", type=int, default=256)
@@ -306,11 +342,12 @@ def main() -> int:
         for bits in args.bits.split(","):
             for preset in args.presets.split(","):
                 for convention in args.conventions.split(","):
-                    for method in args.methods.split(","):
-                        key = (model, bits, method, "-" if method == "rtn" else preset, convention)
+                    for method, seed in itertools.product(args.methods.split(","), map(int, args.seeds.split(","))):
+                        key = (model, bits, method, "-" if method == "rtn" else preset, convention, seed)
                         if key in rows and not args.redo:
                             continue
-                        spec = ",".join(key[:3] + ("fast" if method == "rtn" else preset, convention))
+                        spec = ",".join(key[:3] + ("fast" if method == "rtn" else preset, convention)
+                                        + ((str(seed),) if seed else ()))
                         t0 = time.perf_counter()
                         out = subprocess.run([sys.executable, __file__, "--row", spec,
                                               "--samples", str(args.samples), "--eval-samples", str(args.eval_samples),
