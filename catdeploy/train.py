@@ -368,7 +368,7 @@ def train(model_name: str, data_spec: str, epochs: int = DEFAULT_EPOCHS, seed: i
         schedule = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch,
             pct_start=WARMUP_FRACTION, anneal_strategy="cos", cycle_momentum=False)
-        norm = train_set.normalization.for_channels(train_set.images.shape[1])
+        norm = train_set.normalization.for_channels(train_set.channels)
         pad_values = torch.tensor([-m / s for m, s in zip(norm.mean, norm.std)], dtype=torch.float32)
         log(f"train {model_name} on {train_set.spec} ({len(pool)} images, {epochs} epochs, "
             f"batch {batch_size}, lr {lr}, seed {seed}, {torch.get_num_threads()} threads)")

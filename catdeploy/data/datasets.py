@@ -74,22 +74,36 @@ def has_splits(spec: str) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Preprocessed images (float32 NCHW, 3 channels or 1 with --grayscale) and int64 labels (None
-    if the data has none).
+    """Images of a DATA spec, preprocessed when they are read (float32 NCHW at ``input_size``, 3
+    channels or 1 with --grayscale, normalised by ``normalization``), and int64 labels (None if the
+    data has none).
 
-    ``images`` may be a read-only broadcast view for grey data (the 3 channels share memory);
-    ``batch`` / ``batches`` return contiguous writable copies.
+    Only the source images (``unit_images``: [0, 1], NCHW, the source's own resolution) are held:
+    ``batch`` / ``batches`` / ``subset`` preprocess just the images they return, so drawing 8
+    calibration images at 224 x 224 does not resize the 60 000 of the split (11 GiB). Every image is
+    preprocessed on its own (bilinear resize, per-channel normalisation), so the values are the
+    same whichever images are read together. ``images`` preprocesses all of them at once (a
+    read-only broadcast view for grey data made 3 channels); ``batch`` returns writable copies.
     """
 
     spec: str
-    images: np.ndarray
+    unit_images: np.ndarray
     labels: np.ndarray | None
     class_names: tuple[str, ...]
     normalization: Normalization
     input_size: tuple[int, int]       # (height, width)
+    channels: int = 3
 
     def __len__(self) -> int:
-        return int(self.images.shape[0])
+        return int(self.unit_images.shape[0])
+
+    def _preprocess(self, unit_images: np.ndarray) -> np.ndarray:
+        return preprocess(unit_images, self.input_size, self.normalization, self.channels)[0]
+
+    @property
+    def images(self) -> np.ndarray:
+        """Every image preprocessed (N x C x H x W float32 in memory: prefer batch / batches)."""
+        return self._preprocess(self.unit_images)
 
     @property
     def num_classes(self) -> int:
@@ -97,7 +111,7 @@ class Dataset:
 
     def batch(self, indices: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray | None]:
         """Contiguous (images, labels) for the given indices or slice."""
-        x = np.ascontiguousarray(self.images[indices])
+        x = np.ascontiguousarray(self._preprocess(self.unit_images[indices]))
         y = None if self.labels is None else np.ascontiguousarray(self.labels[indices])
         return x, y
 
@@ -108,8 +122,9 @@ class Dataset:
 
     def subset(self, indices: np.ndarray) -> "Dataset":
         """A new Dataset holding only ``indices`` (in that order)."""
-        x, y = self.batch(np.asarray(indices, dtype=np.int64))
-        return replace(self, images=x, labels=y)
+        indices = np.asarray(indices, dtype=np.int64)
+        return replace(self, unit_images=np.ascontiguousarray(self.unit_images[indices]),
+                       labels=None if self.labels is None else np.ascontiguousarray(self.labels[indices]))
 
     def require_labels(self) -> np.ndarray:
         if self.labels is None:
@@ -152,5 +167,7 @@ def load_dataset(spec: str, root: str | Path | None = None, *,
     norm = normalization if normalization is not None else BUILTIN_NORMALIZATION.get(parsed.source)
     if norm is not None and channels == 3 and len(norm.mean) not in (1, 3):
         raise UserError(f"--data {spec}: normalisation with {len(norm.mean)} channels")
-    images, used = preprocess(unit_images, size, norm, channels)
-    return Dataset(str(parsed), images, raw.labels, raw.class_names, used, size)
+    # Statistics of the data itself (no normalisation given) need every image at the input size;
+    # otherwise the first image is preprocessed now so that bad options fail at load time.
+    _, used = preprocess(unit_images if norm is None else unit_images[:1], size, norm, channels)
+    return Dataset(str(parsed), unit_images, raw.labels, raw.class_names, used, size, channels)
