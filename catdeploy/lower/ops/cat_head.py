@@ -33,6 +33,7 @@ import numpy as np
 from catdeploy.ir.graph import Node
 from catdeploy.ir.int_program import IntTensor
 from catdeploy.lower.builder import ProgramBuilder
+from catdeploy.lower.feature_order import in_nhwc_order
 from catdeploy.lower.ops._weighted import input_tensor, weight_and_bias
 from catdeploy.quant.qparams import ActQParams, act_qparams_from_range
 
@@ -125,7 +126,7 @@ def lower_cat_head(b: ProgramBuilder, node: Node) -> str:
     x = input_tensor(b, node)
     batch, classes = b.tensors[x].shape[0], a.shape[1]
     out_qp = cat_output_qparams(cat)
-    codes = b.qg.weight_codes[node.name].astype(np.int8)
+    codes = in_nhwc_order(b.graph, node, b.qg.weight_codes[node.name]).astype(np.int8)
     buffer_key = f"{node.name}/weight"
     zeros = np.zeros(classes, np.int64)
     s_x = np.float32(b.qg.input_qparams(node.name).scale)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from catdeploy.errors import UserError
 from catdeploy.ir.graph import Node
 from catdeploy.lower.builder import ProgramBuilder, activation_name
+from catdeploy.lower.feature_order import in_nhwc_order
 from catdeploy.lower.ops._weighted import input_tensor, weight_and_bias
 
 
@@ -16,7 +17,8 @@ def lower_linear(b: ProgramBuilder, node: Node) -> None:
 
         b.output_tensors[node.output] = lower_cat_head(b, node)
         return
-    wt, bias = weight_and_bias(b, node, b.qg.weight_codes[node.name], quantized_dimension=0)
+    wt, bias = weight_and_bias(b, node, in_nhwc_order(b.graph, node, b.qg.weight_codes[node.name]),
+                               quantized_dimension=0)
     act = activation_name(node)
     b.emit_value(node, node.output, "FULLY_CONNECTED", [x, wt, bias],
                  {"fused_activation": act, "keep_num_dims": False}, nonneg=act != "NONE")
