@@ -18,8 +18,8 @@ several sessions: rows already present are skipped unless --redo. Per row:
 from __future__ import annotations
 
 import argparse
-import itertools
 import hashlib
+import itertools
 import json
 import resource
 import subprocess

@@ -28,10 +28,13 @@ BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
 
 
 DEFAULT_SAMPLES, DEFAULT_VERIFY = 32, 8  # calibration / verification images per model
-# Builders whose forward needs more than 32x32: ViT and MaxViT fix the image size (224), and
-# inception_v3's stem needs at least 75 pixels.
+# Builders whose forward needs more than 32x32: ViT and MaxViT fix the image size (224),
+# inception_v3's stem needs at least 75 pixels, and AlexNet's and VGG's adaptive pools expect the
+# 6x6 / 7x7 feature maps of a 224 input (at 32 AlexNet's features end at 0x0 and VGG's pool would
+# upsample 1x1 to 7x7).
 INPUT_SIZES = {"inception_v3": 96, "maxvit_t": 224, "vit_b_16": 224, "vit_b_32": 224, "vit_h_14": 224,
-               "vit_l_16": 224, "vit_l_32": 224}
+               "vit_l_16": 224, "vit_l_32": 224, "alexnet": 224,
+               **{f"vgg{d}{bn}": 224 for d in (11, 13, 16, 19) for bn in ("", "_bn")}}
 
 
 def run_one(name: str, args, load_images) -> dict:
