@@ -205,8 +205,9 @@ def seed_spread(rows: list[dict]) -> list[str]:
     lines = ["### Seed spread", "",
              "The same configuration calibrated with other seeds (the seed draws the calibration images from "
              "the train split and the reconstruction's batches, QDrop masks and PD-Quant's correction batches): "
-             "integer top-1 per seed on the 10 000 test images, and the range (max - min). Each seed's export "
-             "is verified like the rows above (mismatched elements summed over the seeds).", "",
+             "integer top-1 per seed on the 10 000 test images, and the range (max - min); (Nt) = torch threads "
+             "where the seeds of a row ran on different thread counts. Each seed's export is verified like the "
+             "rows above (mismatched elements summed over the seeds).", "",
              "| model | convention | bits | method | preset | top-1 per seed | mean | range | verify |",
              "|---|---|---|---|---|---|---|---|---|"]
     for k in sorted(multi, key=lambda k: (k[0], k[4], BITS_ORDER.index(k[1]) if k[1] in BITS_ORDER else 9,
@@ -214,8 +215,11 @@ def seed_spread(rows: list[dict]) -> list[str]:
                                           METHOD_ORDER.index(k[2]))):
         by_seed = multi[k]
         tops = [by_seed[s]["int_top1"] for s in sorted(by_seed)]
+        threads = {by_seed[s].get("torch_threads") for s in by_seed}
         lines.append(f"| {k[0]} | {k[4]} | {k[1]} | {k[2]} | {k[3]} | "
-                     + " / ".join(f"{s}: {by_seed[s]['int_top1']:.2f}" for s in sorted(by_seed))
+                     + " / ".join(f"{s}: {by_seed[s]['int_top1']:.2f}"
+                                  + (f" ({by_seed[s].get('torch_threads')}t)" if len(threads) > 1 else "")
+                                  for s in sorted(by_seed))
                      + f" | {np.mean(tops):.2f} | {max(tops) - min(tops):.2f} | "
                      f"{sum(by_seed[s]['verify_mismatched'] for s in by_seed)} |")
     return lines + [""]
