@@ -194,6 +194,11 @@ def measured_on(rows: list[dict]) -> str:
     return "; ".join(f"{d} on {c}" for d, c in stamps) + " (each row's date and cpu in bench/results/recon.json)"
 
 
+def surrogate_nearest(row: dict) -> bool:
+    """Whether the row was calibrated when the training-mode surrogate rounded to nearest (before 29cd17c)."""
+    return row.get("surrogate_rounding", "").startswith("nearest")
+
+
 def seed_spread(rows: list[dict]) -> list[str]:
     """Markdown lines: integer top-1 of each configuration measured under more than one seed."""
     runs: dict[tuple, dict[int, dict]] = {}
@@ -242,8 +247,9 @@ def markdown(rows: list[dict], env: dict) -> str:
              "shared the 2 cores (the row's `other_load` note in bench/results/recon.json; not a clean time); "
              "(Nt) = torch threads of the row (results differ in the last digits between thread counts: float "
              "reductions; same threads, same bytes). "
-             "† = calibrated before commit 29cd17c, when the training-mode surrogate rounded to nearest instead "
-             "of as the integer kernels do (double rounding, AveragePool); to be redone (`--redo`). "
+             + ("† = calibrated before commit 29cd17c, when the training-mode surrogate rounded to nearest "
+                "instead of as the integer kernels do (double rounding, AveragePool); to be redone (`--redo`). "
+                if any(surrogate_nearest(r) for r in rows) else "") +
              f"‡ = calibrated with the fused reconstruction step (commit {FUSED_STEP} or later: the same "
              "gradients formed in one pass, 45 % less CPU per step in a profile; rows without ‡ ran the earlier "
              "autograd graph, so their times are not comparable). "
@@ -263,7 +269,7 @@ def markdown(rows: list[dict], env: dict) -> str:
                                METHOD_ORDER.index(r["method"])))
         for r in rs:
             lines.append(
-                f"| {r['bits']} | {r['method']}{' †' if r.get('surrogate_rounding', '').startswith('nearest') else ''}"
+                f"| {r['bits']} | {r['method']}{' †' if surrogate_nearest(r) else ''}"
                 f"{' ‡' if fused_step(r) else ''} "
                 f"| {r['preset']} | {r['int_top1']:.2f} | {r['simulator_differing_logits']} "
                 f"| {r['fake_quant_top1']:.2f} | {r['verify_mismatched']} "
