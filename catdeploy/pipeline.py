@@ -221,11 +221,8 @@ def load_quantized(path: Path) -> QuantizedGraph:
     return qg
 
 
-def eval_images(data: str, samples: int | None, input_size: int | tuple[int, int] = 32,
-                data_root: str | None = None, prep=None):
-    """(images NCHW, labels) of the first `samples` images of the evaluation split (`data`'s test
-    split unless a split is named), preprocessed by `prep` (a Preprocessing: what calibration
-    recorded) or else at `input_size` with the data's default normalisation."""
+def _eval_dataset(data: str, samples: int | None, input_size, data_root: str | None, prep):
+    """(Dataset, labels, n) of the first `samples` images of the evaluation split."""
     from catdeploy.data.datasets import load_dataset
     from catdeploy.data.preprocess import Preprocessing, parse_input_size
 
@@ -236,7 +233,34 @@ def eval_images(data: str, samples: int | None, input_size: int | tuple[int, int
                       normalization=prep.normalization, channels=prep.channels)
     labels = ds.require_labels()
     n = len(ds) if samples is None else min(samples, len(ds))
+    return ds, labels, n
+
+
+def eval_images(data: str, samples: int | None, input_size: int | tuple[int, int] = 32,
+                data_root: str | None = None, prep=None):
+    """(images NCHW, labels) of the first `samples` images of the evaluation split (`data`'s test
+    split unless a split is named), preprocessed by `prep` (a Preprocessing: what calibration
+    recorded) or else at `input_size` with the data's default normalisation."""
+    ds, labels, n = _eval_dataset(data, samples, input_size, data_root, prep)
     return ds.batch(slice(0, n))[0], labels[:n]
+
+
+EVAL_CHUNK_BYTES = 512 * 2**20   # images preprocessed at a time by eval_chunks
+EVAL_BATCH = 256                 # rows per interpreter / catrt invoke in eval
+
+
+def eval_chunks(data: str, samples: int | None, input_size: int | tuple[int, int] = 32,
+                data_root: str | None = None, prep=None, chunk_bytes: int = EVAL_CHUNK_BYTES):
+    """eval_images a chunk at a time: (images, labels) of at most `chunk_bytes` of images, a
+    multiple of EVAL_BATCH images, so that running each chunk in batches of EVAL_BATCH invokes the
+    same batches as running all images at once (10 000 test images at 224 x 224 are 6 GB)."""
+    ds, labels, n = _eval_dataset(data, samples, input_size, data_root, prep)
+    h, w = ds.input_size
+    per_image = 4 * ds.channels * h * w
+    step = max(EVAL_BATCH, chunk_bytes // per_image // EVAL_BATCH * EVAL_BATCH)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        yield ds.batch(slice(start, stop))[0], labels[start:stop]
 
 
 def preprocessing_for_model(path: Path, model_bytes: bytes | None = None, qg: QuantizedGraph | None = None):

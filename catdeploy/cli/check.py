@@ -132,6 +132,42 @@ def _check_model_io(path: Path, model_bytes: bytes) -> None:
                         "runs models with one image input and at least one output")
 
 
+def _eval_outputs(model_bytes: bytes, qg, x, engine: str, interpreter: str, resolver: str) -> dict:
+    """Logits of one chunk of eval images: the engine's ("logits", its "label"), the reference
+    resolver's when another was asked for ("reference"), and for a .qg the base and CAT heads'
+    ("without_cat", "with_cat"), the eval-mode simulator's ("simulated") and the surrogate's
+    ("fake_quant")."""
+    from catdeploy import api
+    from catdeploy.pipeline import EVAL_BATCH
+
+    out = {}
+    if engine == "catrt":
+        # The batches of the interpreter path (EVAL_BATCH rows): the USE_NEON kernels'
+        # vector/scalar split depends on the element count of each invoke.
+        profile = _eval_profile(interpreter, resolver)
+        out["logits"] = api.run_catrt(model_bytes, x, batch_size=EVAL_BATCH, profile=profile)
+        out["label"] = f"catrt ({profile})"
+        if resolver != "ref":
+            out["reference"] = api.run_catrt(model_bytes, x, batch_size=EVAL_BATCH,
+                                             profile=_eval_profile(interpreter, "ref"))
+    else:
+        from catdeploy.check.interpreters import run_batches
+
+        out["logits"], version = run_batches(model_bytes, api.prepare_inputs, x, interpreter, resolver, EVAL_BATCH)
+        out["label"] = f"{interpreter} {version} ({resolver})"
+        if resolver != "ref":
+            out["reference"] = run_batches(model_bytes, api.prepare_inputs, x, interpreter, "ref", EVAL_BATCH)[0]
+    if qg is not None and qg.cat is not None:
+        out.update(api.integer_logits_with_and_without_cat(qg, x))
+    if qg is not None:
+        from catdeploy.quant.simulate import integer_outputs, simulate_batches
+
+        # The simulator in eval mode (integer-exact) beside the engine: they must agree exactly.
+        out["simulated"] = integer_outputs(qg, x, batch_size=EVAL_BATCH, profile=_eval_profile(interpreter, resolver))
+        out["fake_quant"] = simulate_batches(qg, x)
+    return out
+
+
 def eval_quantized(source: Path, data: str, samples: int | None, engine: str, data_root,
                    interpreter: str = "tflite-runtime", resolver: str = "ref") -> dict:
     """Top-1/top-5 of a .tflite (engine catrt or tflite) or a .qg (exported on the fly; also fake-quant).
@@ -144,7 +180,7 @@ def eval_quantized(source: Path, data: str, samples: int | None, engine: str, da
 
     from catdeploy import api
     from catdeploy.check.interpreters import INTERPRETERS, RESOLVERS, available_interpreters
-    from catdeploy.pipeline import eval_images, load_model_bytes, load_quantized, preprocessing_for_model
+    from catdeploy.pipeline import eval_chunks, load_model_bytes, load_quantized, preprocessing_for_model
 
     if engine not in ("catrt", "tflite"):
         raise UserError(f"--engine {engine!r} is not one of catrt, tflite")
@@ -161,45 +197,34 @@ def eval_quantized(source: Path, data: str, samples: int | None, engine: str, da
     else:
         model_bytes = load_model_bytes(source)
         qg = None
-    x, y = eval_images(data, samples, data_root=None if data_root is None else str(data_root),
-                       prep=preprocessing_for_model(source, model_bytes, qg))
-    _inputs_for(source, model_bytes, x[:1])
-    if engine == "catrt" and is_float_graph(model_bytes):
-        raise UserError(f"{source}: a float32 graph (export --bits fp32); catrt runs integer graphs only, "
-                        f"use --engine tflite")
-    if engine == "catrt":
-        # The batches of the interpreter path (256 rows): the USE_NEON kernels' vector/scalar
-        # split depends on the element count of each invoke.
-        profile = _eval_profile(interpreter, resolver)
-        logits = api.run_catrt(model_bytes, x, batch_size=256, profile=profile)
-        label = f"catrt ({profile})"
-        reference = (api.run_catrt(model_bytes, x, batch_size=256, profile=_eval_profile(interpreter, "ref"))
-                     if resolver != "ref" else None)
-    else:
-        from catdeploy.check.interpreters import run_batches
-
-        logits, version = run_batches(model_bytes, api.prepare_inputs, x, interpreter, resolver)
-        label = f"{interpreter} {version} ({resolver})"
-        reference = (run_batches(model_bytes, api.prepare_inputs, x, interpreter, "ref")[0]
-                     if resolver != "ref" else None)
+    parts, labels = [], []
+    for x, y in eval_chunks(data, samples, data_root=None if data_root is None else str(data_root),
+                            prep=preprocessing_for_model(source, model_bytes, qg)):
+        if not parts:
+            _inputs_for(source, model_bytes, x[:1])
+            if engine == "catrt" and is_float_graph(model_bytes):
+                raise UserError(f"{source}: a float32 graph (export --bits fp32); catrt runs integer graphs "
+                                f"only, use --engine tflite")
+        parts.append(_eval_outputs(model_bytes, qg, x, engine, interpreter, resolver))
+        labels.append(y)
+    y = np.concatenate(labels)
+    label = parts[0].pop("label")
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    logits, reference = out["logits"], out.get("reference")
     result = {"top1": api.top_k(logits, y, 1) * 100, "top5": api.top_k(logits, y, 5) * 100, "n": int(len(y)),
               "engine": label, "interpreter": interpreter, "resolver": resolver}
     if reference is not None:
         result["top1_ref"] = api.top_k(reference, y, 1) * 100
         result["top1_agreement_with_ref"] = float(np.mean(np.argmax(logits, 1) == np.argmax(reference, 1)))
     if qg is not None and qg.cat is not None:
-        split = api.integer_logits_with_and_without_cat(qg, x)
-        result["top1_without_cat"] = api.top_k(split["without_cat"], y, 1) * 100
-        result["top1_with_cat"] = api.top_k(split["with_cat"], y, 1) * 100
+        result["top1_without_cat"] = api.top_k(out["without_cat"], y, 1) * 100
+        result["top1_with_cat"] = api.top_k(out["with_cat"], y, 1) * 100
         result["cat"] = {"clusters": int(qg.cat["clusters"]), "alpha": float(qg.cat["alpha"])}
     if qg is not None:
-        from catdeploy.quant.simulate import integer_outputs, simulate_batches
-
-        # The simulator in eval mode (integer-exact) beside the engine: they must agree exactly.
-        simulated = integer_outputs(qg, x, profile=_eval_profile(interpreter, resolver))
+        simulated = out["simulated"]
         result["simulator_top1"] = api.top_k(simulated, y, 1) * 100
         result["simulator_differing_elements"] = int(np.count_nonzero(simulated != logits))
-        result["fake_quant_top1"] = api.top_k(simulate_batches(qg, x), y, 1) * 100
+        result["fake_quant_top1"] = api.top_k(out["fake_quant"], y, 1) * 100
         result["method"] = qg.meta.get("method")
     return result
 

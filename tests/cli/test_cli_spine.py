@@ -138,6 +138,31 @@ def test_eval_quantized_engines_agree(workdir):
     assert "fake_quant_top1" in c
 
 
+def test_eval_in_chunks_reports_what_one_chunk_reports(workdir, monkeypatch):
+    """eval preprocesses and runs its images a chunk at a time (10 000 images at 224 x 224 are 6 GB);
+    chunks are whole 256-image batches, so every number is the one of a single chunk."""
+    from catdeploy import pipeline
+
+    _, _, qg, tfl, _ = workdir
+    cases = [(tfl, "--engine", "catrt", "--interpreter", "litert", "--resolver", "auto"),
+             (tfl, "--engine", "tflite", "--interpreter", "litert", "--resolver", "auto"),
+             (qg, "--engine", "catrt")]
+    whole = [json.loads(run("eval", m, "--data", "digits:train", "--samples", 600, *opts, "--json").stdout)
+             for m, *opts in cases]
+    chunks = []
+    real = pipeline.eval_chunks
+
+    def small_chunks(*args, **kwargs):
+        for x, y in real(*args, **{**kwargs, "chunk_bytes": 1}):
+            chunks.append(len(x))
+            yield x, y
+    monkeypatch.setattr(pipeline, "eval_chunks", small_chunks)
+    chunked = [json.loads(run("eval", m, "--data", "digits:train", "--samples", 600, *opts, "--json").stdout)
+               for m, *opts in cases]
+    assert chunks == [256, 256, 88] * 3
+    assert chunked == whole and whole[2]["simulator_differing_elements"] == 0 and whole[0]["n"] == 600
+
+
 def test_eval_optimized_resolver_engines_agree(workdir):
     """eval of the XNNPACK path: the real interpreter and catrt with its profile give the same
     integer top-1, and the reference top-1 is reported beside it."""
