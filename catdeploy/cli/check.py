@@ -160,10 +160,14 @@ def _eval_outputs(model_bytes: bytes, qg, x, engine: str, interpreter: str, reso
     if qg is not None and qg.cat is not None:
         out.update(api.integer_logits_with_and_without_cat(qg, x))
     if qg is not None:
-        from catdeploy.quant.simulate import integer_outputs, simulate_batches
+        from catdeploy.quant.simulate import simulate_batches
 
-        # The simulator in eval mode (integer-exact) beside the engine: they must agree exactly.
-        out["simulated"] = integer_outputs(qg, x, batch_size=EVAL_BATCH, profile=_eval_profile(interpreter, resolver))
+        # The simulator in eval mode (integer-exact: catrt on the lowered program, what
+        # quant.simulate.integer_outputs runs; model_bytes is that program, lowered once) beside
+        # the engine: they must agree exactly.
+        profile = _eval_profile(interpreter, resolver)
+        out["simulated"] = (out["logits"] if engine == "catrt" else
+                            api.run_catrt(model_bytes, x, batch_size=EVAL_BATCH, profile=profile))
         out["fake_quant"] = simulate_batches(qg, x)
     return out
 
