@@ -29,11 +29,10 @@ import tempfile
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from rich.console import Console
@@ -42,7 +41,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 from catdeploy.data.datasets import Dataset, has_splits, load_dataset, parse_spec, with_split
 from catdeploy.data.preprocess import DEFAULT_INPUT_SIZE, Normalization, Preprocessing, parse_input_size
-from catdeploy.data.zoo import build_model, load_model
+from catdeploy.data.zoo import build_model
 from catdeploy.errors import UserError
 from catdeploy.util_io import default_file_mode
 
@@ -234,7 +233,7 @@ def evaluate_checkpoint(model_name: str, weights: str | Path | None, data: str,
         raise UserError(f"--batch-size {batch_size}: must be >= 1")
     if samples is not None and samples < 1:
         raise UserError(f"--samples {samples}: must be >= 1")
-    from catdeploy.api import load_float_model
+    from catdeploy.data.float_model import load_float_model
 
     model, meta = load_float_model(model_name, weights)  # unknown name -> UserError before any read
     prep = resolve_preprocessing(meta, input_size, grayscale, normalization)
@@ -530,8 +529,3 @@ def reference_table_markdown(names: tuple[str, ...] = tuple(REFERENCE_MODELS)) -
                     f"{m['wall_time_s'] / 60:.1f} min | {m['test_top1']:.2f} | {m['date']} | "
                     f"{m['cpu']} | {m['torch']} | {m['threads']} | `{sha}` |")
     return "\n".join(rows)
-
-
-def load_reference(name: str, **kwargs) -> tuple[torch.nn.Module, dict]:
-    """(model, meta) of a reference checkpoint (trained first if missing)."""
-    return load_model(REFERENCE_MODELS[name].model, reference_checkpoint(name, **kwargs))

@@ -16,10 +16,10 @@ from typing import Iterator
 
 import numpy as np
 
-from catdeploy.data import sources
 from catdeploy.data.preprocess import (DEFAULT_INPUT_SIZE, DIGITS_NORMALIZATION,
                                        FASHION_MNIST_NORMALIZATION, Normalization, parse_input_size,
                                        preprocess)
+from catdeploy.data.sources import load_unit_images
 from catdeploy.errors import UserError
 
 SPLITS = ("train", "test")
@@ -131,22 +131,6 @@ class Dataset:
             raise UserError(f"--data {self.spec}: no labels (npz array 'y' missing, or an imagefolder "
                             f"without class subfolders); labels are needed to evaluate")
         return self.labels
-
-
-def load_unit_images(source: str, split: str | None, root: str | Path | None,
-                     path: str | None = None) -> tuple[np.ndarray, sources.RawImages]:
-    """Raw images in [0, 1] (NCHW) of one source, before resizing and normalisation."""
-    if source == "fashion-mnist":
-        raw = sources.load_fashion_mnist(split or "test", root)
-    elif source == "digits":
-        raw = sources.load_digits(split or "test")
-    elif source == "imagefolder":
-        raw = sources.load_imagefolder(path)
-    elif source == "npz":
-        raw = sources.load_npz(path)
-    else:  # parse_spec guarantees one of the above
-        raise UserError(f"unknown dataset source {source!r}")
-    return raw.images, raw
 
 
 def load_dataset(spec: str, root: str | Path | None = None, *,

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from catdeploy.data.sources import load_unit_images
+
 DEFAULT_INPUT_SIZE = 32
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601, as PIL's convert("L")
 
@@ -240,7 +242,5 @@ def preprocess(unit_images_nchw: np.ndarray, input_size: int | tuple[int, int],
 
 def train_split_stats(source: str, input_size: int = DEFAULT_INPUT_SIZE) -> Normalization:
     """Recompute the train-split statistics of a built-in source ('fashion-mnist' or 'digits')."""
-    from catdeploy.data.datasets import load_unit_images
-
     images, _ = load_unit_images(source, "train", root=None)
     return compute_normalization(resize_unit_images(images, input_size))

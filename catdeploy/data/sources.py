@@ -196,3 +196,19 @@ def load_npz(path: str | Path) -> RawImages:
         labels = y.astype(np.int64)
     num_classes = int(labels.max()) + 1 if labels is not None and len(labels) else 0
     return RawImages(unit, labels, tuple(str(i) for i in range(num_classes)))
+
+
+def load_unit_images(source: str, split: str | None, root: str | Path | None,
+                     path: str | None = None) -> tuple[np.ndarray, RawImages]:
+    """Raw images in [0, 1] (NCHW) of one source, before resizing and normalisation."""
+    if source == "fashion-mnist":
+        raw = load_fashion_mnist(split or "test", root)
+    elif source == "digits":
+        raw = load_digits(split or "test")
+    elif source == "imagefolder":
+        raw = load_imagefolder(path)
+    elif source == "npz":
+        raw = load_npz(path)
+    else:  # parse_spec guarantees one of the above
+        raise UserError(f"unknown dataset source {source!r}")
+    return raw.images, raw

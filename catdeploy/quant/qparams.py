@@ -44,14 +44,6 @@ class ActQParams:
     def tflite_zero_point(self) -> int:
         return self.zero_point + container_offset(self.bits)
 
-    @property
-    def qmin_int8(self) -> int:
-        return container_offset(self.bits)
-
-    @property
-    def qmax_int8(self) -> int:
-        return 127
-
     def to_dict(self) -> dict:
         return {"bits": self.bits, "scale": float(self.scale), "zero_point": int(self.zero_point)}
 
@@ -123,8 +115,3 @@ def quantize_weight_rtn(w: np.ndarray, qp: WeightQParams) -> np.ndarray:
     qmin, qmax = weight_code_range(qp.bits, qp.symmetric)
     q = np.clip(np.rint(w.astype(np.float32) / s) + z, qmin, qmax)
     return (q - z).astype(np.int8)
-
-
-def dequantize_weight(w_q: np.ndarray, qp: WeightQParams) -> np.ndarray:
-    shape = (-1,) + (1,) * (w_q.ndim - 1)
-    return (w_q.astype(np.float32) * qp.scale.reshape(shape).astype(np.float32)).astype(np.float32)

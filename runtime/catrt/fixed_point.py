@@ -126,14 +126,6 @@ def quantize_multiplier_smaller_than_one_exp(real_multiplier: float) -> tuple[in
     return multiplier, shift
 
 
-def quantize_multiplier_greater_than_one(real_multiplier: float) -> tuple[int, int]:
-    """QuantizeMultiplierGreaterThanOne: requires m > 1; returns (M0, left_shift >= 0)."""
-    m = float(real_multiplier)
-    if not m > 1.0:
-        raise CatrtError(f"multiplier {real_multiplier!r} must be > 1")
-    return quantize_multiplier(m)
-
-
 def srdhm(a: ArrayLike, b: ArrayLike):
     """gemmlowp SaturatingRoundingDoublingHighMul on int32 values: floor((a*b + 2^30) / 2^31),
     saturating INT32_MIN * INT32_MIN to INT32_MAX."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
-import numpy as np
-
 from ..errors import CatrtError
 from ..fixed_point import ACTIVATION_NAMES, activation_range_quantized
 from ..reader import Operator, Tensor
@@ -91,12 +89,6 @@ def activation_range(op: Operator, output: Tensor, activation: int) -> tuple[int
         return activation_range_quantized(activation, scale, zero_point)
     except CatrtError as exc:
         raise CatrtError(f"{op.label}: {exc}") from None
-
-
-def constant_data(op: Operator, tensor: Tensor, role: str) -> np.ndarray:
-    if tensor.data is None:
-        raise CatrtError(f"{op.label}: {role} tensor {tensor_label(tensor)} must be a constant")
-    return tensor.data
 
 
 def normalize_axis(op: Operator, axis: int, rank: int, what: str = "axis") -> int:
