@@ -17,7 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from catdeploy import api
-from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images, export_quantized
+from catdeploy.cat.options import CatOptions
+from catdeploy.integer import integer_logits_with_and_without_cat, prepare_inputs, top_k
+from catdeploy.pipeline import calibrate_model, eval_images, export_quantized
+from catdeploy.quant.options import CalibrationOptions
 
 DEMO_EVAL_SAMPLES = 2000
 DEMO_RECONSTRUCTION = "brecq"   # the "auto" method at 2 bits (fast preset)
@@ -61,8 +64,8 @@ def run_demo(out_dir: Path, *, bits: tuple[str, ...] = ("w4a4", "w2a4"), method:
         row_method = demo_method(setting, method)
         with (progress or _no_progress)(row_method) as update:
             qg = calibrate_model(model, str(weights), data,
-                                 CalibrateOptions(bits=setting, method=row_method, preset=preset, cat=True),
-                                 log=log, progress=update)
+                                 CalibrationOptions(bits=setting, method=row_method, preset=preset),
+                                 CatOptions(enabled=True), log=log, progress=update)
         calib_s = round(time.perf_counter() - t0, 1)
         sel = qg.meta.get("cat_selection", {})
         base = "RTN (Lp-searched ranges)" if row_method == "rtn" else f"{row_method} ({preset} preset)"
@@ -71,13 +74,11 @@ def run_demo(out_dir: Path, *, bits: tuple[str, ...] = ("w4a4", "w2a4"), method:
         manifest = export_quantized(qg, tfl, force=True, source={"model": model, "weights": str(weights)})
         model_bytes = tfl.read_bytes()
         log(f"exported {tfl} ({manifest['size_bytes']} bytes)")
-        reports = verify_model(model_bytes, api.prepare_inputs(model_bytes, x_ver), interps, ["ref"])
+        reports = verify_model(model_bytes, prepare_inputs(model_bytes, x_ver), interps, ["ref"])
         for r in reports:
             log(f"verify {r.interpreter} {r.version} {r.resolver}: {r.tensors_compared} tensors, "
                 f"{r.mismatched_elements} mismatched elements" + (f" ({r.error})" if r.error else ""))
-        split = api.integer_logits_with_and_without_cat(qg, x_eval)
-        without = api.top_k(split["without_cat"], y_eval, 1)
-        with_cat = api.top_k(split["with_cat"], y_eval, 1) if "with_cat" in split else without
+        without, with_cat = integer_top1_without_and_with_cat(qg, x_eval, y_eval)
         rows.append({
             "bits": setting, "method": row_method, "preset": None if row_method == "rtn" else preset,
             "tflite": str(tfl), "int_top1_without_cat": without, "int_top1_with_cat": with_cat,
@@ -90,6 +91,14 @@ def run_demo(out_dir: Path, *, bits: tuple[str, ...] = ("w4a4", "w2a4"), method:
         })
     return {"model": model, "method": method, "fp_top1": fp_top1, "n_eval": int(len(y_eval)),
             "n_verify": int(len(x_ver)), "rows": rows, "bit_exact": all(r["bit_exact"] for r in rows)}
+
+
+def integer_top1_without_and_with_cat(qg, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(integer top-1 of the base classifier, with the CAT head) as fractions; without a head both
+    are the base's. The integer engine's logits and top-k, as `catdeploy eval` scores them."""
+    split = integer_logits_with_and_without_cat(qg, x)
+    without = top_k(split["without_cat"], y, 1)
+    return without, (top_k(split["with_cat"], y, 1) if "with_cat" in split else without)
 
 
 @contextlib.contextmanager

@@ -3,103 +3,120 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from catdeploy import api
+from catdeploy.cat.options import NO_CAT, CatOptions
+from catdeploy.data.preprocess import Normalization, parse_input_size
 from catdeploy.errors import UserError
+from catdeploy.export.manifest import tflite_manifest, versions
+from catdeploy.integer import EVAL_BATCH, lowered, model_io
+from catdeploy.lower import lower
+from catdeploy.lower.options import DEFAULT_LOWERING, LoweringOptions
+from catdeploy.quant.options import CalibrationOptions, plan_for
 from catdeploy.quant.quantized_graph import QuantizedGraph, load_quantized_graph
 from catdeploy.util_io import atomic_write_bytes, check_output_path
 
 
-@dataclass
-class CalibrateOptions:
-    bits: str = "w4a4"
-    method: str = "rtn"
-    samples: int = 1024
-    seed: int = 0
-    strict: bool = False
-    symmetric_weights: bool = False
-    observer: str = "lp"
-    input_size: str | int | None = None   # H or HxW; None: the checkpoint's, else 32
-    grayscale: bool | None = None         # True: 1-channel input (RGB data to luma); None: the checkpoint's, else RGB
-    mean: tuple[float, ...] | None = None  # --mean/--std; None: the checkpoint's, else the data's default
-    std: tuple[float, ...] | None = None
+@dataclass(frozen=True)
+class InputOptions:
+    """How the CLI's flows load images: the size, channels and normalisation the user asked for
+    (None: the checkpoint's, else the defaults: 32 x 32, RGB, the data's own statistics) and where
+    the datasets live."""
+
+    input_size: str | int | None = None    # H or HxW
+    grayscale: bool | None = None          # True: 1-channel input (RGB data to luma)
+    normalization: Normalization | None = None   # --mean / --std
     data_root: str | None = None
-    weight_overrides: dict = field(default_factory=dict)
-    act_overrides: dict = field(default_factory=dict)
-    cat: bool = False
-    clusters: int | None = None      # None: auto
-    alpha: float | None = None       # None: auto
-    cat_views: int = 0
-    affine_layers: bool = False
-    preset: str = "default"          # reconstruction preset: fast, default, paper
-    device: str = "cpu"              # reconstruction device: cpu or cuda
-    iterations: int | None = None    # reconstruction iterations per unit (None: the preset's)
-    convention: str = "default"      # default, paper or strict (strict=True is the same as "strict")
+
+    def __post_init__(self) -> None:
+        if self.input_size is not None:
+            parse_input_size(self.input_size)
+        norm = self.normalization
+        if norm is not None and self.grayscale and len(norm.mean) != 1:
+            raise UserError(f"--grayscale takes one --mean/--std value, got {len(norm.mean)}")
+
+    def preprocessing(self, meta: dict):
+        """What these options say over what `meta` (the checkpoint's) recorded, over the defaults."""
+        from catdeploy.data.preprocess import resolve_preprocessing
+
+        return resolve_preprocessing(meta, self.input_size, self.grayscale, self.normalization)
 
 
-def calibrate_model(model: str, weights: str | None, data: str, opts: CalibrateOptions,
+def calibration_set(data: str, samples: int, seed: int, prep, data_root: str | None = None):
+    """The calibration Dataset: `samples` images drawn with `seed` from the TRAIN split of `data`,
+    preprocessed by `prep` (a Preprocessing); its .normalization is the one actually used (the
+    data's own statistics when `prep` names none): record it so evaluation preprocesses alike."""
+    from catdeploy.data.datasets import has_splits, load_dataset, with_split
+    from catdeploy.data.splits import calibration_subset
+
+    spec = with_split(data, "train") if has_splits(data) and ":" not in data else data
+    ds = load_dataset(spec, data_root, input_size=(prep.height, prep.width), default_split="train",
+                      normalization=prep.normalization, channels=prep.channels)
+    return calibration_subset(ds, samples, seed)
+
+
+def calibration_data(data: str, samples: int, seed: int, input_size: int | tuple[int, int] = 32,
+                     data_root: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(images, labels or None) of the calibration draw at `input_size` with the data's own
+    normalisation: the images `calibrate` draws with the same samples and seed."""
+    from catdeploy.data.preprocess import Preprocessing
+
+    sub = calibration_set(data, samples, seed, Preprocessing(*parse_input_size(input_size)), data_root)
+    return sub.images, sub.labels
+
+
+def calibrate_model(model: str, weights: str | None, data: str, calibration: CalibrationOptions,
+                    cat: CatOptions = NO_CAT, inputs: InputOptions = InputOptions(),
                     log=lambda m: None, progress=None) -> QuantizedGraph:
     """Load a torchvision model or the user's own (path/model.py:factory) with its weights, capture
     it, plan, and calibrate on `data`'s train split; then optionally the in-network affine
     (--affine-layers) and CAT (--cat), both selected on a held-out part of the calibration images.
     The preprocessing used (size, channels, the normalisation actually applied) is kept in the
     meta, so that eval / verify of the result preprocess their images alike."""
-    from catdeploy.data.preprocess import Normalization, resolve_preprocessing
-
     torch_model, meta = api.load_float_model(model, weights)
-    norm = None if opts.mean is None else Normalization(tuple(opts.mean), tuple(opts.std))
-    prep = resolve_preprocessing(meta, opts.input_size, opts.grayscale, norm)
+    prep = inputs.preprocessing(meta)
     graph = api.capture(torch_model, (prep.height, prep.width), prep.channels)
-    qplan = plan_checks(graph, opts)
-    calib = api.calibration_set(data, opts.samples, opts.seed, prep, opts.data_root)
+    qplan = plan_checks(graph, calibration, cat)
+    calib = calibration_set(data, calibration.samples, calibration.seed, prep, inputs.data_root)
     prep = replace(prep, normalization=calib.normalization)
     # No timings in meta: the archive (and the manifest) must be byte-identical for equal inputs.
-    return calibrate_graph(graph, qplan, calib.images, calib.labels, opts, meta={
+    return calibrate_graph(graph, qplan, calib.images, calib.labels, calibration, cat, meta={
         "model": model, "weights": str(weights) if weights else None, "data": data,
         "input_size": prep.height if prep.height == prep.width else [prep.height, prep.width],
-        "preprocessing": prep.to_dict(), "samples": opts.samples,
+        "preprocessing": prep.to_dict(), "samples": calibration.samples,
     }, log=log, progress=progress)
 
 
-def plan_checks(graph, opts: CalibrateOptions):
+def plan_checks(graph, calibration: CalibrationOptions, cat: CatOptions = NO_CAT):
     """The QuantPlan of `graph`, and the option errors that need the captured graph, raised
     before any image is loaded."""
-    qplan = make_quant_plan(graph, opts)
-    if opts.cat_views < 0:
-        raise UserError(f"--cat-views {opts.cat_views}: must be at least 0")
-    if opts.cat:
+    qplan = plan_for(graph, calibration)
+    if cat.enabled:
         from catdeploy.cat.select import check_clusters
         from catdeploy.lower import classifier_node
 
-        check_clusters(opts.clusters, opts.samples, opts.cat_views)
+        check_clusters(cat.clusters, calibration.samples, cat.views)
         classifier_node(graph)  # a model whose logits do not come from a plain FC: say so now
     return qplan
 
 
-def make_quant_plan(graph, opts: CalibrateOptions):
-    return api.plan(graph, opts.bits, strict=opts.strict, convention=opts.convention,
-                    symmetric_weights=opts.symmetric_weights, observer=opts.observer,
-                    weight_overrides=opts.weight_overrides, act_overrides=opts.act_overrides)
-
-
-def calibrate_graph(graph, qplan, images: np.ndarray, labels: np.ndarray | None, opts: CalibrateOptions,
-                    meta: dict, log=lambda m: None, progress=None) -> QuantizedGraph:
+def calibrate_graph(graph, qplan, images: np.ndarray, labels: np.ndarray | None, calibration: CalibrationOptions,
+                    cat: CatOptions = NO_CAT, meta: dict | None = None, log=lambda m: None,
+                    progress=None) -> QuantizedGraph:
     """Calibrate (RTN or a reconstruction method) a captured Graph with its plan on preprocessed
     calibration `images`, then the in-network affine and CAT when asked (both selected on a
     held-out part of the images; `labels` may be None)."""
-    if (opts.cat or opts.affine_layers) and len(images) < 8:
+    if (cat.enabled or cat.affine_layers) and len(images) < 8:
         raise UserError(f"--samples {len(images)}: CAT and --affine-layers need at least 8 calibration images")
-    qg = api.calibrate(graph, qplan, images, method=opts.method, seed=opts.seed, meta=meta,
-                       preset=opts.preset, device=opts.device, iterations=opts.iterations, progress=progress)
-    if opts.affine_layers:
-        qg = api.apply_affine_layers(qg, images, labels, seed=opts.seed, log=log)
-    if opts.cat:
-        qg = api.apply_cat(qg, images, labels, clusters=opts.clusters, alpha=opts.alpha, views=opts.cat_views,
-                           seed=opts.seed, log=log)
+    qg = api.calibrate(graph, qplan, images, calibration, meta=meta, progress=progress)
+    if cat.affine_layers:
+        qg = api.apply_affine_layers(qg, images, labels, cat, log=log)
+    if cat.enabled:
+        qg = api.apply_cat(qg, images, labels, cat, log=log)
     return qg
 
 
@@ -109,9 +126,8 @@ def golden_path(out: Path) -> Path:
     return out.with_name((out.stem if out.suffix == ".tflite" else out.name) + ".golden.npz")
 
 
-def export_quantized(qg: QuantizedGraph, out: Path, *, io: str = "int8", force: bool = False,
-                     source: dict | None = None, int4_weights: bool = False, int2_weights: bool = False,
-                     golden: int = 0) -> dict:
+def export_quantized(qg: QuantizedGraph, out: Path, *, lowering: LoweringOptions = DEFAULT_LOWERING,
+                     force: bool = False, source: dict | None = None, golden: int = 0) -> dict:
     """Lower + write `out` and `out`.json atomically; returns the manifest. With golden=N also
     MODEL.golden.npz: N seeded int8 inputs and the outputs of every catrt profile for them
     (catrt.golden; checked on a device with `python -m catrt check`)."""
@@ -122,9 +138,8 @@ def export_quantized(qg: QuantizedGraph, out: Path, *, io: str = "int8", force: 
         raise UserError(f"{manifest_path}: already exists (pass --force to overwrite)")
     if golden and golden_path(out).exists() and not force:
         raise UserError(f"{golden_path(out)}: already exists (pass --force to overwrite)")
-    program = api.lower(qg, io, int4_weights, int2_weights)
-    model_bytes = api.export_tflite(program)
-    manifest = api.manifest(qg, program, model_bytes, source or {})
+    program, model_bytes = lowered(qg, lowering)
+    manifest = tflite_manifest(qg, program, model_bytes, source or {})
     golden_bytes = None
     if golden:
         from catrt import CatrtError
@@ -148,13 +163,10 @@ def export_quantized(qg: QuantizedGraph, out: Path, *, io: str = "int8", force: 
 
 
 def export_float(model: str, weights: str | None, out: Path, *, data: str | None = None,
-                 input_size: str | int | None = None, grayscale: bool | None = None,
-                 mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
-                 data_root: str | None = None, force: bool = False) -> dict:
+                 inputs: InputOptions = InputOptions(), force: bool = False) -> dict:
     """`export --bits fp32`: the captured float model as a float32 TFLite graph (no calibration),
     written with its manifest atomically; returns the manifest. The preprocessing (size, channels,
     normalisation: --mean/--std, the checkpoint's, or `data`'s default) is recorded for eval."""
-    from catdeploy.data.preprocess import Normalization, resolve_preprocessing
     from catdeploy.lower.float_program import lower_float
 
     out = Path(out)
@@ -163,11 +175,10 @@ def export_float(model: str, weights: str | None, out: Path, *, data: str | None
     if manifest_path.exists() and not force:
         raise UserError(f"{manifest_path}: already exists (pass --force to overwrite)")
     torch_model, meta = api.load_float_model(model, weights)
-    norm = None if mean is None else Normalization(tuple(mean), tuple(std))
-    prep = resolve_preprocessing(meta, input_size, grayscale, norm)
+    prep = inputs.preprocessing(meta)
     graph = api.capture(torch_model, (prep.height, prep.width), prep.channels)
     if prep.normalization is None and data is not None:
-        prep = replace(prep, normalization=api.calibration_set(data, 1, 0, prep, data_root).normalization)
+        prep = replace(prep, normalization=calibration_set(data, 1, 0, prep, inputs.data_root).normalization)
     program = lower_float(graph)
     model_bytes = api.export_tflite(program)
     manifest = {
@@ -179,7 +190,7 @@ def export_float(model: str, weights: str | None, out: Path, *, data: str | None
                         "preprocessing": prep.to_dict(), "samples": 0},
         "inputs": list(program.inputs), "outputs": list(program.outputs),
         "tensors": {t.name: {"dtype": t.dtype, "shape": list(t.shape)} for t in program.tensors.values()},
-        "source": {"model": model, "weights": weights, "data": data}, "versions": api.versions(),
+        "source": {"model": model, "weights": weights, "data": data}, "versions": versions(),
     }
     atomic_write_bytes(out, model_bytes)
     try:
@@ -211,7 +222,7 @@ def load_quantized(path: Path) -> QuantizedGraph:
     path = Path(path)
     try:
         qg = load_quantized_graph(path)
-        api.lower(qg)  # cheap (milliseconds): every node, value and grid the export needs exists
+        lower(qg)  # cheap (milliseconds): every node, value and grid the export needs exists
     except UserError:
         raise
     except MALFORMED_ARCHIVE_ERRORS as exc:
@@ -246,7 +257,6 @@ def eval_images(data: str, samples: int | None, input_size: int | tuple[int, int
 
 
 EVAL_CHUNK_BYTES = 512 * 2**20   # images preprocessed at a time by eval_chunks
-EVAL_BATCH = 256                 # rows per interpreter / catrt invoke in eval
 
 
 def eval_chunks(data: str, samples: int | None, input_size: int | tuple[int, int] = 32,
@@ -287,9 +297,49 @@ def preprocessing_for_model(path: Path, model_bytes: bytes | None = None, qg: Qu
         from catrt import CatrtError
 
         try:
-            shape = api.model_io(model_bytes).input_shape
+            shape = model_io(model_bytes).input_shape
         except (CatrtError, UserError):  # not readable as a model: the caller's own check reports it
             return Preprocessing()
         if len(shape) == 4 and shape[3] in (1, 3):  # NHWC
             return Preprocessing(int(shape[1]), int(shape[2]), int(shape[3]))
     return Preprocessing()
+
+
+def evaluate_file(source: Path, data: str, samples: int | None, engine: str, data_root,
+                   interpreter: str = "tflite-runtime", resolver: str = "ref") -> dict:
+    """Top-1/top-5 of a .tflite (engine catrt or tflite) or a .qg (exported on the fly; also fake-quant).
+
+    engine tflite runs `interpreter` with `resolver` (ref, builtin, nodelegate, auto: the optimized
+    kernels / XNNPACK a device runs by default); engine catrt runs catrt with the arithmetic profile
+    of that interpreter and resolver on this CPU, so both give the same integer top-1. With a
+    resolver other than ref the reference top-1 is reported beside it ("top1_ref")."""
+    from catdeploy.check.interpreters import INTERPRETERS, RESOLVERS, available_interpreters, tflite_engine
+    from catdeploy.check.model_io import is_float_graph, model_inputs_for
+    from catdeploy.integer import catrt_engine, program_bytes
+
+    if engine not in ("catrt", "tflite"):
+        raise UserError(f"--engine {engine!r} is not one of catrt, tflite")
+    if interpreter not in INTERPRETERS:
+        raise UserError(f"--interpreter {interpreter!r} is not one of {', '.join(INTERPRETERS)}")
+    if resolver not in RESOLVERS:
+        raise UserError(f"--resolver {resolver!r} is not one of {', '.join(RESOLVERS)}")
+    if engine == "tflite" and interpreter not in available_interpreters():
+        raise UserError(f"--interpreter {interpreter}: not installed "
+                        f"(installed: {', '.join(available_interpreters()) or 'none'})")
+    if source.suffix == ".qg":
+        qg = load_quantized(source)
+        model_bytes = program_bytes(qg)
+    else:
+        model_bytes = load_model_bytes(source)
+        qg = None
+
+    def check_first_chunk(x) -> None:
+        model_inputs_for(source, model_bytes, x[:1])
+        if engine == "catrt" and is_float_graph(model_bytes):
+            raise UserError(f"{source}: a float32 graph (export --bits fp32); catrt runs integer graphs "
+                            f"only, use --engine tflite")
+
+    chunks = eval_chunks(data, samples, data_root=None if data_root is None else str(data_root),
+                         prep=preprocessing_for_model(source, model_bytes, qg))
+    runner = catrt_engine(interpreter, resolver) if engine == "catrt" else tflite_engine(interpreter, resolver)
+    return api.evaluate(model_bytes, qg, chunks, runner, check_first_chunk)

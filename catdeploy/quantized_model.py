@@ -103,18 +103,20 @@ class QuantizedModel:
     # -- files
     def tflite_bytes(self, io: str = "int8", int4_weights: bool = False, int2_weights: bool = False) -> bytes:
         """The integer-only TFLite flatbuffer (same bytes as export_tflite writes)."""
-        from catdeploy import api
+        from catdeploy.integer import program_bytes
+        from catdeploy.lower.options import LoweringOptions
 
-        return api.export_tflite(api.lower(self.qg, io, int4_weights, int2_weights))
+        return program_bytes(self.qg, LoweringOptions(io, int4_weights, int2_weights))
 
     def export_tflite(self, path: str | Path, *, force: bool = False, io: str = "int8",
                       int4_weights: bool = False, int2_weights: bool = False) -> dict:
         """Write PATH and its manifest PATH.json (atomically; never over an existing file without
         force); returns the manifest."""
+        from catdeploy.lower.options import LoweringOptions
         from catdeploy.pipeline import export_quantized
 
-        return export_quantized(self.qg, Path(path), io=io, force=force, int4_weights=int4_weights,
-                                int2_weights=int2_weights, source={"python_api": True})
+        return export_quantized(self.qg, Path(path), lowering=LoweringOptions(io, int4_weights, int2_weights),
+                                force=force, source={"python_api": True})
 
     def save(self, path: str | Path, *, force: bool = False) -> None:
         """The .qg archive (JSON + npz, no pickle), loadable with catdeploy.load or the CLI."""
@@ -128,46 +130,39 @@ class QuantizedModel:
     def predict(self, images: Any, profile: str | None = None) -> np.ndarray:
         """Integer logits (dequantized float) computed by catrt on the exported graph under
         `profile` (default: the reference kernels)."""
-        from catdeploy.quant.simulate import integer_logits
+        from catdeploy.integer import integer_logits
 
         x, _ = as_images(images)
         self._check_shape(x)
         return integer_logits(self.qg, x, profile=profile)
 
     def evaluate(self, images: Any, labels: Any = None) -> dict:
-        """Integer top-1 / top-5 (%) by catrt on the exported graph (= the simulator's eval mode),
-        the training-mode surrogate's (fake-quant) top-1, and with CAT the top-1 without and with
-        the head."""
+        """Integer top-1 / top-5 (%) by catrt on the exported graph (= the simulator's eval mode,
+        reported beside it), the training-mode surrogate's (fake-quant) top-1, and with CAT the
+        top-1 without and with the head: the numbers `catdeploy eval MODEL.qg` prints."""
         from catdeploy import api
-        from catdeploy.quant.simulate import integer_outputs, simulate_batches
+        from catdeploy.integer import program_bytes
 
         x, y_batches = as_images(images)
         y = _as_labels(labels, len(x)) if labels is not None else y_batches
         if y is None:
             raise UserError("evaluate: labels are needed (pass labels=, or a DataLoader of (images, labels))")
         self._check_shape(x)
-        logits = integer_outputs(self.qg, x)
-        out = {"top1": api.top_k(logits, y, 1) * 100, "top5": api.top_k(logits, y, 5) * 100, "n": int(len(y)),
-               "engine": "catrt", "fake_quant_top1": api.top_k(simulate_batches(self.qg, x), y, 1) * 100}
-        if self.qg.cat is not None:
-            split = api.integer_logits_with_and_without_cat(self.qg, x)
-            out["top1_without_cat"] = api.top_k(split["without_cat"], y, 1) * 100
-            out["top1_with_cat"] = api.top_k(split["with_cat"], y, 1) * 100
-        return out
+        return api.evaluate(program_bytes(self.qg), self.qg, [(x, y)])
 
     def verify(self, images: Any, interpreters: str | Iterable[str] = "all",
                resolvers: str | Iterable[str] = ("ref",)) -> "VerifyResult":
         """Run catrt and each TFLite interpreter on the same int8 inputs and compare every tensor."""
-        from catdeploy import api
         from catdeploy.check.interpreters import available_interpreters
         from catdeploy.check.verify import INTERPRETERS, RESOLVERS, verify_model
+        from catdeploy.integer import prepare_inputs
 
         x, _ = as_images(images)
         self._check_shape(x)
         interps = _names(interpreters, INTERPRETERS, "interpreters", available_interpreters())
         res = _names(resolvers, RESOLVERS, "resolvers", RESOLVERS)
         model = self.tflite_bytes()
-        reports = verify_model(model, api.prepare_inputs(model, x), interps, res)
+        reports = verify_model(model, prepare_inputs(model, x), interps, res)
         return VerifyResult(all(r.bit_exact for r in reports), int(len(x)), reports)
 
     def _check_shape(self, x: np.ndarray) -> None:
@@ -214,8 +209,10 @@ def quantize(model: Any, calibration_images: Any, *, bits: str = "w4a4", method:
     import torch
 
     from catdeploy import api
+    from catdeploy.cat.options import CatOptions
     from catdeploy.data.preprocess import Preprocessing
-    from catdeploy.pipeline import CalibrateOptions, calibrate_graph, plan_checks
+    from catdeploy.pipeline import calibrate_graph, plan_checks
+    from catdeploy.quant.options import CalibrationOptions
 
     x, y_batches = as_images(calibration_images, "calibration_images")
     y = _as_labels(labels, len(x)) if labels is not None else y_batches
@@ -232,15 +229,16 @@ def quantize(model: Any, calibration_images: Any, *, bits: str = "w4a4", method:
     else:
         raise UserError(f"model: expected a torch.nn.Module, an ExportedProgram or a model name, "
                         f"got {type(model).__name__}")
-    opts = CalibrateOptions(bits=bits, method=method, samples=len(x), seed=seed, strict=strict,
-                            symmetric_weights=symmetric_weights, observer=observer, cat=cat,
-                            clusters=clusters, alpha=alpha, cat_views=cat_views, affine_layers=affine_layers,
-                            preset=preset, convention=convention, device=device, iterations=iterations)
+    calibration = CalibrationOptions(bits=bits, method=method, samples=len(x), seed=seed, strict=strict,
+                                     symmetric_weights=symmetric_weights, observer=observer, preset=preset,
+                                     convention=convention, device=device, iterations=iterations)
+    cat_options = CatOptions(enabled=cat, clusters=clusters, alpha=alpha, views=cat_views,
+                             affine_layers=affine_layers, seed=seed)
     c, h, w = x.shape[1:]
     graph = api.capture(torch_model, (h, w), c)
-    qplan = plan_checks(graph, opts)
+    qplan = plan_checks(graph, calibration, cat_options)
     prep = Preprocessing(h, w, c, None)
-    qg = calibrate_graph(graph, qplan, x, y, opts, meta={
+    qg = calibrate_graph(graph, qplan, x, y, calibration, cat_options, meta={
         "model": model_name, "weights": None if weights is None else str(weights), "data": "python-api",
         "input_size": h if h == w else [h, w], "preprocessing": prep.to_dict(), "samples": len(x),
     }, log=log, progress=progress)

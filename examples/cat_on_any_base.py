@@ -13,8 +13,10 @@ from pathlib import Path
 from catdeploy import api
 from catdeploy.demo import default_model
 from catdeploy.check.interpreters import available_interpreters
-from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images, export_quantized
+from catdeploy.pipeline import calibrate_model, calibration_data, eval_images, export_quantized
+from catdeploy.quant.options import CalibrationOptions
 from catdeploy.check.verify import verify_model
+from catdeploy.integer import prepare_inputs, run_catrt, top_k
 
 
 def main() -> None:
@@ -27,8 +29,8 @@ def main() -> None:
     if args.weights is None:
         args.model, weights, _ = default_model()
         args.weights = str(weights)
-    base = calibrate_model(args.model, args.weights, "fashion-mnist", CalibrateOptions(bits=args.bits))
-    images, labels = api.calibration_data("fashion-mnist", 1024, seed=0)   # the same draw as the base
+    base = calibrate_model(args.model, args.weights, "fashion-mnist", CalibrationOptions(bits=args.bits))
+    images, labels = calibration_data("fashion-mnist", 1024, seed=0)   # the same draw as the base
     corrected = api.apply_affine_layers(base, images, labels, log=print)
     corrected = api.apply_cat(corrected, images, labels, log=print)       # K, alpha selected on held-out
     out = Path(args.out)
@@ -37,12 +39,12 @@ def main() -> None:
     model = out.read_bytes()
     print(f"wrote {out} ({manifest['size_bytes']} bytes; CAT {manifest['cat'] and manifest['cat']['clusters']} clusters)")
     x, _ = eval_images("fashion-mnist:test", 128)
-    for r in verify_model(model, api.prepare_inputs(model, x), available_interpreters(), ["ref"]):
+    for r in verify_model(model, prepare_inputs(model, x), available_interpreters(), ["ref"]):
         print(f"{r.interpreter} {r.version} {r.resolver}: {r.tensors_compared} tensors, "
               f"{r.mismatched_elements} mismatched elements")
     x, y = eval_images("fashion-mnist:test", 2000)
-    base_top1 = api.top_k(api.run_catrt(api.export_tflite(api.lower(base)), x), y, 1) * 100
-    top1 = api.top_k(api.run_catrt(model, x), y, 1) * 100
+    base_top1 = top_k(run_catrt(api.export_tflite(api.lower(base)), x), y, 1) * 100
+    top1 = top_k(run_catrt(model, x), y, 1) * 100
     print(f"integer top-1 on 2000 test images: RTN {base_top1:.2f} %, + affine layers + CAT {top1:.2f} %")
 
 

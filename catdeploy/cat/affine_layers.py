@@ -22,7 +22,10 @@ from dataclasses import replace
 import numpy as np
 
 from catdeploy.cat.fit import SHRINK_TAU, VAR_FLOOR
-from catdeploy.cat.integer import dequantize, integer_tensors, output_qparams, program_bytes
+from catdeploy.integer.inputs import prepare_inputs
+from catdeploy.integer.metrics import dequantize, top_k
+from catdeploy.integer.program import lowered, program_bytes
+from catdeploy.integer.runner import catrt_interpreter, catrt_tensors, output_qparams
 from catdeploy.quant.quantized_graph import QuantizedGraph, bias_codes_for
 from catdeploy.quant.qparams import WeightQParams
 
@@ -87,21 +90,14 @@ def _fp_preactivations(graph, images: np.ndarray, nodes) -> dict[str, np.ndarray
 
 def sweep(qg: QuantizedGraph, images: np.ndarray, strength: float, log=lambda m: None) -> QuantizedGraph:
     """One pass in network order fitting and folding every weighted layer's affine."""
-    from catrt import Interpreter
-
-    from catdeploy.api import prepare_inputs
-    from catdeploy.export.tflite import write_tflite
-    from catdeploy.lower import lower
-
-    program = lower(qg)
+    program, model_bytes = lowered(qg)
     layers = {n.name: n for n in qg.graph.nodes if n.name in qg.weight_qparams}
     op_layer = {i: op.name for i, op in enumerate(program.ops)
                 if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and op.name in layers
                 and op.outputs[0] in (layers[op.name].output, f"{layers[op.name].output}/unclipped")}
     targets = _fp_preactivations(qg.graph, images, [layers[n] for n in op_layer.values()])
-    model_bytes = write_tflite(program)
     x_int8 = prepare_inputs(model_bytes, images)
-    rt = Interpreter(model_bytes)
+    rt = catrt_interpreter(model_bytes)
     values = rt.initial_values(x_int8)
     for index in range(rt.num_ops):
         name = op_layer.get(index)
@@ -118,8 +114,7 @@ def sweep(qg: QuantizedGraph, images: np.ndarray, strength: float, log=lambda m:
                 mask = (t2 > 0) | (y2 > 0)
             a, b = fit_channel_affine(y2, t2, mask, strength)
             qg = corrected_layer(qg, name, a, b)
-            model_bytes = write_tflite(lower(qg))
-            rt = Interpreter(model_bytes)
+            rt = catrt_interpreter(program_bytes(qg))
             values.update(rt.initial_values(x_int8))
         rt.evaluate_op(index, values)
     return qg
@@ -128,7 +123,6 @@ def sweep(qg: QuantizedGraph, images: np.ndarray, strength: float, log=lambda m:
 def calibrate_affine_layers(qg: QuantizedGraph, fp_logits_of, images: np.ndarray, labels: np.ndarray | None,
                             held_out_fraction: float = 0.25, seed: int = 0, log=lambda m: None) -> QuantizedGraph:
     """Select and apply the in-network affine (strength in STRENGTHS or off) on held-out data."""
-    from catdeploy.api import top_k
     from catdeploy.data.splits import held_out_split
 
     fit_idx, held_idx = held_out_split(np.arange(len(images)), held_out_fraction, seed)
@@ -141,7 +135,7 @@ def calibrate_affine_layers(qg: QuantizedGraph, fp_logits_of, images: np.ndarray
     def score(candidate: QuantizedGraph) -> tuple[float, float]:
         model_bytes = program_bytes(candidate)
         scale, zp = output_qparams(model_bytes)
-        z = dequantize(integer_tensors(model_bytes, x_held, [out_name])[out_name], scale, zp)
+        z = dequantize(catrt_tensors(model_bytes, x_held, [out_name])[out_name], scale, zp)
         return top_k(z, y_held, 1) * 100, float(np.mean((z - f_held) ** 2))
 
     base_top1, base_mse = score(qg)

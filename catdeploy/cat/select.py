@@ -12,53 +12,22 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from catdeploy.cat.fit import A_FLOOR, GAMMA_CAP, SHRINK_TAU, CatParams, fit_cat
-from catdeploy.cat.integer import (classifier_bytes, dequantize, integer_tensors, output_qparams,
-                                   program_bytes, run_classifier, without_cat)
+from catdeploy.cat.options import CatOptions
 from catdeploy.errors import UserError
+from catdeploy.integer.metrics import dequantize, top_k
+from catdeploy.integer.program import classifier_bytes, program_bytes
+from catdeploy.integer.runner import catrt_tensors, output_qparams, run_on_tensor
 from catdeploy.quant.quantized_graph import QuantizedGraph
 
 AUTO_CLUSTERS = (1, 4, 8, 16, 32, 64)
 AUTO_ALPHAS = (0.2, 0.4, 0.6, 0.8, 1.0)
 MIN_SAMPLES_PER_CLUSTER = 8   # auto mode skips K above n_fit / 8
 RANGE_MARGIN = 0.1            # head grids cover the calibration range widened by 10 %
-
-
-@dataclass(frozen=True)
-class CatOptions:
-    clusters: int | None = None        # None: auto
-    alpha: float | None = None         # None: auto
-    views: int = 0
-    held_out_fraction: float = 0.25
-    seed: int = 0
-
-
-def parse_clusters(value: str) -> int | None:
-    if value == "auto":
-        return None
-    try:
-        k = int(value)
-    except ValueError:
-        raise UserError(f"--clusters {value!r}: expected a positive integer or 'auto'") from None
-    if k < 1:
-        raise UserError(f"--clusters {value}: must be at least 1")
-    return k
-
-
-def parse_alpha(value: str) -> float | None:
-    if value == "auto":
-        return None
-    try:
-        a = float(value)
-    except ValueError:
-        raise UserError(f"--alpha {value!r}: expected a number in (0, 1] or 'auto'") from None
-    if not 0.0 < a <= 1.0:
-        raise UserError(f"--alpha {value}: must be in (0, 1]")
-    return a
 
 
 def fit_sample_count(samples: int, views: int, held_out_fraction: float = 0.25) -> int:
@@ -116,8 +85,7 @@ def with_cat(qg: QuantizedGraph, params: CatParams, q_fit: np.ndarray, layer: st
 
 
 def _metrics(logits: np.ndarray, labels: np.ndarray, fp: np.ndarray) -> tuple[float, float]:
-    from catdeploy.api import top_k
-
+    """(top-1 in percent, mean squared error to the FP logits)."""
     return top_k(logits, labels, 1) * 100, float(np.mean((logits - fp) ** 2))
 
 
@@ -134,7 +102,7 @@ def calibrate_cat(qg: QuantizedGraph, fp_logits_of, images: np.ndarray, labels: 
     from catdeploy.lower import classifier_node
 
     node = classifier_node(qg.graph)
-    base = without_cat(qg)
+    base = replace(qg, cat=None)
     n = len(images)
     fit_idx, held_idx = held_out_split(np.arange(n), opts.held_out_fraction, opts.seed)
     if len(held_idx) < 1 or len(fit_idx) < 2:
@@ -147,7 +115,7 @@ def calibrate_cat(qg: QuantizedGraph, fp_logits_of, images: np.ndarray, labels: 
     all_images = np.concatenate([fit_images, images[held_idx]])
     log(f"CAT: integer logits of {len(all_images)} images ({len(fit_idx)} fit + {len(views)} views + "
         f"{len(held_idx)} held out)")
-    ints = integer_tensors(model_bytes, all_images, [x_name, node.output])
+    ints = catrt_tensors(model_bytes, all_images, [x_name, node.output])
     q_all = dequantize(ints[node.output], z_scale, z_zp)
     f_all = np.asarray(fp_logits_of(all_images), np.float64)
     n_fit = len(fit_images)
@@ -168,7 +136,7 @@ def calibrate_cat(qg: QuantizedGraph, fp_logits_of, images: np.ndarray, labels: 
         cand = with_cat(base, params, q_fit, node.name)
         head = classifier_bytes(cand)
         out_scale, out_zp = output_qparams(head)
-        logits = dequantize(run_classifier(head, x_held), out_scale, out_zp)
+        logits = dequantize(run_on_tensor(head, x_held), out_scale, out_zp)
         top1, mse = _metrics(logits, y_held, f_held)
         rows.append({"clusters": params.clusters, "alpha": alpha, "pca": pca, "heldout_top1": top1,
                      "heldout_mse": mse})

@@ -27,8 +27,9 @@ def _bits_needed(distinct: int) -> int:
 
 def inspect_model(model_bytes: bytes, manifest: dict | None = None, images_int8: np.ndarray | None = None,
                   batch_size: int = 64) -> dict:
-    from catrt import Interpreter
     from catrt.reader import read_model
+
+    from catdeploy.integer.runner import catrt_interpreter
 
     model = read_model(model_bytes)
     planned = (manifest or {}).get("tensors", {})
@@ -75,7 +76,7 @@ def inspect_model(model_bytes: bytes, manifest: dict | None = None, images_int8:
 
     activation_violations = []
     if images_int8 is not None:
-        rt = Interpreter(model_bytes)
+        rt = catrt_interpreter(model_bytes)
         seen: dict[str, set] = {}
         for start in range(0, len(images_int8), batch_size):
             values = rt.run([images_int8[start:start + batch_size]], keep_all=True)

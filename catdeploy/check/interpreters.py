@@ -422,3 +422,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def tflite_engine(interpreter: str, resolver: str):
+    """The evaluator's Engine that runs `interpreter` itself with `resolver` (catdeploy.integer)."""
+    from catdeploy.integer.evaluate import Engine
+    from catdeploy.integer.inputs import prepare_inputs
+
+    def run(model_bytes: bytes, x, interpreter_name: str, resolver_name: str, batch_size: int):
+        return run_batches(model_bytes, prepare_inputs, x, interpreter_name, resolver_name, batch_size)
+
+    return Engine(interpreter, resolver, run_interpreter=run)
+
+
+def run_tflite(model_bytes: bytes, x_nchw: np.ndarray, interpreter: str = "tflite-runtime", resolver: str = "ref",
+               batch_size: int = 256) -> np.ndarray:
+    """The first output of `interpreter` with `resolver` on float NCHW images x (quantized as the
+    model's input tensor says), in batches of `batch_size`, in one worker process."""
+    from catdeploy.integer.inputs import prepare_inputs
+
+    return run_batches(model_bytes, prepare_inputs, x_nchw, interpreter, resolver, batch_size)[0]
+
+
+def interpreter_builder(interpreter: str):
+    """(build, version) of an installed interpreter ("tflite-runtime", "litert", "tensorflow"):
+    build(model_path, resolver, num_threads=1) returns its Interpreter for the .tflite file under
+    `resolver` ("ref", "builtin", "nodelegate", "auto"), not yet allocated. Call it in the process
+    that times or probes the interpreter (the wheels' TFLite builds clash in one process)."""
+    cls, enum, version = _load_interpreter_module(interpreter)
+
+    def build(model_path: str, resolver: str, num_threads: int = 1):
+        return cls(model_path=str(model_path), num_threads=num_threads,
+                   experimental_op_resolver_type=getattr(enum, _RESOLVER_ENUM[resolver]))
+
+    return build, version

@@ -131,7 +131,7 @@ def verify_models(cases: list[tuple[bytes, np.ndarray]], interpreters: list[str]
     With a catdeploy.check.interpreters.Launcher the interpreters run there (e.g. the aarch64 wheels
     under qemu) and catrt uses the profiles of the launcher's CPU architecture."""
     from catrt import CatrtError
-    from catrt import Interpreter as CatrtInterpreter
+    from catdeploy.integer.runner import catrt_interpreter
 
     from catdeploy.check.interpreters import RunRequest, activation_tensors, available_interpreters, run_requests
 
@@ -156,16 +156,16 @@ def verify_models(cases: list[tuple[bytes, np.ndarray]], interpreters: list[str]
                 if result.get("error"):
                     report.error = result["error"]
                     try:
-                        CatrtInterpreter(model_bytes, profile=profile_name)
+                        catrt_interpreter(model_bytes, profile_name)
                     except CatrtError:  # e.g. an op version that resolver does not register
                         report.refused_by_both = True
                 else:
                     key = (c, profile_name)
                     try:
                         if key not in catrt_runs:
-                            catrt_runs[key] = CatrtInterpreter(model_bytes, profile=profile_name).run(
+                            catrt_runs[key] = catrt_interpreter(model_bytes, profile_name).run(
                                 [inputs], keep_all=True)
-                        output_name = CatrtInterpreter(model_bytes, profile=profile_name).get_output_details()[0].name
+                        output_name = catrt_interpreter(model_bytes, profile_name).get_output_details()[0].name
                     except CatrtError as exc:   # e.g. an op whose arithmetic that profile does not model
                         report.error = f"catrt ({profile_name}): {exc}"
                     else:

@@ -10,6 +10,8 @@ Conventions for every command (add new ones with ``@command(...)``):
 """
 from __future__ import annotations
 
+import contextlib
+
 import functools
 import json
 import sys
@@ -119,3 +121,22 @@ def main() -> None:
     """Console-script entry point."""
     app(prog_name="catdeploy")
 
+
+@contextlib.contextmanager
+def reconstruction_progress(method: str):
+    """A rich progress bar on stderr (unit, iteration, loss) for reconstruction methods; None for rtn."""
+    if method == "rtn":
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("loss {task.fields[loss]:.4g}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(method, total=1, loss=float("nan"))
+
+        def update(step) -> None:
+            bar.update(task, description=f"{method} unit {step.unit_index + 1}/{step.units} {step.unit}",
+                       completed=step.iteration, total=step.iterations, loss=step.loss)
+        yield update

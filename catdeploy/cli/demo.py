@@ -5,10 +5,9 @@ from pathlib import Path
 
 import typer
 
-from catdeploy.cli.app import JsonOption, command, emit_json, log
+from catdeploy.cli.app import JsonOption, command, emit_json, log, reconstruction_progress
 from catdeploy.errors import CheckFailed, UserError
 
-from catdeploy.cli.quantize import reconstruction_progress
 
 
 @command("demo", examples=["catdeploy demo", "catdeploy demo --bits w4a4,w2a2 --eval-samples 10000 --json"])

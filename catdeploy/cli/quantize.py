@@ -2,8 +2,8 @@
 over catdeploy.pipeline."""
 from __future__ import annotations
 
-import contextlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
@@ -11,6 +11,7 @@ import typer
 
 from catdeploy.cli.app import (
     DataRootOption, GrayscaleOption, InputSizeOption, JsonOption, MeanOption, StdOption, command, emit_json, log,
+    reconstruction_progress,
 )
 from catdeploy.errors import UserError
 
@@ -28,44 +29,38 @@ def _parse_overrides(items: list[str] | None, option: str) -> dict[str, int]:
     return out
 
 
-def _calibrate_options(bits, method, samples, seed, strict, symmetric, observer, data_root,
-                       weight_bits, act_bits, cat=False, clusters="auto", alpha="auto", cat_views=0,
-                       affine_layers=False, preset="default", convention="default", device="cpu",
-                       iterations=None, input_size=None, mean=None, std=None, grayscale=None):
-    from catdeploy.cat.select import parse_alpha, parse_clusters
-    from catdeploy.data.preprocess import parse_input_size, user_normalization
-    from catdeploy.pipeline import CalibrateOptions
+@dataclass(frozen=True)
+class CalibrationRecords:
+    """The options records one calibrate / export command line builds, once."""
 
-    if samples < 1:
-        raise UserError(f"--samples {samples}: must be at least 1")
-    if input_size is not None:
-        parse_input_size(input_size)
-    norm = user_normalization(mean, std)
-    if norm is not None and grayscale and len(norm.mean) != 1:
-        raise UserError(f"--grayscale takes one --mean/--std value, got {len(norm.mean)}")
-    return CalibrateOptions(input_size=input_size, grayscale=grayscale,
-                            mean=None if norm is None else norm.mean, std=None if norm is None else norm.std,
-                            bits=bits, method=method, samples=samples, seed=seed, strict=strict,
-                            symmetric_weights=symmetric, observer=observer,
-                            data_root=None if data_root is None else str(data_root),
-                            weight_overrides=_parse_overrides(weight_bits, "--weight-bits"),
-                            act_overrides=_parse_overrides(act_bits, "--act-bits"),
-                            cat=cat, clusters=parse_clusters(clusters), alpha=parse_alpha(alpha),
-                            cat_views=_check_views(cat_views), affine_layers=affine_layers,
-                            preset=preset, convention=convention, device=device,
-                            iterations=_check_iterations(iterations))
+    calibration: "CalibrationOptions"
+    cat: "CatOptions"
+    inputs: "InputOptions"
 
 
-def _check_iterations(iterations: int | None) -> int | None:
-    if iterations is not None and iterations < 1:
-        raise UserError(f"--iters {iterations}: must be at least 1")
-    return iterations
+def calibration_records(*, bits: str, method: str, samples: int, seed: int, strict: bool, symmetric_weights: bool,
+                        observer: str, weight_bits: list[str] | None, act_bits: list[str] | None, cat: bool,
+                        clusters: str, alpha: str, cat_views: int, affine_layers: bool, preset: str,
+                        convention: str, device: str, iterations: int | None, input_size: str | None,
+                        mean: str | None, std: str | None, grayscale: bool | None,
+                        data_root: Path | None) -> CalibrationRecords:
+    """The calibration, CAT and input records of the command line's options (each checks itself)."""
+    from catdeploy.cat.options import CatOptions, parse_alpha, parse_clusters
+    from catdeploy.data.preprocess import user_normalization
+    from catdeploy.pipeline import InputOptions
+    from catdeploy.quant.options import CalibrationOptions
 
-
-def _check_views(views: int) -> int:
-    if views < 0:
-        raise UserError(f"--cat-views {views}: must be at least 0")
-    return views
+    calibration = CalibrationOptions(
+        bits=bits, method=method, samples=samples, seed=seed, strict=strict, convention=convention,
+        symmetric_weights=symmetric_weights, observer=observer,
+        weight_overrides=_parse_overrides(weight_bits, "--weight-bits"),
+        act_overrides=_parse_overrides(act_bits, "--act-bits"),
+        preset=preset, device=device, iterations=iterations)
+    inputs = InputOptions(input_size=input_size, grayscale=grayscale, normalization=user_normalization(mean, std),
+                          data_root=None if data_root is None else str(data_root))
+    cat_options = CatOptions(enabled=cat, clusters=parse_clusters(clusters), alpha=parse_alpha(alpha),
+                             views=cat_views, affine_layers=affine_layers, seed=seed)
+    return CalibrationRecords(calibration, cat_options, inputs)
 
 
 BitsOption = typer.Option("w4a4", "--bits", "-b", help="wXaY: weight and activation bits, each 2..8 "
@@ -145,12 +140,15 @@ def calibrate_command(
         from catdeploy.report.build import check_output_dir
 
         check_output_dir(report, force, "--report")
-    opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer, data_root,
-                              weight_bits, act_bits, cat, clusters, alpha, cat_views, affine_layers,
-                              preset, convention, device, iters, input_size, mean, std, grayscale)
+    records = calibration_records(
+        bits=bits, method=method, samples=samples, seed=seed, strict=strict, symmetric_weights=symmetric_weights,
+        observer=observer, weight_bits=weight_bits, act_bits=act_bits, cat=cat, clusters=clusters, alpha=alpha,
+        cat_views=cat_views, affine_layers=affine_layers, preset=preset, convention=convention, device=device,
+        iterations=iters, input_size=input_size, mean=mean, std=std, grayscale=grayscale, data_root=data_root)
     t0 = time.perf_counter()
     with reconstruction_progress(method) as progress:
-        qg = calibrate_model(model, weights, data, opts, log=log, progress=progress)
+        qg = calibrate_model(model, weights, data, records.calibration, records.cat, records.inputs,
+                             log=log, progress=progress)
     seconds = round(time.perf_counter() - t0, 2)
     save_quantized_graph(qg, output)
     result = {"output": str(output), "setting": qg.plan.setting, "method": qg.meta.get("method"),
@@ -211,6 +209,9 @@ def export_command(
                       method=method, cat=cat, affine_layers=affine_layers, report=report, input_size=input_size,
                       mean=mean, std=std, grayscale=grayscale, data_root=data_root, force=force, json_out=json_out)
         return
+    from catdeploy.lower.options import LoweringOptions
+
+    lowering = LoweringOptions(io=io, int4_weights=int4_weights, int2_weights=int2_weights)
     if from_qg:
         qg = load_quantized(Path(source))
         origin = {"quantized_graph": source}
@@ -224,14 +225,17 @@ def export_command(
         if data is None or (weights is None and not source.endswith(".pt2")):
             raise UserError(f"export {source}: a model name needs --weights and --data (or pass a .qg file)")
         weights = _required_weights(source, weights)
-        opts = _calibrate_options(bits, method, samples, seed, strict, symmetric_weights, observer,
-                                  data_root, weight_bits, act_bits, cat, clusters, alpha, cat_views, affine_layers,
-                                  preset, convention, device, iters, input_size, mean, std, grayscale)
+        records = calibration_records(
+            bits=bits, method=method, samples=samples, seed=seed, strict=strict,
+            symmetric_weights=symmetric_weights, observer=observer, weight_bits=weight_bits, act_bits=act_bits,
+            cat=cat, clusters=clusters, alpha=alpha, cat_views=cat_views, affine_layers=affine_layers,
+            preset=preset, convention=convention, device=device, iterations=iters, input_size=input_size,
+            mean=mean, std=std, grayscale=grayscale, data_root=data_root)
         with reconstruction_progress(method) as progress:
-            qg = calibrate_model(source, weights, data, opts, log=log, progress=progress)
+            qg = calibrate_model(source, weights, data, records.calibration, records.cat, records.inputs,
+                                 log=log, progress=progress)
         origin = {"model": source, "weights": weights, "data": data}
-    manifest = export_quantized(qg, output, io=io, force=force, source=origin, int4_weights=int4_weights,
-                                int2_weights=int2_weights, golden=golden)
+    manifest = export_quantized(qg, output, lowering=lowering, force=force, source=origin, golden=golden)
     result = {"output": str(output), "manifest": str(output) + ".json", "size_bytes": manifest["size_bytes"],
               "sha256": manifest["sha256"], "setting": manifest["setting"],
               "extra_clamp_ops": manifest["extra_clamp_ops"]}
@@ -249,7 +253,7 @@ def _export_float(source, from_qg, output, weights, data, *, io, int4_weights, i
                   report, input_size, mean, std, grayscale, data_root, force, json_out) -> None:
     """`export --bits fp32`: the float model as a float32 TFLite graph (no calibration)."""
     from catdeploy.data.preprocess import user_normalization
-    from catdeploy.pipeline import export_float
+    from catdeploy.pipeline import InputOptions, export_float
 
     if from_qg:
         raise UserError(f"export {source} --bits fp32: takes the float model (a model name with --weights, "
@@ -262,11 +266,10 @@ def _export_float(source, from_qg, output, weights, data, *, io, int4_weights, i
     if refused:
         raise UserError(f"--bits fp32 writes a float graph (float input and output, no calibration): "
                         f"{', '.join(refused)} do not apply")
-    norm = user_normalization(mean, std)
-    manifest = export_float(source, _required_weights(source, weights), output, data=data, input_size=input_size,
-                            grayscale=grayscale, mean=None if norm is None else norm.mean,
-                            std=None if norm is None else norm.std,
-                            data_root=None if data_root is None else str(data_root), force=force)
+    inputs = InputOptions(input_size=input_size, grayscale=grayscale, normalization=user_normalization(mean, std),
+                          data_root=None if data_root is None else str(data_root))
+    manifest = export_float(source, _required_weights(source, weights), output, data=data, inputs=inputs,
+                            force=force)
     result = {"output": str(output), "manifest": str(output) + ".json", "size_bytes": manifest["size_bytes"],
               "sha256": manifest["sha256"], "setting": "fp32", "extra_clamp_ops": 0}
     emit_json(result) if json_out else typer.echo(
@@ -310,26 +313,6 @@ def _write_report(output: Path, report: Path, report_data: str, data_root: Path 
     html = next(p for p in written if p.name == "report.html")
     log(f"report: {html} ({len(written)} files)")
     return {"report": str(html)}
-
-
-@contextlib.contextmanager
-def reconstruction_progress(method: str):
-    """A rich progress bar on stderr (unit, iteration, loss) for reconstruction methods; None for rtn."""
-    if method == "rtn":
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("loss {task.fields[loss]:.4g}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(method, total=1, loss=float("nan"))
-
-        def update(step) -> None:
-            bar.update(task, description=f"{method} unit {step.unit_index + 1}/{step.units} {step.unit}",
-                       completed=step.iteration, total=step.iterations, loss=step.loss)
-        yield update
 
 
 def _cat_summary(qg) -> dict | None:

@@ -90,9 +90,9 @@ def eval_command(
     from catdeploy.data.user_model import is_user_model
 
     if not is_user_model(model) and (model.endswith((".tflite", ".qg")) or Path(model).is_file()):
-        from catdeploy.cli.check import eval_quantized
+        from catdeploy.pipeline import evaluate_file
 
-        result = eval_quantized(Path(model), data, samples, engine, data_root, interpreter, resolver)
+        result = evaluate_file(Path(model), data, samples, engine, data_root, interpreter, resolver)
         if json_out:
             emit_json(result)
         else:

@@ -172,3 +172,25 @@ def _as_tensor(value: ArrayLike, device: torch.device) -> torch.Tensor:
 
 def _to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
+
+
+def float_values(graph: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every value of the float graph on batch x (NCHW float32)."""
+    with torch.no_grad():
+        _, values = run_graph(graph, x, keep="all")
+    return values
+
+
+def float_logits(graph: Graph, x: np.ndarray) -> np.ndarray:
+    """The float graph's output on batch x (NCHW float32)."""
+    with torch.no_grad():
+        return run_graph(graph, x)
+
+
+def float_logits_function(graph: Graph, batch_size: int = 128) -> Callable[[np.ndarray], np.ndarray]:
+    """images -> FP logits of the float graph, computed in batches of `batch_size`."""
+    def run(images: np.ndarray) -> np.ndarray:
+        return np.concatenate([float_logits(graph, np.ascontiguousarray(images[start:start + batch_size], np.float32))
+                               for start in range(0, len(images), batch_size)])
+
+    return run

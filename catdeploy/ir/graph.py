@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -91,11 +92,18 @@ class Graph:
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
 
-    def producer(self, value_name: str) -> Node | None:
+    @cached_property
+    def producers(self) -> Mapping[str, Node]:
+        """{value name: the node that writes it}, built once per graph (graph inputs are absent)."""
+        index: dict[str, Node] = {}
         for node in self.nodes:
-            if value_name in node.outputs:
-                return node
-        return None
+            for value_name in node.outputs:
+                index.setdefault(value_name, node)
+        return MappingProxyType(index)
+
+    def producer(self, value_name: str) -> Node | None:
+        """The node that writes `value_name`, or None for a graph input."""
+        return self.producers.get(value_name)
 
     def consumers(self, value_name: str) -> list[Node]:
         return [n for n in self.nodes if value_name in n.inputs]

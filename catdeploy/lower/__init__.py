@@ -7,6 +7,7 @@ from __future__ import annotations
 from catdeploy.errors import UserError
 from catdeploy.ir.graph import OpKind
 from catdeploy.ir.int_program import IntProgram, IntTensor
+from catdeploy.ir.queries import classifier_node
 from catdeploy.lower.builder import ProgramBuilder, nhwc_shape
 from catdeploy.lower.ops.add import lower_add
 from catdeploy.lower.ops.avg_pool2d import lower_avg_pool2d
@@ -26,6 +27,7 @@ from catdeploy.lower.ops.relu import lower_relu
 from catdeploy.lower.ops.sigmoid import lower_sigmoid
 from catdeploy.lower.ops.silu import lower_silu
 from catdeploy.lower.ops.slice import lower_slice
+from catdeploy.lower.options import DEFAULT_LOWERING, IO_MODES, LoweringOptions
 from catdeploy.lower.requant import requant_table
 from catdeploy.quant.quantized_graph import QuantizedGraph
 
@@ -50,22 +52,17 @@ REGISTRY = {
     OpKind.CHANNEL_SHUFFLE: lower_channel_shuffle,
     OpKind.SLICE: lower_slice,
 }
-IO_MODES = ("int8", "float")
 
 
-def lower(qg: QuantizedGraph, io: str = "int8", int4_weights: bool = False,
-          int2_weights: bool = False) -> IntProgram:
-    """Lower a QuantizedGraph to an IntProgram. io="float" adds QUANTIZE / DEQUANTIZE at the edges;
-    int4_weights packs weights of <= 4 bit whose codes fit [-8, 7] as TFLite INT4 (symmetric grids,
-    and 2-bit asymmetric ones); int2_weights packs 2-bit FULLY_CONNECTED weights whose codes fit
-    [-2, 1] as TFLite INT2 (FC v14; symmetric 2-bit grids), before int4_weights."""
-    if io not in IO_MODES:
-        raise UserError(f"--io {io!r} is not one of {', '.join(IO_MODES)}")
+def lower(qg: QuantizedGraph, options: LoweringOptions = DEFAULT_LOWERING) -> IntProgram:
+    """The IntProgram of a QuantizedGraph, laid out and packed as `options` says (LoweringOptions:
+    io mode, INT4 / INT2 weight packing)."""
+    io = options.io
     graph = qg.graph
     unsupported = sorted({f"{n.kind.value} at {n.name}" for n in graph.nodes if n.kind not in REGISTRY})
     if unsupported:
         raise UserError("cannot lower to TFLite: " + "; ".join(unsupported))
-    b = ProgramBuilder(qg, int4_weights=int4_weights, int2_weights=int2_weights)
+    b = ProgramBuilder(qg, options)
     inputs = []
     for v in graph.inputs:
         b.value_tensor(v)
@@ -101,20 +98,6 @@ def lower(qg: QuantizedGraph, io: str = "int8", int4_weights: bool = False,
     return program
 
 
-def classifier_node(graph):
-    """The LINEAR node (no fused activation) producing the graph's single output; CAT corrects it."""
-    from catdeploy.ir.graph import OpKind as Kind
-
-    if len(graph.outputs) != 1:
-        raise UserError(f"CAT needs a model with one output, this one has {len(graph.outputs)}")
-    producer = [n for n in graph.nodes if n.output == graph.outputs[0]]
-    if not producer or producer[0].kind != Kind.LINEAR or producer[0].attrs.get("activation", "none") != "none":
-        what = producer[0].kind.value if producer else "no node"
-        raise UserError(f"CAT needs the logits to come from a fully connected layer without activation "
-                        f"(the output is produced by {what})")
-    return producer[0]
-
-
 def lower_classifier(qg: QuantizedGraph) -> IntProgram:
     """Only the classifier of `qg` (and its CAT head when qg.cat is set): input = the classifier's int8
     input tensor. Same ops and constants as in the full program; used to score CAT candidates."""
@@ -126,4 +109,5 @@ def lower_classifier(qg: QuantizedGraph) -> IntProgram:
     return b.build([x], [b.output_tensors.get(node.output, node.output)], {})
 
 
-__all__ = ["lower", "lower_classifier", "classifier_node", "REGISTRY", "IO_MODES", "requant_table"]
+__all__ = ["lower", "lower_classifier", "classifier_node", "REGISTRY", "IO_MODES", "LoweringOptions",
+           "DEFAULT_LOWERING", "requant_table"]

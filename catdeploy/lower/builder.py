@@ -11,6 +11,7 @@ import numpy as np
 from catdeploy.errors import UserError
 from catdeploy.ir.graph import Graph, Node
 from catdeploy.ir.int_program import IntOp, IntProgram, IntTensor
+from catdeploy.lower.options import DEFAULT_LOWERING, LoweringOptions
 from catdeploy.quant.qparams import ActQParams, container_offset
 from catdeploy.quant.quantized_graph import QuantizedGraph
 
@@ -26,8 +27,7 @@ def nhwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
 @dataclass
 class ProgramBuilder:
     qg: QuantizedGraph
-    int4_weights: bool = False
-    int2_weights: bool = False
+    lowering: LoweringOptions = DEFAULT_LOWERING
     tensors: dict[str, IntTensor] = field(default_factory=dict)
     ops: list[IntOp] = field(default_factory=list)
     nonnegative: dict[str, bool] = field(default_factory=dict)  # value -> real values >= 0 guaranteed

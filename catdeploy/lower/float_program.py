@@ -61,7 +61,7 @@ class FloatBuilder:
 
     def nonnegative(self, value: str) -> bool:
         """Real values of `value` are >= 0 for every input (decided from the producers)."""
-        producer = next((n for n in self.graph.nodes if value in n.outputs), None)
+        producer = self.graph.producer(value)
         if producer is None:
             return False
         if producer.kind in _NONNEGATIVE_KINDS or producer.attrs.get("activation", "none") in ("relu", "relu6"):

@@ -32,7 +32,8 @@ from types import MappingProxyType
 from typing import Mapping
 
 from catdeploy.errors import UserError
-from catdeploy.ir.graph import Graph, OpKind
+from catdeploy.ir.graph import Graph, Node, OpKind
+from catdeploy.ir.queries import classifier_candidate
 from catdeploy.quant.observers import OBSERVERS
 from catdeploy.quant.qparams import BIT_SETTINGS
 
@@ -157,6 +158,19 @@ class _UnionFind:
             self.parent[rb] = ra
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """make_plan's options, checked: the widths, the convention and the override globs."""
+
+    weight_bits: int
+    act_bits: int
+    strict: bool
+    paper: bool
+    symmetric_weights: bool
+    weight_overrides: Mapping[str, int]
+    act_overrides: Mapping[str, int]
+
+
 def make_plan(
     graph: Graph,
     bits: str = "w4a4",
@@ -178,56 +192,98 @@ def make_plan(
     weight_overrides: {node-name glob: weight bits}; act_overrides: {node-name glob: bits that node
     reads its inputs at}. Later patterns win.
     """
+    settings = _checked_settings(bits, strict, symmetric_weights, observer, weight_overrides, act_overrides,
+                                 convention)
+    first_conv, last_linear = _first_conv(graph), classifier_candidate(graph)
+    landmarks = tuple(n.name for n in (first_conv, last_linear) if n is not None)
+    counts = _reader_counts(graph)
+    se_path = squeeze_excitation_values(graph, counts)
+    weights, weight_symmetric = _weight_bits(graph, settings, landmarks, se_path)
+    groups, copied_inputs = _qparam_groups(graph, counts)
+    fixed_grids = _fixed_grids(graph)
+    needs = _input_needs(graph, settings, counts, se_path)
+    values = _value_bits(graph, groups, needs, fixed_grids, settings.act_bits)
+    reader_requants, reader_inputs = _reader_copies(graph, values, needs)
+    concat_requants, concat_inputs, grid_of = _concat_copies(graph, groups, copied_inputs, values)
+    return QuantPlan(
+        setting=bits.lower(), weight_bits_default=settings.weight_bits, act_bits_default=settings.act_bits,
+        strict=settings.strict, symmetric_weights=symmetric_weights, observer=observer, weights=weights,
+        weight_symmetric=weight_symmetric, values=values, groups=groups,
+        requants={**reader_requants, **concat_requants}, node_inputs={**reader_inputs, **concat_inputs},
+        first_conv=first_conv.name if first_conv is not None else None,
+        last_linear=last_linear.name if last_linear is not None else None,
+        overrides={"weights": dict(settings.weight_overrides), "activations": dict(settings.act_overrides)},
+        grid_of=grid_of, fixed_grids=fixed_grids, se_path=tuple(sorted(se_path)),
+        convention="strict" if settings.strict else convention,
+    )
+
+
+def _checked_settings(bits: str, strict: bool, symmetric_weights: bool, observer: str,
+                      weight_overrides: Mapping[str, int] | None, act_overrides: Mapping[str, int] | None,
+                      convention: str) -> _Settings:
+    """make_plan's options as a _Settings record; a UserError for the first one out of range."""
     w_bits, a_bits = parse_bits(bits)
     if convention not in CONVENTIONS:
         raise UserError(f"--convention {convention!r} is not one of {', '.join(CONVENTIONS)}")
     if strict and convention == "paper":
         raise UserError("--strict and --convention paper exclude each other")
-    strict = strict or convention == "strict"
-    paper = convention == "paper"
     if observer not in OBSERVERS:
         raise UserError(f"observer {observer!r} is not one of {', '.join(OBSERVERS)}")
-    weight_overrides = {k: _check_bits(v, f"weight override {k}") for k, v in (weight_overrides or {}).items()}
-    act_overrides = {k: _check_bits(v, f"activation override {k}") for k, v in (act_overrides or {}).items()}
+    return _Settings(
+        weight_bits=w_bits, act_bits=a_bits, strict=strict or convention == "strict", paper=convention == "paper",
+        symmetric_weights=symmetric_weights,
+        weight_overrides={k: _check_bits(v, f"weight override {k}") for k, v in (weight_overrides or {}).items()},
+        act_overrides={k: _check_bits(v, f"activation override {k}") for k, v in (act_overrides or {}).items()},
+    )
 
-    weighted = [n for n in graph.nodes if n.kind in WEIGHTED_OPS]
-    convs = [n for n in weighted if n.kind in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D)]
-    linears = [n for n in weighted if n.kind == OpKind.LINEAR]
-    first_conv = convs[0].name if convs else None
-    # The classifier: the LINEAR producing a graph output, else the last LINEAR.
-    heads = [n for n in linears if any(o in graph.outputs for o in n.outputs)]
-    last_linear = (heads or linears or [None])[-1]
-    last_linear = last_linear.name if last_linear is not None else None
 
+def _first_conv(graph: Graph) -> Node | None:
+    """The first CONV2D / DEPTHWISE_CONV2D of the graph (the stem), or None."""
+    return next((n for n in graph.nodes if n.kind in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D)), None)
+
+
+def _reader_counts(graph: Graph) -> dict[str, int]:
+    """{value: how often it is read}, counting each node input and each graph output once."""
     counts: dict[str, int] = {}
     for n in graph.nodes:
         for v in n.inputs:
             counts[v] = counts.get(v, 0) + 1
     for v in graph.outputs:
         counts[v] = counts.get(v, 0) + 1
-    producer_of = {v: n for n in graph.nodes for v in n.outputs}
-    se_path = squeeze_excitation_values(graph, producer_of, counts)
+    return counts
 
+
+def _weight_bits(graph: Graph, settings: _Settings, landmarks: tuple[str, ...],
+                 se_path: set[str]) -> tuple[dict[str, int], dict[str, bool]]:
+    """({weighted node: weight bits}, {weighted node: symmetric grid}): 8 bit for the first conv,
+    the classifier (`landmarks`) and the squeeze-excitation convs unless strict; overrides win."""
     weights: dict[str, int] = {}
     weight_symmetric: dict[str, bool] = {}
-    for n in weighted:
-        b = w_bits
-        if not strict and (n.name in (first_conv, last_linear) or n.output in se_path):
+    for n in graph.nodes:
+        if n.kind not in WEIGHTED_OPS:
+            continue
+        b = settings.weight_bits
+        if not settings.strict and (n.name in landmarks or n.output in se_path):
             b = 8
-        override = _match(weight_overrides, n.name)
+        override = _match(settings.weight_overrides, n.name)
         if override is not None:
             b = override
         weights[n.name] = b
         # An asymmetric 8-bit grid (q - z up to 255) does not fit an int8 container.
-        weight_symmetric[n.name] = symmetric_weights or b == 8
+        weight_symmetric[n.name] = settings.symmetric_weights or b == 8
+    return weights, weight_symmetric
 
+
+def _qparam_groups(graph: Graph, counts: Mapping[str, int]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """({value: representative of its qparam group}, {CONCAT node: inputs that get a copy on its
+    grid}): grid-sharing ops join their inputs and outputs, a CONCAT the inputs written into its grid."""
     uf = _UnionFind(graph.values)
-    copied_inputs: dict[str, list[str]] = {}   # CONCAT node -> inputs that get a copy on its grid
+    copied_inputs: dict[str, list[str]] = {}
     for n in graph.nodes:
         if n.kind == OpKind.CONCAT:
             copied_inputs[n.name] = []
             for v in n.inputs:
-                if _writes_own_grid(graph, producer_of.get(v), v, counts):
+                if _writes_own_grid(graph, v, counts):
                     uf.union(n.output, v)
                 else:
                     copied_inputs[n.name].append(v)
@@ -236,88 +292,106 @@ def make_plan(
                 uf.union(n.inputs[0], v)
             for v in n.outputs:
                 uf.union(n.inputs[0], v)
-    fixed_grids = {n.output: FIXED_GRID_OPS[n.kind] for n in graph.nodes if n.kind in FIXED_GRID_OPS}
+    return {v: uf.find(v) for v in graph.values}, copied_inputs
 
-    def reader_need(node, value: str) -> int:
-        override = _match(act_overrides, node.name)
-        if override is not None:
-            return override
-        if value in graph.inputs:
-            return 8
-        if value in se_path and not strict:
-            return 8
-        if node.kind in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D):
-            return a_bits
-        if node.kind == OpKind.LINEAR:
-            return a_bits if strict else 8
-        if paper and node.kind == OpKind.ADD:
-            producer = producer_of.get(value)
-            pre_add = producer is not None and producer.kind in WEIGHTED_OPS and counts.get(value, 0) == 1
-            return 8 if pre_add else a_bits
-        # ADD, MUL and other multi-input arithmetic: "pre-add" tensors are 8 bit by default.
-        return a_bits if strict else 8
 
+def _fixed_grids(graph: Graph) -> dict[str, str]:
+    """{output of a bounded activation: its grid rule} (FIXED_GRID_OPS)."""
+    return {n.output: FIXED_GRID_OPS[n.kind] for n in graph.nodes if n.kind in FIXED_GRID_OPS}
+
+
+def _reader_need(graph: Graph, settings: _Settings, counts: Mapping[str, int], se_path: set[str],
+                 node: Node, value: str) -> int:
+    """The bits `node` reads `value` at (the convention's rules; an activation override wins)."""
+    override = _match(settings.act_overrides, node.name)
+    if override is not None:
+        return override
+    if value in graph.inputs:
+        return 8
+    if value in se_path and not settings.strict:
+        return 8
+    if node.kind in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D):
+        return settings.act_bits
+    if node.kind == OpKind.LINEAR:
+        return settings.act_bits if settings.strict else 8
+    if settings.paper and node.kind == OpKind.ADD:
+        producer = graph.producer(value)
+        pre_add = producer is not None and producer.kind in WEIGHTED_OPS and counts.get(value, 0) == 1
+        return 8 if pre_add else settings.act_bits
+    # ADD, MUL and other multi-input arithmetic: "pre-add" tensors are 8 bit by default.
+    return settings.act_bits if settings.strict else 8
+
+
+def _input_needs(graph: Graph, settings: _Settings, counts: Mapping[str, int],
+                 se_path: set[str]) -> dict[tuple[str, int], int]:
+    """{(node, input index): bits it reads that input at}, for every node that requantizes
+    (grid-sharing ops read their input's grid as it is)."""
+    return {(n.name, i): _reader_need(graph, settings, counts, se_path, n, v)
+            for n in graph.nodes if n.kind not in SHARED_GRID_OPS for i, v in enumerate(n.inputs)}
+
+
+def _value_bits(graph: Graph, groups: Mapping[str, str], needs: Mapping[tuple[str, int], int],
+                fixed_grids: Mapping[str, str], act_bits: int) -> dict[str, int]:
+    """{value: bits of its tensor}: the widest need in its qparam group; 8 for the network input,
+    the outputs and LOGISTIC outputs; the activation bits where nothing reads the group."""
     group_bits: dict[str, int] = {}
-    needs: list[tuple[str, int, str]] = []  # (node name, input index, need)
     for n in graph.nodes:
-        if n.kind in SHARED_GRID_OPS:
-            continue
         for i, v in enumerate(n.inputs):
-            need = reader_need(n, v)
-            needs.append((n.name, i, need))
-            g = uf.find(v)
-            group_bits[g] = max(group_bits.get(g, 0), need)
+            need = needs.get((n.name, i))
+            if need is not None:
+                group_bits[groups[v]] = max(group_bits.get(groups[v], 0), need)
     for v in graph.outputs:
-        g = uf.find(v)
+        g = groups[v]
         group_bits[g] = max(group_bits.get(g, 0), 8)
     for v in graph.inputs:
-        group_bits[uf.find(v)] = 8
+        group_bits[groups[v]] = 8
     for v, rule in fixed_grids.items():
         if rule == "logistic":  # TFLite LOGISTIC writes scale 1/256: 8 bit whatever reads it
-            group_bits[uf.find(v)] = 8
-    values = {}
-    for v in graph.values:
-        g = uf.find(v)
-        values[v] = group_bits.get(g, a_bits)
+            group_bits[groups[v]] = 8
+    return {v: group_bits.get(groups[v], act_bits) for v in graph.values}
 
+
+def _reader_copies(graph: Graph, values: Mapping[str, int], needs: Mapping[tuple[str, int], int],
+                   ) -> tuple[dict[str, tuple[str, int]], dict[str, tuple[str, ...]]]:
+    """({copy "v@aN": (v, N)}, {node: inputs with the copies substituted}): a reader that needs
+    fewer bits than its input's group reads a requantized copy."""
     requants: dict[str, tuple[str, int]] = {}
     node_inputs: dict[str, tuple[str, ...]] = {}
-    need_by_input = {(name, i): need for name, i, need in needs}
     for n in graph.nodes:
         inputs = list(n.inputs)
         for i, v in enumerate(n.inputs):
-            need = need_by_input.get((n.name, i))
+            need = needs.get((n.name, i))
             if need is not None and need < values[v]:
                 derived = f"{v}@a{need}"
                 requants[derived] = (v, need)
                 inputs[i] = derived
         node_inputs[n.name] = tuple(inputs)
+    return requants, node_inputs
+
+
+def _concat_copies(graph: Graph, groups: Mapping[str, str], copied_inputs: Mapping[str, list[str]],
+                   values: Mapping[str, int],
+                   ) -> tuple[dict[str, tuple[str, int]], dict[str, tuple[str, ...]], dict[str, str]]:
+    """({copy "v@concat": (v, bits)}, {CONCAT node: its inputs with the copies substituted},
+    {copy: the CONCAT output whose grid it takes}) for the inputs not written into the CONCAT's grid."""
+    requants: dict[str, tuple[str, int]] = {}
+    node_inputs: dict[str, tuple[str, ...]] = {}
     grid_of: dict[str, str] = {}
     for n in graph.nodes:
         if n.kind != OpKind.CONCAT:
             continue
         inputs = list(n.inputs)
         for i, v in enumerate(n.inputs):
-            if v in copied_inputs[n.name] and uf.find(v) != uf.find(n.output):
+            if v in copied_inputs[n.name] and groups[v] != groups[n.output]:
                 derived = f"{v}@{n.name}"
                 requants[derived] = (v, values[n.output])
                 grid_of[derived] = n.output
                 inputs[i] = derived
         node_inputs[n.name] = tuple(inputs)
-
-    return QuantPlan(
-        setting=bits.lower(), weight_bits_default=w_bits, act_bits_default=a_bits, strict=strict,
-        symmetric_weights=symmetric_weights, observer=observer, weights=weights,
-        weight_symmetric=weight_symmetric, values=values,
-        groups={v: uf.find(v) for v in graph.values}, requants=requants, node_inputs=node_inputs,
-        first_conv=first_conv, last_linear=last_linear,
-        overrides={"weights": dict(weight_overrides), "activations": dict(act_overrides)},
-        grid_of=grid_of, fixed_grids=fixed_grids, se_path=tuple(sorted(se_path)),
-        convention="strict" if strict else convention,
-    )
+    return requants, node_inputs, grid_of
 
 
-def squeeze_excitation_values(graph: Graph, producer_of, counts) -> set[str]:
+def squeeze_excitation_values(graph: Graph, counts: Mapping[str, int]) -> set[str]:
     """Values of squeeze-excitation scale paths: from each SIGMOID / HARDSIGMOID output that a MUL
     reads, backwards through values with a 1x1 spatial map (or rank 2) read by one node only: the
     gate, the 1x1 convs and their activations, the global pool's output. Stops at the feature map
@@ -327,7 +401,7 @@ def squeeze_excitation_values(graph: Graph, producer_of, counts) -> set[str]:
         if mul.kind != OpKind.MUL:
             continue
         for gate in mul.inputs:
-            gate_producer = producer_of.get(gate)
+            gate_producer = graph.producer(gate)
             if gate_producer is None or gate_producer.kind not in GATE_OPS:
                 continue
             pending = [gate]
@@ -336,7 +410,7 @@ def squeeze_excitation_values(graph: Graph, producer_of, counts) -> set[str]:
                 if v in found:
                     continue
                 found.add(v)
-                producer = producer_of.get(v)
+                producer = graph.producer(v)
                 if producer is None:
                     continue
                 for w in producer.inputs:
@@ -347,10 +421,11 @@ def squeeze_excitation_values(graph: Graph, producer_of, counts) -> set[str]:
     return found
 
 
-def _writes_own_grid(graph: Graph, producer, value: str, counts) -> bool:
+def _writes_own_grid(graph: Graph, value: str, counts: Mapping[str, int]) -> bool:
     """True when `value` can be written straight into a concatenation's grid: its producer
     requantizes into any grid it is given (not a grid-sharing or fixed-grid op), and nothing else
     reads it."""
+    producer = graph.producer(value)
     return (producer is not None and producer.kind not in SHARED_GRID_OPS
             and producer.kind not in FIXED_GRID_OPS and counts.get(value, 0) == 1
             and value not in graph.outputs)

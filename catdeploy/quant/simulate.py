@@ -1,9 +1,7 @@
-"""The quantized-model simulator: integer-exact in eval mode, differentiable in training mode.
+"""The quantized-model simulator's training mode: differentiable, for reconstruction.
 
-Eval mode (`integer_logits`, `QuantSimulator.eval_logits`): the QuantizedGraph is lowered to its
-IntProgram and run by catrt's integer kernels under a named catrt profile, so simulated logits are
-the deployed logits bit for bit (the arithmetic has one source of truth: catrt.fixed_point and the
-kernels behind catrt's ops; nothing is re-implemented here).
+(Its eval mode, integer-exact, is catdeploy/integer/simulator.py: the lowered program run by catrt,
+so simulated logits are the deployed logits bit for bit.)
 
 Training mode (`QuantSimulator.run_nodes`): the same graph, the same quantization points (every
 value on its planned grid, every requantized copy on its own grid, int32 biases on s_in * s_w) as
@@ -34,29 +32,6 @@ from catdeploy.quant.quantized_graph import QuantizedGraph, bias_codes_for
 
 
 AVERAGE_POOL_OPS = (OpKind.AVG_POOL2D, OpKind.GLOBAL_AVG_POOL)  # lowered to AVERAGE_POOL_2D
-
-
-# ----------------------------------------------------------------------------------------------
-# integer-exact eval mode
-def integer_outputs(qg: QuantizedGraph, x: np.ndarray, profile: str | None = None,
-                    batch_size: int = 256) -> np.ndarray:
-    """Raw int8 logits of the lowered program (with its CAT head, if any) run by catrt under
-    `profile` (catrt's default: the reference kernels)."""
-    from catdeploy import api
-
-    model = api.export_tflite(api.lower(qg))
-    return api.run_catrt(model, x, batch_size=batch_size, profile=profile)
-
-
-def integer_logits(qg: QuantizedGraph, x: np.ndarray, profile: str | None = None,
-                   batch_size: int = 256) -> np.ndarray:
-    """Dequantized integer_outputs."""
-    from catdeploy import api
-
-    program = api.lower(qg)
-    out = program.tensors[program.outputs[0]]
-    q = api.run_catrt(api.export_tflite(program), x, batch_size=batch_size, profile=profile)
-    return ((q.astype(np.float32) - np.float32(out.zero_point[0])) * np.float32(out.scale[0])).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -204,6 +179,15 @@ def grid_key(qg: QuantizedGraph, value: str) -> str:
     return plan.groups[value]
 
 
+def qdrop_keep_float(x: torch.Tensor, drop_prob: float,
+                     generator: torch.Generator | None) -> torch.Tensor | None:
+    """Where QDrop keeps x's float value instead of its quantized one: a boolean mask drawn from
+    `generator`, True with probability `drop_prob`; None (no draw) when drop_prob is 0."""
+    if drop_prob <= 0:
+        return None
+    return torch.rand(x.shape, generator=generator, device=x.device) < drop_prob
+
+
 class QuantSimulator:
     """Trainable view of a QuantizedGraph (see the module docstring).
 
@@ -233,8 +217,6 @@ class QuantSimulator:
         self._passes: dict[str, torch.Tensor] = {}
         self._params: dict[str, dict] = {}     # parameters of the nodes without weights, as tensors
         self.soft_weights: dict[str, torch.Tensor] = {}   # prepare_soft_weights, one step
-        self.drop_prob = 0.0
-        self.generator: torch.Generator | None = None
 
     # -- weights -------------------------------------------------------------------------------
     def _wshape(self, name: str) -> tuple[int, ...]:
@@ -324,10 +306,12 @@ class QuantSimulator:
         return self.act_scales[grid_key(self.qg, value)]
 
     def quantize(self, value: str, x: torch.Tensor, source_step: torch.Tensor | None = None,
-                 pool_counts=None) -> torch.Tensor:
+                 pool_counts=None, *, drop_prob: float = 0.0,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
         """x on the grid of `value`, rounded as the integer kernel that produces it rounds: with
         `source_step` (real value of one step of the accumulator or source code x is made of) as
-        MultiplyByQuantizedMultiplier, with `pool_counts` as AveragePool, else to nearest."""
+        MultiplyByQuantizedMultiplier, with `pool_counts` as AveragePool, else to nearest; with
+        `drop_prob` > 0 (QDrop), each element stays float with that probability (`generator`)."""
         key = grid_key(self.qg, value)
         qp = self.act[key]
         scale = self.act_scales[key]
@@ -339,23 +323,27 @@ class QuantSimulator:
             else:
                 stored_zero_point = qp.zero_point + container_offset(qp.bits)
                 code = average_pool_ste(x / scale, pool_counts, stored_zero_point)
-        keep_float = None
-        if self.drop_prob > 0:  # QDrop: keep the float value with probability drop_prob
-            keep_float = torch.rand(x.shape, generator=self.generator, device=x.device) < self.drop_prob
+        keep_float = qdrop_keep_float(x, drop_prob, generator)
         if not (torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad)):
             y = (torch.clamp(code + qp.zero_point, 0, (1 << qp.bits) - 1) - qp.zero_point) * scale
             return y if keep_float is None else torch.where(keep_float, x, y)
         return _GridValue.apply(x, scale, code, qp.zero_point, (1 << qp.bits) - 1, keep_float)
 
-    def read(self, env: dict, value: str) -> torch.Tensor:
-        """A node input: a value of env, or a requantized copy made from its source."""
+    def read(self, env: dict, value: str, *, drop_prob: float = 0.0,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """A node input: a value of env, or a requantized copy made from its source (QDrop as in
+        `quantize`)."""
         if value in self.plan.requants:
             source = self.plan.requants[value][0]
-            return self.quantize(value, env[source], self.scale_of(source))
+            return self.quantize(value, env[source], self.scale_of(source), drop_prob=drop_prob, generator=generator)
         return env[value]
 
-    def run_node(self, node: Node, env: dict) -> torch.Tensor:
-        args = [self.read(env, v) for v in self.plan.node_inputs[node.name]]
+    def run_node(self, node: Node, env: dict, *, drop_prob: float = 0.0,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """The quantized output of `node` on the values of `env` (also stored there); with
+        `drop_prob` > 0, QDrop on every quantization point it passes (draws from `generator`)."""
+        args = [self.read(env, v, drop_prob=drop_prob, generator=generator)
+                for v in self.plan.node_inputs[node.name]]
         step = None
         if node.kind in WEIGHTED_OPS:
             params = {"weight": self.weight(node.name), "bias": self.bias(node.name)}
@@ -369,13 +357,15 @@ class QuantSimulator:
         if step is not None:
             step = step.reshape((1, -1) + (1,) * (y.ndim - 2))
         counts = pool_cell_counts(node, args[0]) if node.kind in AVERAGE_POOL_OPS else None
-        y = self.quantize(node.output, y, step, counts)
+        y = self.quantize(node.output, y, step, counts, drop_prob=drop_prob, generator=generator)
         env[node.output] = y
         return y
 
-    def run_nodes(self, names, env: dict) -> dict:
+    def run_nodes(self, names, env: dict, *, drop_prob: float = 0.0,
+                  generator: torch.Generator | None = None) -> dict:
+        """`env` with the outputs of the nodes `names` added, run in order (QDrop as in `run_node`)."""
         for name in names:
-            self.run_node(self.nodes[name], env)
+            self.run_node(self.nodes[name], env, drop_prob=drop_prob, generator=generator)
         return env
 
     def input_values(self, x: torch.Tensor) -> dict:
@@ -422,7 +412,7 @@ def simulate_batches(qg: QuantizedGraph, x: np.ndarray, batch_size: int = 256) -
             sim.logits(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size], np.float32))).numpy()
             for i in range(0, len(x), batch_size)])
     if qg.cat is not None:
-        from catdeploy.cat.fit import CatParams
+        from catdeploy.quant.cat_params import CatParams
 
         logits = CatParams.from_archive(qg.cat, qg.cat).apply(logits).astype(np.float32)
     return logits

@@ -10,8 +10,10 @@ import numpy as np
 
 from catdeploy.errors import UserError
 from catdeploy.report.discover import RunModel
-from catdeploy.report.metrics import (dequantize, level_limit, nchw_to_nhwc, power_sums, sqnr_db,
-                                      top1_percent)
+from catdeploy.integer import (catrt_batches, catrt_interpreter, dequantize, eval_profile,
+                               integer_logits_with_and_without_cat, prepare_inputs)
+from catdeploy.ir.execute import float_values as float_graph_values
+from catdeploy.report.metrics import level_limit, nchw_to_nhwc, power_sums, sqnr_db, top1_percent
 
 REPORT_FORMAT = "catdeploy.report"
 
@@ -31,17 +33,15 @@ class ReportOptions:
 
 def reference_profile() -> str:
     """The catrt profile `catdeploy eval --engine catrt` uses by default (tflite-runtime, ref)."""
-    from catrt.profiles import profile_for
-
-    return profile_for("tflite-runtime", "ref").name
+    return eval_profile("tflite-runtime", "ref")
 
 
 def check_single_input(model: RunModel) -> None:
     """The report feeds one image batch: a model with another signature is a bad input file."""
-    from catrt import CatrtError, Interpreter
+    from catrt import CatrtError
 
     try:
-        rt = Interpreter(model.model_bytes)
+        rt = catrt_interpreter(model.model_bytes)
     except CatrtError as exc:
         raise UserError(f"{model.path}: {exc}") from None
     if len(rt.get_input_details()) != 1 or not rt.get_output_details():
@@ -91,11 +91,7 @@ def float_partner(tensor: str, output_tensor: str, graph) -> str | None:
 def integer_pass(model: RunModel, x: np.ndarray, batch_size: int) -> dict:
     """One catrt run over x keeping every tensor: output logits, distinct codes per int8 tensor,
     and (for a .qg) SQNR sums against the float graph and the FP logits."""
-    from catrt import Interpreter
-
-    from catdeploy import api
-
-    rt = Interpreter(model.model_bytes, profile=reference_profile())
+    rt = catrt_interpreter(model.model_bytes, reference_profile())
     output_tensor = rt.get_output_details()[0].name
     tensors = activation_tensors(model.model_bytes)
     graph = model.qg.graph if model.qg is not None else None
@@ -103,14 +99,13 @@ def integer_pass(model: RunModel, x: np.ndarray, batch_size: int) -> dict:
     seen = {t["name"]: np.zeros(256, bool) for t in tensors}
     sums = {name: [0.0, 0.0] for name, partner in partners.items() if partner is not None}
     logits, fp_logits = [], []
-    for xb in api.iterate_batches(x, batch_size):
-        values = rt.run([api.prepare_inputs(model.model_bytes, xb)], keep_all=True)
+    for xb, values in catrt_batches(model.model_bytes, x, batch_size, keep_all=True, interpreter=rt):
         logits.append(np.asarray(values[output_tensor]))
         for t in tensors:
             seen[t["name"]][np.unique(values[t["name"]]).astype(np.int64) + 128] = True
         if graph is None:
             continue
-        float_values = api.float_values(graph, xb)
+        float_values = float_graph_values(graph, xb)
         fp_logits.append(np.asarray(float_values[graph.outputs[0]]))
         for t in tensors:
             if t["name"] not in sums:
@@ -150,8 +145,6 @@ def level_rows(passed: dict, bits: dict[str, int | None]) -> list[dict]:
 def cat_info(model: RunModel, inspected: dict, x: np.ndarray, y: np.ndarray) -> dict | None:
     """CAT of the model: selection on held-out calibration images, cluster sizes, and (for a .qg)
     integer top-1 without / with the head on the evaluation images."""
-    from catdeploy import api
-
     meta = model.qg.meta if model.qg is not None else (model.manifest or {}).get("calibration") or {}
     selection = meta.get("cat_selection") if isinstance(meta, Mapping) else None
     head = inspected.get("cat_head")
@@ -170,7 +163,7 @@ def cat_info(model: RunModel, inspected: dict, x: np.ndarray, y: np.ndarray) -> 
         "int_top1_without_cat": None, "int_top1_with_cat": None, "eval_gain": None,
     }
     if model.qg is not None and model.qg.cat is not None:
-        split = api.integer_logits_with_and_without_cat(model.qg, x)
+        split = integer_logits_with_and_without_cat(model.qg, x)
         out["int_top1_without_cat"] = top1_percent(split["without_cat"], y)
         out["int_top1_with_cat"] = top1_percent(split["with_cat"], y)
         out["eval_gain"] = out["int_top1_with_cat"] - out["int_top1_without_cat"]
@@ -210,7 +203,6 @@ def collect_model(model: RunModel, images: ImageCache, opts: ReportOptions) -> d
 def verify_all(models: list[RunModel], images: ImageCache, opts: ReportOptions) -> tuple[list[str], list[list[dict]]]:
     """(interpreters used, per model the verify runs as dicts): catrt against every installed
     interpreter x resolver on the first verify_samples images, every tensor compared."""
-    from catdeploy import api
     from catdeploy.check.interpreters import available_interpreters
     from catdeploy.check.verify import verify_models
 
@@ -220,7 +212,7 @@ def verify_all(models: list[RunModel], images: ImageCache, opts: ReportOptions) 
     cases = []
     for m in models:
         x, _ = images.images_for(m)
-        cases.append((m.model_bytes, api.prepare_inputs(m.model_bytes, x[:opts.verify_samples])))
+        cases.append((m.model_bytes, prepare_inputs(m.model_bytes, x[:opts.verify_samples])))
     reports = verify_models(cases, interpreters, list(opts.resolvers))
     keys = ("interpreter", "version", "resolver", "profile", "tensors_compared", "elements_compared",
             "mismatched_elements", "max_abs_diff", "bit_exact", "error")

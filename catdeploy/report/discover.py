@@ -55,7 +55,8 @@ def covered_by(manifest: dict | None, model_bytes: bytes, qg, qg_bytes: bytes) -
 
 def discover(run_dir: Path) -> list[RunModel]:
     """The run's models in file-name order: every .qg, then every .tflite not covered by one."""
-    from catdeploy import api
+    from catdeploy.export.manifest import tflite_manifest
+    from catdeploy.integer import lowered
     from catdeploy.pipeline import load_model_bytes, load_quantized
 
     run_dir = Path(run_dir)
@@ -68,9 +69,8 @@ def discover(run_dir: Path) -> list[RunModel]:
     models = []
     for path in qg_paths:
         qg = load_quantized(path)
-        program = api.lower(qg)
-        model_bytes = api.export_tflite(program)
-        manifest = api.manifest(qg, program, model_bytes, {"qg": path.name})
+        program, model_bytes = lowered(qg)
+        manifest = tflite_manifest(qg, program, model_bytes, {"qg": path.name})
         models.append(RunModel(path, model_bytes, qg, manifest))
     for path in tflite_paths:
         model_bytes = load_model_bytes(path)

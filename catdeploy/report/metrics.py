@@ -5,16 +5,13 @@ import math
 
 import numpy as np
 
+from catdeploy.integer.metrics import top_k
+
 
 def nchw_to_nhwc(values_nchw: np.ndarray) -> np.ndarray:
     """A float graph value in the integer program's layout: 4-D NCHW -> NHWC, others unchanged."""
     values_nchw = np.asarray(values_nchw)
     return np.transpose(values_nchw, (0, 2, 3, 1)) if values_nchw.ndim == 4 else values_nchw
-
-
-def dequantize(values_q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """(q - zero_point) * scale in float64, the scale rounded to float32 as stored in the file."""
-    return (np.asarray(values_q, np.float64) - zero_point) * np.float64(np.float32(scale))
 
 
 def power_sums(reference_f: np.ndarray, approx_f: np.ndarray) -> tuple[float, float]:
@@ -38,6 +35,4 @@ def level_limit(bits: int | None) -> int | None:
 
 def top1_percent(logits: np.ndarray, labels: np.ndarray) -> float:
     """Top-1 accuracy in percent (ties to the lower class index, like TFLite ARG_MAX)."""
-    from catdeploy.api import top_k
-
     return top_k(np.asarray(logits), np.asarray(labels), 1) * 100

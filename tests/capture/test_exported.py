@@ -11,10 +11,10 @@ import pytest
 import torch
 import torchvision
 
-from catdeploy import api
 from catdeploy.capture import capture
 from catdeploy.capture.exported import _tensors_only, load_exported_model
 from catdeploy.errors import UserError
+from catdeploy.ir.execute import float_logits
 
 
 def _node_signature(graph):
@@ -34,7 +34,7 @@ def test_program_gives_the_graph_of_the_module(tmp_path, factory, batch):
     from_module = capture(model, (1, 3, 32, 32))
     assert [n.kind for n in from_program.nodes] == [n.kind for n in from_module.nodes]
     x = np.random.default_rng(0).standard_normal((3, 3, 32, 32)).astype(np.float32)
-    np.testing.assert_array_equal(api.float_logits(from_program, x), api.float_logits(from_module, x))
+    np.testing.assert_array_equal(float_logits(from_program, x), float_logits(from_module, x))
     # parameters are named by the program's module paths, as fx names them on the module
     assert [n.name for n in from_program.nodes if n.kind.name.startswith("CONV")][:3] == \
         [n.name for n in from_module.nodes if n.kind.name.startswith("CONV")][:3]
@@ -49,7 +49,7 @@ def test_dynamic_batch_program(tmp_path):
     x = np.random.default_rng(1).standard_normal((2, 3, 40, 40)).astype(np.float32)
     with torch.no_grad():
         reference = model(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(api.float_logits(graph, x), reference, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(float_logits(graph, x), reference, rtol=1e-4, atol=1e-4)
 
 
 USER_CODE = textwrap.dedent('''
@@ -123,4 +123,4 @@ def test_decomposed_program(tmp_path):
     torch.export.save(program, tmp_path / "dec.pt2")
     graph = capture(load_exported_model(tmp_path / "dec.pt2"), (1, 3, 32, 32))
     x = np.random.default_rng(2).standard_normal((2, 3, 32, 32)).astype(np.float32)
-    np.testing.assert_array_equal(api.float_logits(graph, x), api.float_logits(capture(model, (1, 3, 32, 32)), x))
+    np.testing.assert_array_equal(float_logits(graph, x), float_logits(capture(model, (1, 3, 32, 32)), x))

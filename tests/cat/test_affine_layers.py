@@ -6,9 +6,11 @@ from catrt import Interpreter
 
 from catdeploy import api
 from catdeploy.cat.affine_layers import A_CAP, calibrate_affine_layers, corrected_layer, fit_channel_affine
-from catdeploy.cat.integer import program_bytes
+from catdeploy.integer import program_bytes
 from catdeploy.check.interpreters import available_interpreters
 from catdeploy.check.verify import verify_models
+from catdeploy.integer import prepare_inputs
+from catdeploy.ir.execute import float_logits_function
 from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
 
 
@@ -42,7 +44,7 @@ def test_corrected_layer_computes_a_times_y_plus_b():
     for variant in (qg, fixed):
         model = program_bytes(variant)
         rt = Interpreter(model)
-        values = rt.initial_values(api.prepare_inputs(model, x))
+        values = rt.initial_values(prepare_inputs(model, x))
         for i in range(rt.num_ops):
             if rt.op_tensors(i)[1][0] in ("block.conv2", "block.conv2/unclipped"):
                 acc = rt.accumulators(i, values)
@@ -64,11 +66,11 @@ def test_selected_affine_layers_never_lower_held_out_top1_and_stay_bit_exact(gra
     rng = np.random.default_rng(1)
     x = (rng.normal(size=(160, 3, 8, 8)) * 1.5).astype(np.float32)
     qg = api.calibrate(g, api.plan(g, "w2a2"), x)
-    out = calibrate_affine_layers(qg, api.fp_logits_function(g), x, None, seed=0)
+    out = calibrate_affine_layers(qg, float_logits_function(g), x, None, seed=0)
     info = out.meta["affine_layers"]
     assert info["heldout_top1"] >= info["heldout_top1_none"]
     assert [r["strength"] for r in info["candidates"]] == [0.0, 0.5, 1.0]
     assert len(api.lower(out).ops) == len(api.lower(qg).ops)
     model = program_bytes(out)
-    runs = verify_models([(model, api.prepare_inputs(model, x[:32]))], available_interpreters(), ["ref"])[0]
+    runs = verify_models([(model, prepare_inputs(model, x[:32]))], available_interpreters(), ["ref"])[0]
     assert all(r.bit_exact for r in runs), [r.to_dict() for r in runs]

@@ -9,10 +9,13 @@ from catrt.reader import read_model
 
 from catdeploy import api
 from catdeploy.cat.fit import CatParams, fit_cat
-from catdeploy.cat.integer import classifier_bytes, dequantize, integer_tensors, output_qparams, program_bytes
+from catdeploy.integer import catrt_tensors as integer_tensors
+from catdeploy.integer import classifier_bytes, dequantize, output_qparams, program_bytes
 from catdeploy.cat.select import with_cat
 from catdeploy.check.interpreters import available_interpreters
 from catdeploy.check.verify import verify_models
+from catdeploy.integer import prepare_inputs
+from catdeploy.ir.execute import float_logits_function
 from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
 
 
@@ -32,7 +35,7 @@ def heads():
         model = program_bytes(qg)
         out_name = qg.graph.outputs[0]
         q = dequantize(integer_tensors(model, x, [out_name])[out_name], *output_qparams(model))
-        f = api.fp_logits_function(qg.graph)(x)
+        f = float_logits_function(qg.graph)(x)
         for k in (4, 1):
             params = fit_cat(q, f, clusters=k, alpha=0.6, pca=2 if k > 1 else None, seed=0)
             out.append((f"{fn.__name__}-K{k}", with_cat(qg, params, q, "fc"), x, q))
@@ -104,7 +107,7 @@ def test_every_tensor_of_the_head_is_bit_exact_in_every_interpreter(heads):
     cases = []
     for _, qg, x, _ in heads:
         model = api.export_tflite(api.lower(qg))
-        cases.append((model, api.prepare_inputs(model, x[:48])))
+        cases.append((model, prepare_inputs(model, x[:48])))
     failures = []
     for (name, *_), runs in zip(heads, verify_models(cases, interps, ["ref"])):
         for r in runs:
@@ -123,7 +126,7 @@ def test_head_is_bit_exact_under_the_optimized_and_xnnpack_resolvers(heads):
     for name, qg, x, _ in heads:
         if qg.cat["clusters"] > 1:
             model = api.export_tflite(api.lower(qg))
-            cases.append((name, model, api.prepare_inputs(model, x[:48])))
+            cases.append((name, model, prepare_inputs(model, x[:48])))
     failures = []
     for (name, *_), runs in zip(cases, verify_models([c[1:] for c in cases], available_interpreters(),
                                                      ["builtin", "auto", "nodelegate"])):
@@ -181,15 +184,16 @@ def test_integer_assignment_agrees_on_a_real_calibration_batch():
     16-bit integer assignment equals the float nearest centroid on >= 99 % of them."""
     from catdeploy.assets import DEFAULT_MODEL_PATH
     from catdeploy.lower import classifier_node
-    from catdeploy.pipeline import CalibrateOptions, calibrate_model
+    from catdeploy.pipeline import calibrate_model, calibration_data
+    from catdeploy.quant.options import CalibrationOptions
 
     base = calibrate_model("mnasnet0_5", str(DEFAULT_MODEL_PATH), "fashion-mnist",
-                           CalibrateOptions(bits="w2a4", samples=256))
-    images, _ = api.calibration_data("fashion-mnist", 256, 0)
+                           CalibrationOptions(bits="w2a4", samples=256))
+    images, _ = calibration_data("fashion-mnist", 256, 0)
     node = classifier_node(base.graph).name
     model = program_bytes(base)
     q = dequantize(integer_tensors(model, images, [node])[node], *output_qparams(model))
-    params = fit_cat(q, api.fp_logits_function(base.graph)(images), clusters=16, alpha=1.0, seed=0)
+    params = fit_cat(q, float_logits_function(base.graph)(images), clusters=16, alpha=1.0, seed=0)
     assert params.clusters == 16
     k_int = integer_tensors(program_bytes(with_cat(base, params, q, node)), images,
                             [f"{node}/cat_cluster"])[f"{node}/cat_cluster"]
@@ -208,7 +212,7 @@ def test_non_positive_scales_are_floored_and_still_bit_exact():
         if t.name.startswith("fc/cat_head") and t.name.endswith("/weight"):
             assert min(t.scale) > 0
     model = api.export_tflite(program)
-    runs = verify_models([(model, api.prepare_inputs(model, x[:16]))], available_interpreters(), ["ref"])[0]
+    runs = verify_models([(model, prepare_inputs(model, x[:16]))], available_interpreters(), ["ref"])[0]
     assert all(r.bit_exact for r in runs), [r.to_dict() for r in runs]
 
 

@@ -16,9 +16,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import catdeploy
-from catdeploy import api as catdeploy_api
 from catdeploy.cli import app
 from catdeploy.check.interpreters import available_interpreters
+from catdeploy.integer import run_catrt, top_k
+from catdeploy.check.interpreters import run_tflite
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -178,8 +179,8 @@ def test_cli_calibrate_export_verify_eval(user_run, tmp_path):
     # The Python API on the same images (preprocessed by the user) gives the same integer model.
     api_qm = catdeploy.quantize(user_run["net"], user_run["x_train"], bits="w4a4")
     api_eval = api_qm.evaluate(user_run["x_test"], user_run["y_test"])
-    tflite_logits = catdeploy_api.run_tflite(api_qm.tflite_bytes(), user_run["x_test"])  # a real interpreter
-    assert api_eval["top1"] == catdeploy_api.top_k(tflite_logits, user_run["y_test"], 1) * 100
+    tflite_logits = run_tflite(api_qm.tflite_bytes(), user_run["x_test"])  # a real interpreter
+    assert api_eval["top1"] == top_k(tflite_logits, user_run["y_test"], 1) * 100
     assert abs(api_eval["top1"] - ev["top1"]) <= 100 / 90 * 2  # same images; calibration drew 120 of 180
 
 
@@ -225,13 +226,13 @@ def test_torch_export_program_through_the_cli(user_run, tmp_path):
     verify = _cli("verify", tmp_path / "pt2.tflite", "--data", f"imagefolder:{d / 'test'}", "--samples", 32)
     assert verify["bit_exact"] and all(r["mismatched_elements"] == 0 for r in verify["runs"])
     x = user_run["x_test"]
-    np.testing.assert_array_equal(catdeploy_api.run_catrt((tmp_path / "pt2.tflite").read_bytes(), x),
-                                  catdeploy_api.run_catrt((tmp_path / "py.tflite").read_bytes(), x))
+    np.testing.assert_array_equal(run_catrt((tmp_path / "pt2.tflite").read_bytes(), x),
+                                  run_catrt((tmp_path / "py.tflite").read_bytes(), x))
     # the Python API takes the ExportedProgram object itself
     qm_program = catdeploy.quantize(program, user_run["x_train"][:60], bits="w4a4")
     qm_module = catdeploy.quantize(user_run["net"], user_run["x_train"][:60], bits="w4a4")
-    np.testing.assert_array_equal(catdeploy_api.run_catrt(qm_program.tflite_bytes(), x[:32]),
-                                  catdeploy_api.run_catrt(qm_module.tflite_bytes(), x[:32]))
+    np.testing.assert_array_equal(run_catrt(qm_program.tflite_bytes(), x[:32]),
+                                  run_catrt(qm_module.tflite_bytes(), x[:32]))
     # exported for 64x64: another input size is refused with the cure
     result = runner.invoke(app, ["calibrate", str(tmp_path / "user.pt2"), "--data", f"imagefolder:{d / 'train'}",
                                  "--input-size", "32", "-o", str(tmp_path / "x.qg")])
@@ -269,8 +270,8 @@ def test_python_api_round_trip(user_run, tmp_path):
     assert check and check.images == 16 and all(r.mismatched_elements == 0 for r in check.runs)
     ev = qm.evaluate(user_run["x_test"], user_run["y_test"])
     assert ev["n"] == 90
-    tflite_logits = catdeploy_api.run_tflite(qm.tflite_bytes(), user_run["x_test"])
-    assert ev["top1"] == catdeploy_api.top_k(tflite_logits, user_run["y_test"], 1) * 100
+    tflite_logits = run_tflite(qm.tflite_bytes(), user_run["x_test"])
+    assert ev["top1"] == top_k(tflite_logits, user_run["y_test"], 1) * 100
     if qm.cat is not None:
         assert ev["top1_with_cat"] == ev["top1"]
     qm.save(tmp_path / "m.qg")

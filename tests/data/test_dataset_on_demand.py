@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catdeploy import api
+from catdeploy.pipeline import calibration_data
 from catdeploy.data import load_dataset
 from catdeploy.data.preprocess import preprocess
 
@@ -28,7 +28,7 @@ def test_reading_some_images_gives_what_preprocessing_all_of_them_gives(channels
 def test_a_small_draw_at_224_allocates_only_its_images():
     tracemalloc.start()
     try:
-        x = api.calibration_images("fashion-mnist", 8, 0, 224)
+        x, _ = calibration_data("fashion-mnist", 8, 0, 224)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -12,6 +12,7 @@ from catdeploy.capture import capture
 from catdeploy.check.interpreters import available_interpreters
 from catdeploy.ir.execute import run_graph
 from catdeploy.lower.float_program import lower_float
+from catdeploy.check.interpreters import run_tflite
 from catrt.reader import read_model
 from tests.capture.edge_models import TinyEffNet, TinyInception, TinyInceptionV3, TinyMBV3, TinyShuffle, seeded
 from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
@@ -59,7 +60,7 @@ def test_float_graph_equals_the_captured_graph_in_every_interpreter(float_cases)
     for name, graph, model, x, expected in float_cases:
         for interp in interps:
             for resolver in ("ref", "auto"):
-                got = api.run_tflite(model, x, interp, resolver)
+                got = run_tflite(model, x, interp, resolver)
                 assert got.dtype == np.float32 and got.shape == expected.shape
                 rel = np.abs(got - expected).max() / np.abs(expected).max()
                 assert rel <= 1e-5, (name, interp, resolver, rel)

@@ -11,6 +11,8 @@ from catrt import CatrtError
 from catdeploy.check.interpreters import available_interpreters
 from catdeploy.quant.qparams import BIT_SETTINGS
 from catdeploy.check.verify import verify_models
+from catdeploy.lower.options import LoweringOptions
+from catdeploy.integer import prepare_inputs, run_catrt
 from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
 
 GRAPHS = {"tiny_resnet": tiny_resnet, "tiny_mobilenet": tiny_mobilenet}
@@ -20,7 +22,7 @@ def _export(graph_fn, bits, strict=False, io="int8", seed=0):
     g = graph_fn(seed)
     rng = np.random.default_rng(seed)
     qg = api.calibrate(g, api.plan(g, bits, strict=strict), rng.normal(size=(64, 3, 8, 8)).astype(np.float32))
-    program = api.lower(qg, io)
+    program = api.lower(qg, LoweringOptions(io=io))
     return qg, program, api.export_tflite(program)
 
 
@@ -33,7 +35,7 @@ def cases():
         for bits in BIT_SETTINGS:
             for strict in (False, True):
                 qg, program, model = _export(fn, bits, strict)
-                out.append(((gname, bits, strict), qg, program, model, api.prepare_inputs(model, x)))
+                out.append(((gname, bits, strict), qg, program, model, prepare_inputs(model, x)))
     return out
 
 
@@ -103,7 +105,7 @@ def test_float_io_adds_quantize_and_dequantize_only_at_the_edges():
     _, _, model_int8 = _export(tiny_mobilenet, "w4a4")
     x = np.random.default_rng(3).normal(size=(5, 3, 8, 8)).astype(np.float32)
     y_float = Interpreter(model).run([np.transpose(x, (0, 2, 3, 1)).copy()])
-    y_int = Interpreter(model_int8).run([api.prepare_inputs(model_int8, x)])
+    y_int = Interpreter(model_int8).run([prepare_inputs(model_int8, x)])
     out_q = program.tensors[program.outputs[0]]
     logits_int = list(y_int.values())[0].astype(np.float32)
     t_int = [t for t in program.tensors.values() if t.name == "fc"][0]
@@ -117,7 +119,7 @@ def test_fake_quant_tracks_integer_logits():
 
     qg, program, model = _export(tiny_resnet, "w8a8")
     x = np.random.default_rng(4).normal(size=(32, 3, 8, 8)).astype(np.float32)
-    logits_int = api.run_catrt(model, x)
+    logits_int = run_catrt(model, x)
     out = program.tensors[program.outputs[0]]
     deq = (logits_int.astype(np.float32) - out.zero_point[0]) * out.scale[0]
     fq = simulate(qg, x)
@@ -130,7 +132,7 @@ def _packed_matches_int8_containers(plain: bytes, packed: bytes, rng) -> np.ndar
     ai-edge-litert's reference profile (which registers every packed op version)."""
     from catrt import Interpreter
 
-    x = api.prepare_inputs(plain, rng.normal(size=(8, 3, 8, 8)).astype(np.float32))
+    x = prepare_inputs(plain, rng.normal(size=(8, 3, 8, 8)).astype(np.float32))
     a = Interpreter(plain, "ref-litert21").run([x])
     b = Interpreter(packed, "ref-litert21").run([x])
     assert all(np.array_equal(a[k], b[k]) for k in a)
@@ -143,10 +145,10 @@ def test_int4_packed_weights_compute_the_same_as_int8_containers():
     g = tiny_resnet(0)
     rng = np.random.default_rng(0)
     qg = api.calibrate(g, api.plan(g, "w4a4", symmetric_weights=True), rng.normal(size=(64, 3, 8, 8)).astype(np.float32))
-    packed = api.export_tflite(api.lower(qg, int4_weights=True))
+    packed = api.export_tflite(api.lower(qg, LoweringOptions(int4_weights=True)))
     plain = api.export_tflite(api.lower(qg))
     assert len(packed) < len(plain)
-    program = api.lower(qg, int4_weights=True)
+    program = api.lower(qg, LoweringOptions(int4_weights=True))
     assert {t.name for t in program.tensors.values() if t.dtype == "int4"} == {"block.conv1/weight", "block.conv2/weight"}
     from catrt import Interpreter
 
@@ -169,7 +171,7 @@ def test_int2_fc_weights_compute_the_same_as_int8_containers():
     rng = np.random.default_rng(0)
     qg = api.calibrate(g, api.plan(g, "w2a2", symmetric_weights=True, strict=True),
                        rng.normal(size=(64, 3, 8, 8)).astype(np.float32))
-    program = api.lower(qg, int2_weights=True)
+    program = api.lower(qg, LoweringOptions(int2_weights=True))
     assert {t.name for t in program.tensors.values() if t.dtype == "int2"} == {"fc/weight"}
     packed, plain = api.export_tflite(program), api.export_tflite(api.lower(qg))
     x = _packed_matches_int8_containers(plain, packed, rng)

@@ -11,6 +11,7 @@ from catdeploy import api
 from catdeploy.capture import capture
 from catdeploy.check.interpreters import available_interpreters
 from catdeploy.check.verify import verify_models
+from catdeploy.integer import prepare_inputs
 from tests.capture.edge_models import TinyEffNet, TinyInception, TinyInceptionV3, TinyMBV3, TinyShuffle, seeded
 
 torch.set_num_threads(1)
@@ -31,7 +32,7 @@ def cases():
             qg = api.calibrate(graph, api.plan(graph, bits, strict=strict), calib)
             program = api.lower(qg)
             model = api.export_tflite(program)
-            out.append(((name, bits, strict), qg, program, model, api.prepare_inputs(model, x)))
+            out.append(((name, bits, strict), qg, program, model, prepare_inputs(model, x)))
     return out
 
 
@@ -115,7 +116,7 @@ def test_integer_logits_follow_the_fake_quant_simulation(cases):
         if bits != "w8a8":
             continue
         out = program.tensors[program.outputs[0]]
-        logits_q = Interpreter(model).run([api.prepare_inputs(model, x)])[program.outputs[0]]
+        logits_q = Interpreter(model).run([prepare_inputs(model, x)])[program.outputs[0]]
         logits = (logits_q.astype(np.float32) - out.zero_point[0]) * out.scale[0]
         simulated = simulate_batches(qg, x)
         err = np.abs(logits - simulated).max() / np.abs(simulated).max()

@@ -17,7 +17,10 @@ from catdeploy.errors import UserError
 from catdeploy.ir.execute import run_graph
 from catdeploy.lower.feature_order import nhwc_columns
 from catdeploy.lower.float_program import lower_float
-from catdeploy.quant.simulate import integer_logits, simulate
+from catdeploy.integer import integer_logits
+from catdeploy.quant.simulate import simulate
+from catdeploy.integer import prepare_inputs
+from catdeploy.check.interpreters import run_tflite
 from tests.capture.edge_models import seeded
 
 torch.set_num_threads(1)
@@ -70,7 +73,7 @@ def test_float_export_equals_the_nchw_forward(case):
     model = api.export_tflite(lower_float(graph))
     expected = run_graph(graph, x)
     for interp in available_interpreters():
-        got = api.run_tflite(model, x, interp, "ref")
+        got = run_tflite(model, x, interp, "ref")
         assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max(), interp
 
 
@@ -79,7 +82,7 @@ def test_integer_export_is_bit_exact_and_matches_the_nchw_simulator(case, bits):
     graph, calib, x = case
     qg = api.calibrate(graph, api.plan(graph, bits), calib)
     model = api.export_tflite(api.lower(qg))
-    runs = verify_models([(model, api.prepare_inputs(model, x))], available_interpreters(), ["ref"])[0]
+    runs = verify_models([(model, prepare_inputs(model, x))], available_interpreters(), ["ref"])[0]
     assert runs and all(r.bit_exact and r.mismatched_elements == 0 for r in runs), [r.to_dict() for r in runs]
     step = qg.act_qparams[graph.outputs[0]].scale
     diff = np.abs(integer_logits(qg, x) - simulate(qg, x)) / step

@@ -12,6 +12,7 @@ from catdeploy.errors import UserError
 from catdeploy.check.interpreters import available_interpreters
 from catdeploy.quant.plan import parse_bits
 from catdeploy.check.verify import verify_model
+from catdeploy.integer import prepare_inputs
 from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
 
 torch.set_num_threads(1)
@@ -43,7 +44,7 @@ def test_odd_widths_export_bit_exact_and_hold_their_levels(make, bits):
     assert max(qg.plan.weights.values()) >= w_bits  # the planned width reaches the layers it names
     model = api.export_tflite(api.lower(qg))
     x = (rng.normal(size=(16, 3, 8, 8)) * 1.2).astype(np.float32)
-    inputs = api.prepare_inputs(model, x)
+    inputs = prepare_inputs(model, x)
     reports = verify_model(model, inputs, available_interpreters(), ["ref"])
     assert reports and all(r.bit_exact and r.mismatched_elements == 0 for r in reports), \
         [(r.interpreter, r.mismatched_elements, r.error) for r in reports]

@@ -15,8 +15,9 @@ from catdeploy.quant.recon.engine import (beta_schedule, prediction_difference, 
                                           reconstruction_error, rounding_regulariser)
 from catdeploy.quant.recon.methods import Hyper, hyper_for
 from catdeploy.quant.recon.units import block_units, layer_units
-from catdeploy.quant.simulate import (QuantSimulator, integer_outputs, rectified_sigmoid,
-                                      rectified_sigmoid_inverse)
+from catdeploy.quant.simulate import QuantSimulator, rectified_sigmoid, rectified_sigmoid_inverse
+from catdeploy.integer import integer_outputs, prepare_inputs, run_catrt
+from catdeploy.ir.execute import float_logits, float_values
 from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
 
 torch.set_num_threads(1)
@@ -182,10 +183,9 @@ def test_qdrop_keeps_each_value_float_with_the_drop_probability():
     x = torch.randn(64, 8, 8, 8) * 3
     quantized = sim.quantize(value, x)
     assert not torch.equal(quantized, x)
-    sim.generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
     for p in (0.0, 0.5, 1.0):
-        sim.drop_prob = p
-        mixed = sim.quantize(value, x)
+        mixed = sim.quantize(value, x, drop_prob=p, generator=generator)
         is_float = (mixed == x) & (quantized != x)
         is_quant = (mixed == quantized)
         assert torch.all(is_float | is_quant)
@@ -231,7 +231,7 @@ def tiny_case():
 
 
 def integer_logits_of(qg, x):
-    from catdeploy.quant.simulate import integer_logits
+    from catdeploy.integer import integer_logits
 
     return integer_logits(qg, x)
 
@@ -239,7 +239,7 @@ def integer_logits_of(qg, x):
 def layer_errors(qg, g, x) -> dict[str, float]:
     """Squared error of every weighted layer's quantized output (quantized inputs) vs float."""
     sim = QuantSimulator(qg)
-    fp = {k: torch.from_numpy(v) for k, v in api.float_values(g, x).items()}
+    fp = {k: torch.from_numpy(v) for k, v in float_values(g, x).items()}
     out = {}
     with torch.no_grad():
         env = sim.input_values(torch.from_numpy(x))
@@ -254,7 +254,7 @@ def layer_errors(qg, g, x) -> dict[str, float]:
 def test_block_methods_halve_the_logit_error(tiny_case, method):
     g, calib, rtn = tiny_case
     qg = reconstruct(rtn, calib, method=method, iterations=200, seed=0)
-    fp = api.float_logits(g, calib)
+    fp = float_logits(g, calib)
     err = {k: float(np.mean((integer_logits_of(q, calib) - fp) ** 2)) for k, q in (("rtn", rtn), (method, qg))}
     assert err[method] < 0.5 * err["rtn"], err
     for name, codes in qg.weight_codes.items():
@@ -303,9 +303,9 @@ def test_reconstructed_graph_is_integer_exact_in_every_interpreter(tiny_case):
     _, calib, rtn = tiny_case
     qg = reconstruct(rtn, calib, method="pdquant", iterations=20, seed=0)
     model = api.export_tflite(api.lower(qg))
-    reports = verify_model(model, api.prepare_inputs(model, calib[:16]), available_interpreters(), ["ref"])
+    reports = verify_model(model, prepare_inputs(model, calib[:16]), available_interpreters(), ["ref"])
     assert reports and all(r.bit_exact for r in reports), [r.to_dict() for r in reports]
-    assert np.array_equal(integer_outputs(qg, calib[:16]), api.run_catrt(model, calib[:16]))
+    assert np.array_equal(integer_outputs(qg, calib[:16]), run_catrt(model, calib[:16]))
 
 
 def test_distribution_correction_moves_the_input_towards_the_batchnorm_statistics():

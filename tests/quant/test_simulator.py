@@ -10,8 +10,9 @@ from catdeploy import api
 from catdeploy.capture import capture
 from catdeploy.check.interpreters import available_interpreters
 from catdeploy.quant.qparams import container_offset
-from catdeploy.quant.simulate import (QuantSimulator, average_pool_ste, integer_logits, integer_outputs,
-                                      requantize_ste, simulate_batches)
+from catdeploy.quant.simulate import QuantSimulator, average_pool_ste, requantize_ste, simulate_batches
+from catdeploy.integer import integer_logits, integer_outputs, run_catrt
+from catdeploy.check.interpreters import run_tflite
 from tests.capture.edge_models import TinyEffNet, TinyInception, TinyInceptionV3, TinyMBV3, TinyShuffle, seeded
 from tests.quant.tiny_graphs import tiny_mobilenet, tiny_resnet
 
@@ -54,7 +55,7 @@ def test_eval_mode_equals_every_interpreter_on_every_op_kind_and_setting(cases):
         model = api.export_tflite(program)
         for interp in interps:
             simulated = integer_outputs(qg, x, profile=catrt_profile(interp, "ref")[0])
-            deployed = api.run_tflite(model, x, interp, "ref")
+            deployed = run_tflite(model, x, interp, "ref")
             assert np.array_equal(simulated, deployed), (key, interp, int(np.sum(simulated != deployed)))
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "AVERAGE_POOL_2D",
             "MAX_POOL_2D", "CONCATENATION", "GATHER", "QUANTIZE", "HARD_SWISH", "LOGISTIC", "RESHAPE"} <= kinds
@@ -71,7 +72,7 @@ def test_eval_mode_follows_the_catrt_profile():
     from catrt.profiles import PROFILES
 
     for profile in sorted(PROFILES)[:2]:
-        assert np.array_equal(integer_outputs(qg, x, profile=profile), api.run_catrt(model, x, profile=profile))
+        assert np.array_equal(integer_outputs(qg, x, profile=profile), run_catrt(model, x, profile=profile))
 
 
 # Graphs whose every op the training-mode forward rounds as the integer kernels do (requantization,

@@ -13,8 +13,11 @@ import run_all  # noqa: E402
 
 
 def test_every_step_uses_options_its_script_has():
+    common = (BENCH / "bench_common.py").read_text()   # common_arguments: the reference benches' options
     for name, (script, quick, full) in run_all.STEPS.items():
         source = (BENCH / script).read_text()
+        if "common_arguments(" in source:
+            source += common
         accepted = set(re.findall(r'add_argument\(\s*"(--[a-z0-9-]+)"', source))
         for option in [a for a in quick + full if a.startswith("--")]:
             assert option in accepted, f"{name}: {script} has no {option}"

@@ -125,6 +125,26 @@ def test_integer_top1_matches_eval(run_dir, report):
     assert c["cat"]["eval_gain"] == pytest.approx(qg["top1_with_cat"] - qg["top1_without_cat"])
 
 
+def test_cli_api_demo_and_report_print_the_same_numbers(run_dir, report):
+    """One evaluator: `catdeploy eval`, catdeploy.load(...).evaluate, the demo's scoring and the
+    report give identical numbers for the same .qg and images (exact equality)."""
+    import catdeploy
+    from catdeploy.demo import integer_top1_without_and_with_cat
+    from catdeploy.pipeline import eval_images, load_quantized, preprocessing_for_model
+
+    path = run_dir / "c.qg"
+    cli = json.loads(ok(run("eval", path, "--data", "digits", "--samples", SAMPLES, "--json")).stdout)
+    qg = load_quantized(path)
+    x, y = eval_images("digits", SAMPLES, prep=preprocessing_for_model(path, None, qg))
+    api = catdeploy.load(path).evaluate(x, y)
+    assert api == cli
+    without, with_cat = integer_top1_without_and_with_cat(qg, x, y)
+    assert (without * 100, with_cat * 100) == (cli["top1_without_cat"], cli["top1_with_cat"])
+    c = report["models"][1]
+    assert (c["int_top1"], c["cat"]["int_top1_without_cat"], c["cat"]["int_top1_with_cat"]) == (
+        cli["top1"], cli["top1_without_cat"], cli["top1_with_cat"])
+
+
 def test_cat_numbers_come_from_the_selection(run_dir, report):
     from catdeploy.pipeline import load_quantized
 

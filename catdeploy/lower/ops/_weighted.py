@@ -21,9 +21,9 @@ def weight_and_bias(b: ProgramBuilder, node: Node, weight_q: np.ndarray, quantiz
     n = w_scale.size
     codes = weight_q.astype(np.int8)
     # Packed INT4 (two values per byte) when asked for and every code fits a signed nibble.
-    packed = b.int4_weights and wq.bits <= 4 and codes.min() >= -8 and codes.max() <= 7
+    packed = b.lowering.int4_weights and wq.bits <= 4 and codes.min() >= -8 and codes.max() <= 7
     # Packed INT2 (four per byte; FULLY_CONNECTED v14 only) when asked for and every code fits [-2, 1].
-    packed2 = (b.int2_weights and node.kind is OpKind.LINEAR and buffer_key is None and wq.bits <= 2
+    packed2 = (b.lowering.int2_weights and node.kind is OpKind.LINEAR and buffer_key is None and wq.bits <= 2
                and codes.min() >= -2 and codes.max() <= 1)
     dtype = "int2" if packed2 else "int4" if packed else "int8"
     w = b.const(f"{node.name}/weight", codes, dtype, scale=w_scale,

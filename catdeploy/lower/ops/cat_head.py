@@ -39,7 +39,7 @@ from catdeploy.quant.qparams import ActQParams, act_qparams_from_range
 
 
 def cat_params_of(cat: dict):
-    from catdeploy.cat.fit import CatParams
+    from catdeploy.quant.cat_params import CatParams
 
     return CatParams.from_archive(cat, cat)
 

@@ -29,7 +29,7 @@ from catdeploy.quant.plan import WEIGHTED_OPS
 from catdeploy.quant.quantized_graph import QuantizedGraph
 from catdeploy.quant.recon.methods import Hyper, hyper_for, method_config, preset as preset_named
 from catdeploy.quant.recon.units import Unit, units_for
-from catdeploy.quant.simulate import QuantSimulator, grid_key, rectified_sigmoid
+from catdeploy.quant.simulate import QuantSimulator, grid_key, qdrop_keep_float, rectified_sigmoid
 
 DEFAULT_MEMORY_BUDGET = 6 << 30
 
@@ -139,11 +139,10 @@ class _Caches:
 
 def _unit_targets(caches: _Caches, unit: Unit, x_fp: dict) -> torch.Tensor:
     """The full-precision output of `unit` on its full-precision inputs `x_fp`."""
-    nodes = {n.name: n for n in caches.graph.nodes}
     env = dict(x_fp)
     with torch.no_grad():
         for name in unit.nodes:
-            node = nodes[name]
+            node = caches.sim.nodes[name]
             env[node.output] = caches._run_batched(lambda e: caches.fp_node(node, e), env, node)
     return env[unit.output]
 
@@ -253,21 +252,19 @@ def reconstruct(qg: QuantizedGraph, images: np.ndarray, *, method: str, preset: 
             optimizers.append(opt)
             schedulers.append(torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=iters, eta_min=0.0))
         gen = torch.Generator(device="cpu").manual_seed(seed * 1000003 + u_index)
-        sim.generator = torch.Generator(device=sim.device).manual_seed(seed * 1000003 + u_index + 1)
+        drop_generator = torch.Generator(device=sim.device).manual_seed(seed * 1000003 + u_index + 1)
         for it in range(iters):
             idx = torch.randperm(n, generator=gen)[:min(p.batch_size, n)].to(sim.device)
             env = {}
             for v in unit.inputs:
                 xb = x_q[v][idx]
-                if cfg.drop_prob > 0:
-                    keep_fp = torch.rand(xb.shape, generator=sim.generator, device=xb.device) < cfg.drop_prob
+                keep_fp = qdrop_keep_float(xb, cfg.drop_prob, drop_generator)
+                if keep_fp is not None:
                     xb = torch.where(keep_fp, x_fp[v][idx], xb)
                 env[v] = channels_last(xb)
             beta = beta_schedule(it, iters, hyper)
             regulariser = sim.prepare_soft_weights(weighted, beta)
-            sim.drop_prob = cfg.drop_prob
-            sim.run_nodes(unit.nodes, env)
-            sim.drop_prob = 0.0
+            sim.run_nodes(unit.nodes, env, drop_prob=cfg.drop_prob, generator=drop_generator)
             y = env[unit.output]
             loss = reconstruction_error(y, channels_last(y_fp[idx]))
             if beta is not None:
