@@ -7,7 +7,8 @@ import sys
 
 import numpy as np
 
-from catdeploy import api
+from catdeploy.check.interpreters import run_tflite
+from catdeploy.integer import run_catrt, top_k
 from catdeploy.pipeline import eval_images
 
 
@@ -15,12 +16,12 @@ def main() -> None:
     x, y = eval_images("fashion-mnist:test", None)
     for path in sys.argv[1:]:
         model = open(path, "rb").read()
-        ours = api.run_catrt(model, x)
-        theirs = api.run_tflite(model, x, "tflite-runtime", "ref")
+        ours = run_catrt(model, x)
+        theirs = run_tflite(model, x, "tflite-runtime", "ref")
         same = int(np.sum(np.argmax(ours, 1) == np.argmax(theirs, 1)))
         exact = bool(np.array_equal(ours, theirs))
         print(f"{path}: {same}/{len(x)} same top-1, logits identical: {exact}, "
-              f"integer top-1 {api.top_k(ours, y, 1) * 100:.2f} %", flush=True)
+              f"integer top-1 {top_k(ours, y, 1) * 100:.2f} %", flush=True)
 
 
 if __name__ == "__main__":

@@ -73,16 +73,16 @@ def main(argv=None) -> int:
         return 2
     import numpy as np
 
-    from catdeploy import api
-    from catdeploy.pipeline import eval_images
     from catdeploy.check.verify import RESOLVERS, verify_model
+    from catdeploy.integer import prepare_inputs
+    from catdeploy.pipeline import eval_images
 
     run = launcher(args.root, args.site)
     x, _ = eval_images("fashion-mnist:test", args.samples)
     rows, ok = [], True
     for path in map(Path, args.models):
         model = path.read_bytes()
-        reports = verify_model(model, api.prepare_inputs(model, x), list(run.packages), list(RESOLVERS), launcher=run)
+        reports = verify_model(model, prepare_inputs(model, x), list(run.packages), list(RESOLVERS), launcher=run)
         for r in reports:
             status = "bit-exact" if r.bit_exact else (f"ERROR {r.error}" if r.error else f"MISMATCH {r.first_mismatch}")
             print(f"{path.name} aarch64 {r.interpreter} {r.version} {r.resolver}: profile {r.profile}, "

@@ -28,6 +28,7 @@ def main() -> int:
     args = p.parse_args()
     from catdeploy import api
     from catdeploy.demo import default_model
+    from catdeploy.ir.execute import float_logits
     from catdeploy.pipeline import eval_images
     from catdeploy.train import reference_checkpoint
 
@@ -41,7 +42,7 @@ def main() -> int:
         graph = api.capture(model, 32)
         with torch.no_grad():
             ref = np.concatenate([model(torch.from_numpy(x[i:i + 250])).numpy() for i in range(0, len(x), 250)])
-        ours = np.concatenate([api.float_logits(graph, x[i:i + 250]) for i in range(0, len(x), 250)])
+        ours = np.concatenate([float_logits(graph, x[i:i + 250]) for i in range(0, len(x), 250)])
         rel = float(np.max(np.abs(ours - ref)) / np.max(np.abs(ref)))
         agree = float(np.mean(ours.argmax(1) == ref.argmax(1)) * 100)
         rows.append((label, arch, rel, agree))

@@ -31,11 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from bench_spine import ARCH, common_arguments, cpu_name, load_rows, write_doc  # noqa: E402
+from bench_common import ARCH, BENCH, common_arguments, cpu_name, load_rows, write_doc
 
-RESULTS = ROOT / "bench" / "results" / "cat.json"
+RESULTS = BENCH / "results" / "cat.json"
 BEGIN, END = "<!-- cat:begin -->", "<!-- cat:end -->"
 BITS_ORDER = ["w8a8", "w4a4", "w2a4", "w4a2", "w2a2"]
 
@@ -67,14 +65,14 @@ def tflite_latency_ms(models: dict[str, bytes], x_int8: np.ndarray, runs: int) -
 
 def remeasure_latency(rows: dict, args, x_test) -> None:
     """Re-time the none / CAT exports of every ablation row from bench/out (interleaved)."""
-    from catdeploy import api
+    from catdeploy.integer import prepare_inputs
 
     for (ref, bits), row in rows.items():
         if "test_top1" not in row:
             continue
         out_dir = Path(args.out_dir)
         models = {k: (out_dir / f"{ref}_{bits}_{k}.tflite").read_bytes() for k in ("none", "cat")}
-        lat = tflite_latency_ms(models, api.prepare_inputs(models["none"], x_test[:64]), args.latency_runs)
+        lat = tflite_latency_ms(models, prepare_inputs(models["none"], x_test[:64]), args.latency_runs)
         row["latency_ms"] = lat
         row["cat_latency_share"] = (lat["cat"] - lat["none"]) / lat["cat"]
 
@@ -83,12 +81,12 @@ def test_logits(qg, variants: dict, x_test: np.ndarray) -> tuple[dict, dict]:
     """Integer test logits of every variant sharing qg's backbone, and the int cluster per variant."""
     from catrt import Interpreter
 
-    from catdeploy.cat.integer import classifier_bytes, dequantize, integer_tensors, output_qparams, program_bytes
+    from catdeploy.integer import catrt_tensors, classifier_bytes, dequantize, output_qparams, program_bytes
     from catdeploy.lower import classifier_node
 
     node = classifier_node(qg.graph)
     x_name = qg.plan.node_inputs[node.name][0]
-    feats = integer_tensors(program_bytes(replace(qg, cat=None)), x_test, [x_name])[x_name]
+    feats = catrt_tensors(program_bytes(replace(qg, cat=None)), x_test, [x_name])[x_name]
     logits, clusters = {}, {}
     for key, v in variants.items():
         head = classifier_bytes(v)
@@ -107,7 +105,7 @@ def classifier_exact_output(qg, feats: np.ndarray) -> np.ndarray:
     catrt's accumulators of the classifier-only program."""
     from catrt import Interpreter
 
-    from catdeploy.cat.integer import classifier_bytes
+    from catdeploy.integer import classifier_bytes
     from catdeploy.lower import classifier_node
 
     node = classifier_node(qg.graph)
@@ -129,20 +127,23 @@ def float_check(ref: str, bits: str, row: dict, args, x_test, y_test, log) -> No
     CAT on the exact classifier output beside the float-on-int8-logits number."""
     from catdeploy import api
     from catdeploy.cat.fit import CatParams
-    from catdeploy.pipeline import CalibrateOptions, calibrate_model
+    from catdeploy.cat.options import CatOptions
+    from catdeploy.integer import top_k
+    from catdeploy.pipeline import calibrate_model, calibration_data
+    from catdeploy.quant.options import CalibrationOptions
     from catdeploy.train import reference_checkpoint
 
     weights = reference_checkpoint(ref, train_if_missing=False)
-    base = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", CalibrateOptions(bits=bits, samples=args.samples))
-    images, labels = api.calibration_data("fashion-mnist", args.samples, 0)
-    cat = api.apply_cat(base, images, labels)
+    base = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", CalibrationOptions(bits=bits, samples=args.samples))
+    images, labels = calibration_data("fashion-mnist", args.samples, 0)
+    cat = api.apply_cat(base, images, labels, CatOptions(enabled=True))
     x_eval, y_eval = x_test[:args.eval_samples], y_test[:args.eval_samples]
     logits, _ = test_logits(base, {"none": base, "cat": cat}, x_eval)
-    int_top1 = api.top_k(logits["cat"], y_eval, 1) * 100
+    int_top1 = top_k(logits["cat"], y_eval, 1) * 100
     row["float_check_int_top1"] = int_top1  # must equal test_top1["cat"]
     if cat.cat is not None:
         params = CatParams.from_archive(cat.cat, cat.cat)
-        row["cat_float_exact_top1"] = api.top_k(float_cat_on_exact(params, logits["none"], logits["base/exact"]),
+        row["cat_float_exact_top1"] = top_k(float_cat_on_exact(params, logits["none"], logits["base/exact"]),
                                                 y_eval, 1) * 100
     log(f"{ref} {bits} float check: int {int_top1} (row {row['test_top1']['cat']}), float on int8 logits "
         f"{row['cat_float_top1']}, float on exact output {row.get('cat_float_exact_top1')}")
@@ -179,11 +180,14 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log, stored: dict | None 
     as it was; everything else (base, CAT, affine, both, exports, latency, verify) is rerun."""
     from catdeploy import api
     from catdeploy.cat.fit import CatParams
-    from catdeploy.demo import float_top1
+    from catdeploy.cat.options import CatOptions
     from catdeploy.check.interpreters import available_interpreters
-    from catdeploy.pipeline import CalibrateOptions, calibrate_model
-    from catdeploy.train import reference_checkpoint
     from catdeploy.check.verify import verify_model
+    from catdeploy.demo import float_top1
+    from catdeploy.integer import prepare_inputs, program_bytes, top_k
+    from catdeploy.pipeline import calibrate_model, calibration_data
+    from catdeploy.quant.options import CalibrationOptions
+    from catdeploy.train import reference_checkpoint
 
     arch = ARCH[ref]
     weights = reference_checkpoint(ref, train_if_missing=False)
@@ -191,29 +195,29 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log, stored: dict | None 
     base = reconstruction_base(ref, bits, args)
     if base is None:
         base = calibrate_model(arch, str(weights), "fashion-mnist",
-                               CalibrateOptions(bits=bits, samples=args.samples, method=args.base_method,
-                                                preset=args.base_preset))
-    images, labels = api.calibration_data("fashion-mnist", args.samples, 0)
+                               CalibrationOptions(bits=bits, samples=args.samples, method=args.base_method,
+                                                  preset=args.base_preset))
+    images, labels = calibration_data("fashion-mnist", args.samples, 0)
     t_base = time.perf_counter() - t0
     timings = {"rtn_s" if args.base_method == "rtn" else "base_s": round(t_base, 1)}
     k1 = None
     if stored is None:
         t0 = time.perf_counter()
-        k1 = api.apply_cat(base, images, labels, clusters=1)
+        k1 = api.apply_cat(base, images, labels, CatOptions(enabled=True, clusters=1))
         timings["cat_k1_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    cat = api.apply_cat(base, images, labels)
+    cat = api.apply_cat(base, images, labels, CatOptions(enabled=True))
     timings["cat_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    aff = api.apply_affine_layers(base, images, labels)
+    aff = api.apply_affine_layers(base, images, labels, CatOptions(affine_layers=True))
     timings["affine_s"] = round(time.perf_counter() - t0, 1)
-    both = api.apply_cat(aff, images, labels)
+    both = api.apply_cat(aff, images, labels, CatOptions(enabled=True))
     x_eval, y_eval = x_test[:args.eval_samples], y_test[:args.eval_samples]
     lg1, cl1 = test_logits(base, {"none": base, "cat": cat, **({"k1": k1} if k1 is not None else {})}, x_eval)
     lg2, cl2 = test_logits(aff, {"affine": aff, "both": both}, x_eval)
     lg2.pop("base/exact")   # the affine model's; float CAT on the exact output needs the base's
     logits, clusters = {**lg1, **lg2}, {**cl1, **cl2}
-    top1 = {k: api.top_k(logits[k], y_eval, 1) * 100 for k in ("none", "k1", "cat", "affine", "both")
+    top1 = {k: top_k(logits[k], y_eval, 1) * 100 for k in ("none", "k1", "cat", "affine", "both")
             if k in logits}
     if k1 is None:
         top1["k1"] = stored["test_top1"]["k1"]
@@ -246,25 +250,25 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log, stored: dict | None 
             continue
         params = CatParams.from_archive(v.cat, v.cat)
         q = logits["none"] if key == "cat" else logits["affine"]
-        row[f"{key}_float_top1"] = api.top_k(params.apply(q), y_eval, 1) * 100
+        row[f"{key}_float_top1"] = top_k(params.apply(q), y_eval, 1) * 100
         if key == "cat":
-            row["cat_float_exact_top1"] = api.top_k(float_cat_on_exact(params, q, logits["base/exact"]), y_eval, 1) * 100
+            row["cat_float_exact_top1"] = top_k(float_cat_on_exact(params, q, logits["base/exact"]), y_eval, 1) * 100
         if key in clusters:
             row[f"{key}_assignment_agreement"] = float(np.mean(params.assign(q) == clusters[key])) * 100
     # files, head share, latency, verify
     out_dir = Path(args.out_dir)
     exports = {}
     for key, v in (("none", base), ("cat", cat), ("affine", aff), ("both", both)):
-        exports[key] = api.export_tflite(api.lower(v))
+        exports[key] = program_bytes(v)
         (out_dir / f"{ref}_{bits}_{key}.tflite").write_bytes(exports[key])
     row["size_bytes"] = {k: len(b) for k, b in exports.items()}
     row["cat_file_overhead"] = (len(exports["cat"]) - len(exports["none"])) / len(exports["cat"])
-    x1 = api.prepare_inputs(exports["none"], x_test[:64])
+    x1 = prepare_inputs(exports["none"], x_test[:64])
     lat = tflite_latency_ms({k: exports[k] for k in ("none", "cat")}, x1, args.latency_runs)
     row["latency_ms"] = lat
     row["cat_latency_share"] = (lat["cat"] - lat["none"]) / lat["cat"]
     xv = x_test[:args.verify_samples]
-    reports = verify_model(exports["both"], api.prepare_inputs(exports["both"], xv), available_interpreters(), ["ref"])
+    reports = verify_model(exports["both"], prepare_inputs(exports["both"], xv), available_interpreters(), ["ref"])
     row["verify_both"] = [{"interpreter": r.interpreter, "version": r.version, "resolver": r.resolver,
                            "profile": r.profile, "images": int(len(xv)), "tensors_compared": r.tensors_compared,
                            "mismatched_elements": r.mismatched_elements, "error": r.error} for r in reports]
@@ -275,20 +279,23 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log, stored: dict | None 
 
 def run_verify_only(ref: str, bits: str, args, x_test, log) -> dict:
     """RTN -> --affine-layers -> --cat (the 'both' export), verify every tensor; held-out numbers only."""
-    from catdeploy import api
+    from catdeploy.cat.options import CatOptions
     from catdeploy.check.interpreters import available_interpreters
-    from catdeploy.pipeline import CalibrateOptions, calibrate_model
-    from catdeploy.train import reference_checkpoint
     from catdeploy.check.verify import verify_model
+    from catdeploy.integer import prepare_inputs, program_bytes
+    from catdeploy.pipeline import calibrate_model
+    from catdeploy.quant.options import CalibrationOptions
+    from catdeploy.train import reference_checkpoint
 
     arch = ARCH[ref]
     weights = reference_checkpoint(ref, train_if_missing=False)
     both = calibrate_model(arch, str(weights), "fashion-mnist",
-                           CalibrateOptions(bits=bits, samples=args.samples, cat=True, affine_layers=True))
-    model = api.export_tflite(api.lower(both))
+                           CalibrationOptions(bits=bits, samples=args.samples),
+                           CatOptions(enabled=True, affine_layers=True))
+    model = program_bytes(both)
     (Path(args.out_dir) / f"{ref}_{bits}_both.tflite").write_bytes(model)
     xv = x_test[:args.verify_samples]
-    reports = verify_model(model, api.prepare_inputs(model, xv), available_interpreters(), ["ref"])
+    reports = verify_model(model, prepare_inputs(model, xv), available_interpreters(), ["ref"])
     sel, aff = both.meta.get("cat_selection", {}), both.meta["affine_layers"]
     row = {"model": ref, "bits": bits, "weights_sha256": sha256(weights), "size_bytes": len(model),
            "cat": None if both.cat is None else {"K": int(both.cat["clusters"]), "alpha": float(both.cat["alpha"])},
@@ -391,11 +398,11 @@ def markdown(all_rows: list[dict], env: dict, base: str = "RTN", marks: tuple[st
 def save(rows: dict, results: Path, no_doc: bool, args=None) -> None:
     import torch
 
-    from catdeploy import api
+    from catdeploy.export.manifest import versions
 
     ordered = [rows[k] for k in sorted(rows, key=lambda k: (list(ARCH).index(k[0]), BITS_ORDER.index(k[1])))]
     env = {"date": date.today().isoformat(), "cpu": cpu_name(), "threads": torch.get_num_threads(),
-           "versions": ", ".join(f"{k} {v}" for k, v in api.versions().items())}
+           "versions": ", ".join(f"{k} {v}" for k, v in versions().items())}
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps({"env": env, "rows": ordered}, indent=1))
     if not no_doc:

@@ -26,20 +26,19 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from bench_spine import ARCH, cpu_name, write_doc  # noqa: E402
+from bench_common import ARCH, BENCH, cpu_name, write_doc  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results" / "catrt_speed.json"
+RESULTS = BENCH / "results" / "catrt_speed.json"
 BEGIN, END = "<!-- catrt-speed:begin -->", "<!-- catrt-speed:end -->"
 
+# run with cwd=bench/ (`python -c` puts the working directory first on sys.path: bench_common)
 TFLITE_WORKER = """
 import json, sys, time
 import numpy as np
-from catdeploy.check.interpreters import _RESOLVER_ENUM, _load_interpreter_module
+from bench_common import tflite_builder
 model, images, resolver, out = sys.argv[1:5]
-cls, enum, version = _load_interpreter_module("tflite-runtime")
-interp = cls(model_path=model, num_threads=1, experimental_op_resolver_type=getattr(enum, _RESOLVER_ENUM[resolver]))
+build, version = tflite_builder("tflite-runtime")
+interp = build(model, resolver, num_threads=1)
 interp.allocate_tensors()
 d_in, d_out = interp.get_input_details()[0], interp.get_output_details()[0]
 x = np.load(images)
@@ -57,7 +56,7 @@ print(json.dumps({"seconds": seconds, "version": version}))
 
 def tflite_run(model_path: str, images_path: str, resolver: str, out_path: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", TFLITE_WORKER, model_path, images_path, resolver, out_path],
-                          capture_output=True, text=True, cwd=str(ROOT))
+                          capture_output=True, text=True, cwd=str(BENCH))
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -93,8 +92,9 @@ def catrt_profile(model: bytes, x: np.ndarray) -> dict[str, float]:
 def load_model(ref: str, bits: str, samples: int) -> tuple[bytes, str]:
     import hashlib
 
-    from catdeploy import api
-    from catdeploy.pipeline import CalibrateOptions, calibrate_model, load_quantized
+    from catdeploy.integer import program_bytes
+    from catdeploy.pipeline import calibrate_model, load_quantized
+    from catdeploy.quant.options import CalibrationOptions
     from catdeploy.train import reference_checkpoint
 
     base = Path.home() / ".cache" / "catdeploy" / "bench" / "recon" / f"{ref}_{bits}_rtn_fast_default.qg"
@@ -103,17 +103,17 @@ def load_model(ref: str, bits: str, samples: int) -> tuple[bytes, str]:
     if base.is_file():
         qg = load_quantized(base)
     else:
-        qg = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", CalibrateOptions(bits=bits, samples=samples))
-    return api.export_tflite(api.lower(qg)), sha
+        qg = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", CalibrationOptions(bits=bits, samples=samples))
+    return program_bytes(qg), sha
 
 
 def measure(ref: str, bits: str, args) -> dict:
-    from catdeploy import api
+    from catdeploy.integer import prepare_inputs
     from catdeploy.pipeline import eval_images
 
     model, sha = load_model(ref, bits, args.samples)
     x, _ = eval_images("fashion-mnist", args.images)
-    xq = api.prepare_inputs(model, x)
+    xq = prepare_inputs(model, x)
     rounds = {"catrt batch 256": [], "catrt batch 1": [], "nodelegate": [], "ref": []}
     equal = True
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,7 +187,6 @@ def main(argv=None) -> int:
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--no-doc", action="store_true")
     args = p.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     rows = []
     for ref in [m for m in args.models.split(",") if m]:
         for bits in [b for b in args.bits.split(",") if b]:

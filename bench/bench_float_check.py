@@ -22,12 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from bench_peer import export_onnx  # noqa: E402
-from bench_spine import ARCH, cpu_name, write_doc  # noqa: E402
+from bench_common import ARCH, BENCH, cpu_name, tflite_builder, write_doc
+from bench_peer import export_onnx
 
-RESULTS = ROOT / "bench" / "results" / "float_check.json"
+RESULTS = BENCH / "results" / "float_check.json"
 BEGIN, END = "<!-- floatcheck:begin -->", "<!-- floatcheck:end -->"
 RESOLVERS = ("ref", "nodelegate", "auto")
 
@@ -45,17 +43,13 @@ def onnx2tf_worker(onnx_path: str, out_dir: str) -> None:
 
 def run_worker(request_path: str, result_path: str) -> None:
     """Both files under one interpreter and each resolver, batch 1."""
-    sys.path.insert(0, str(ROOT))
-    from catdeploy.check.interpreters import _RESOLVER_ENUM, _load_interpreter_module
-
     req = json.loads(Path(request_path).read_text())
-    cls, enum, version = _load_interpreter_module(req["interpreter"])
+    build, version = tflite_builder(req["interpreter"])
     images = np.load(req["images"])
     out = {"version": version, "logits": {}}
     for resolver in req["resolvers"]:
         for name, path in req["models"].items():
-            interp = cls(model_path=path, num_threads=1,
-                         experimental_op_resolver_type=getattr(enum, _RESOLVER_ENUM[resolver]))
+            interp = build(path, resolver, num_threads=1)
             d_in = interp.get_input_details()[0]
             if list(d_in["shape"][1:]) != list(images.shape[1:]) or d_in["shape"][0] != 1:
                 interp.resize_tensor_input(d_in["index"], [1, *images.shape[1:]])
@@ -173,7 +167,6 @@ def main(argv=None) -> int:
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--no-doc", action="store_true")
     args = p.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     results = Path(args.results)
     rows = {r["model"]: r for r in (json.loads(results.read_text())["rows"] if results.exists() else [])}
     for ref in [m for m in args.models.split(",") if m]:

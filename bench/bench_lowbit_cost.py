@@ -26,13 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "runtime"))
-from bench_peer import run_interpreter  # noqa: E402
-from bench_spine import ARCH, cpu_name, write_doc  # noqa: E402
+from bench_common import ARCH, BENCH, cpu_name, write_doc
+from bench_peer import run_interpreter
 
-RESULTS = ROOT / "bench" / "results" / "lowbit_cost.json"
+RESULTS = BENCH / "results" / "lowbit_cost.json"
 BEGIN, END = "<!-- lowbit:begin -->", "<!-- lowbit:end -->"
 RESOLVERS = {"ref": "reference kernels (BUILTIN_REF)", "nodelegate": "optimized built-in kernels, XNNPACK off",
              "auto": "XNNPACK on (AUTO)"}
@@ -47,9 +44,12 @@ def op_counts(model_bytes: bytes) -> dict[str, int]:
 def measure(ref: str, args) -> dict:
     import torch
 
-    from catdeploy import api
+    from catdeploy.cat.options import CatOptions
     from catdeploy.check.interpreters import available_interpreters
-    from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images
+    from catdeploy.integer import program_bytes
+    from catdeploy.lower.options import LoweringOptions
+    from catdeploy.pipeline import calibrate_model, eval_images
+    from catdeploy.quant.options import CalibrationOptions
     from catdeploy.train import reference_checkpoint
 
     torch.set_num_threads(args.threads)
@@ -66,11 +66,11 @@ def measure(ref: str, args) -> dict:
         key = (bits, cat, symmetric)
         t0 = time.perf_counter()
         if key not in calibrated:
-            calibrated[key] = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", CalibrateOptions(
-                bits=bits, samples=args.samples, cat=cat, symmetric_weights=symmetric))
+            calibrated[key] = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", CalibrationOptions(
+                bits=bits, samples=args.samples, symmetric_weights=symmetric), CatOptions(enabled=cat))
         calibrate_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        data = api.export_tflite(api.lower(calibrated[key], int4_weights=int4))
+        data = program_bytes(calibrated[key], LoweringOptions(int4_weights=int4))
         exports[name] = data
         info[name] = {"size_bytes": len(data), "ops": op_counts(data), "sha256": hashlib.sha256(data).hexdigest(),
                       "calibrate_s": round(calibrate_s, 1), "export_s": round(time.perf_counter() - t0, 2)}
@@ -155,7 +155,6 @@ def main(argv=None) -> int:
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--no-doc", action="store_true")
     args = p.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     results = Path(args.results)
     rows = {r["model"]: r for r in (json.loads(results.read_text())["rows"] if results.exists() else [])}
     for ref in [m for m in args.models.split(",") if m]:

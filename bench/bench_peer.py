@@ -28,11 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from bench_spine import ARCH, cpu_name, write_doc  # noqa: E402
+from bench_common import ARCH, BENCH, cpu_name, tflite_builder, write_doc
 
-RESULTS = ROOT / "bench" / "results" / "peer.json"
+RESULTS = BENCH / "results" / "peer.json"
 CACHE = Path.home() / ".cache" / "catdeploy" / "bench" / "peer"
 BEGIN, END = "<!-- peer:begin -->", "<!-- peer:end -->"
 PEER_FIX_NOTE = ("The peer needed one fix to run at all: onnx2tf lowers a padded MaxPool to PADV2 with "
@@ -153,17 +151,10 @@ def peer_model(ref: str, model, calib_nchw: np.ndarray, sha: str) -> tuple[bytes
 
 def run_worker(request_path: str, result_path: str) -> None:
     """Accuracy (all images, batch 1 model resized to the batch) and interleaved latency."""
-    sys.path.insert(0, str(ROOT))
-    from catdeploy.check.interpreters import _RESOLVER_ENUM, _load_interpreter_module
-
     req = json.loads(Path(request_path).read_text())
-    cls, enum, version = _load_interpreter_module(req["interpreter"])
+    build, version = tflite_builder(req["interpreter"])   # build(path, resolver): one thread
     images = np.load(req["images"])  # NHWC float32
     out: dict = {"version": version, "models": {}}
-
-    def build(path: str, resolver: str):
-        return cls(model_path=path, num_threads=1,
-                   experimental_op_resolver_type=getattr(enum, _RESOLVER_ENUM[resolver]))
 
     def quantized(interp, x):
         d = interp.get_input_details()[0]
@@ -220,12 +211,12 @@ def run_worker(request_path: str, result_path: str) -> None:
     Path(result_path).write_text(json.dumps(out))
 
 
+# run with cwd=bench/ (`python -c` puts the working directory first on sys.path: bench_common)
 PROBE = """
 import sys
-from catdeploy.check.interpreters import _RESOLVER_ENUM, _load_interpreter_module
-cls, enum, _ = _load_interpreter_module(sys.argv[1])
-interp = cls(model_path=sys.argv[2], num_threads=1,
-             experimental_op_resolver_type=getattr(enum, _RESOLVER_ENUM[sys.argv[3]]))
+from bench_common import tflite_builder
+build, _ = tflite_builder(sys.argv[1])
+interp = build(sys.argv[2], sys.argv[3], num_threads=1)
 bad = [(t["name"], float(t["quantization"][0])) for t in interp.get_tensor_details() if t["quantization"][0] > 1e3]
 print(repr(bad[:3]), flush=True)
 interp.allocate_tensors()
@@ -237,7 +228,7 @@ def probe(interpreter: str, path: str, resolver: str) -> str | None:
     """None when `path` prepares and runs under interpreter/resolver, else why not (a kernel's
     Prepare may abort the process, hence a process of its own)."""
     proc = subprocess.run([sys.executable, "-c", PROBE, interpreter, path, resolver], capture_output=True,
-                          text=True, cwd=str(ROOT))
+                          text=True, cwd=str(BENCH))
     if proc.returncode == 0:
         return None
     how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
@@ -287,19 +278,21 @@ def measure(ref: str, args) -> dict:
 
     from catdeploy import api
     from catdeploy.check.interpreters import available_interpreters
-    from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images
+    from catdeploy.integer import program_bytes
+    from catdeploy.pipeline import calibrate_model, calibration_data, eval_images
+    from catdeploy.quant.options import CalibrationOptions
     from catdeploy.train import reference_checkpoint
 
     torch.set_num_threads(args.threads)
     weights = reference_checkpoint(ref)
     sha = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
     model, _ = api.load_float_model(ARCH[ref], weights)
-    calib = api.calibration_images("fashion-mnist", args.samples, 0)
+    calib = calibration_data("fashion-mnist", args.samples, 0)[0]
     t0 = time.perf_counter()
-    qg = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", CalibrateOptions(bits="w8a8", samples=args.samples))
+    qg = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", CalibrationOptions(bits="w8a8", samples=args.samples))
     ours_calibrate_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ours = api.export_tflite(api.lower(qg))
+    ours = program_bytes(qg)
     ours_export_s = time.perf_counter() - t0
     theirs, peer_times = peer_model(ref, model, calib, sha)
     x, y = eval_images("fashion-mnist", args.eval_samples)
@@ -332,9 +325,9 @@ def measure(ref: str, args) -> dict:
 def markdown(rows: list[dict]) -> str:
     import torch
 
-    from catdeploy import api
+    from catdeploy.export.manifest import versions
 
-    v = api.versions()
+    v = versions()
     first = rows[0]
     peer_versions = f"TensorFlow {first['theirs'].get('tensorflow')}, onnx2tf {first['theirs'].get('onnx2tf')}"
     lines = [BEGIN, "## Peer comparison: our W8A8 graph vs TensorFlow's TFLite converter", "",
@@ -429,7 +422,6 @@ def main(argv=None) -> int:
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--no-doc", action="store_true")
     args = p.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     rows = []
     for ref in [m for m in args.models.split(",") if m]:
         row = measure(ref, args)

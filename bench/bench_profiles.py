@@ -37,14 +37,14 @@ def export(ref: str, bits: str, head: str, out: Path, io: str) -> float:
 
 
 def verify(path: Path, samples: int) -> list[dict]:
-    from catdeploy import api
     from catdeploy.check.interpreters import available_interpreters
-    from catdeploy.pipeline import eval_images
     from catdeploy.check.verify import RESOLVERS, verify_model
+    from catdeploy.integer import prepare_inputs
+    from catdeploy.pipeline import eval_images
 
     model = path.read_bytes()
     x, _ = eval_images("fashion-mnist:test", samples)
-    inputs = api.prepare_inputs(model, x)
+    inputs = prepare_inputs(model, x)
     return [r.to_dict() for r in verify_model(model, inputs, available_interpreters(), list(RESOLVERS))]
 
 

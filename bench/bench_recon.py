@@ -30,11 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from bench_spine import ARCH, cpu_name, write_doc  # noqa: E402
+from bench_common import ARCH, BENCH, ROOT, cpu_name, write_doc
 
-RESULTS = ROOT / "bench" / "results" / "recon.json"
+RESULTS = BENCH / "results" / "recon.json"
 BEGIN, END = "<!-- recon:begin -->", "<!-- recon:end -->"
 METHOD_ORDER = ["rtn", "adaround", "brecq", "qdrop", "pdquant"]
 BITS_ORDER = ["w8a8", "w4a4", "w2a4", "w4a2", "w2a2"]
@@ -52,11 +50,11 @@ def distinct_value_check(qg, model: bytes, x) -> dict:
     """Max distinct values over activation tensors and weight channels vs their planned 2^b."""
     from catrt import Interpreter
 
-    from catdeploy import api
+    from catdeploy.integer import prepare_inputs
 
     plan = qg.plan
     planned = {**plan.values, **{k: v[1] for k, v in plan.requants.items()}}
-    values = Interpreter(model).run([api.prepare_inputs(model, x)], keep_all=True)
+    values = Interpreter(model).run([prepare_inputs(model, x)], keep_all=True)
     over, checked = 0, 0
     for name, bits in planned.items():
         if name in values:
@@ -100,12 +98,14 @@ def run_row(spec: str, args) -> dict:
     """One row, in this process (called by the parent with --row)."""
     import hashlib
 
-    from catdeploy import api
-    from catdeploy.check.interpreters import available_interpreters
-    from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images
-    from catdeploy.quant.simulate import integer_outputs, simulate_batches
-    from catdeploy.train import reference_checkpoint
+    from catdeploy.check.interpreters import available_interpreters, run_tflite
     from catdeploy.check.verify import verify_model
+    from catdeploy.export.manifest import versions
+    from catdeploy.integer import integer_outputs, prepare_inputs, program_bytes, top_k
+    from catdeploy.pipeline import calibrate_model, eval_images
+    from catdeploy.quant.options import CalibrationOptions
+    from catdeploy.quant.simulate import simulate_batches
+    from catdeploy.train import reference_checkpoint
 
     import torch
 
@@ -114,29 +114,29 @@ def run_row(spec: str, args) -> dict:
     ref, bits, method, preset, convention, *rest = spec.split(",")
     seed = int(rest[0]) if rest else 0
     weights = reference_checkpoint(ref)
-    opts = CalibrateOptions(bits=bits, method=method, samples=args.samples, preset=preset, convention=convention,
-                            seed=seed)
+    opts = CalibrationOptions(bits=bits, method=method, samples=args.samples, preset=preset, convention=convention,
+                              seed=seed)
     t0 = time.perf_counter()
     qg = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", opts)
     calib_s = time.perf_counter() - t0
     save_base(qg, spec)
-    model = api.export_tflite(api.lower(qg))
+    model = program_bytes(qg)
     x, y = eval_images("fashion-mnist", args.eval_samples)
     simulated = integer_outputs(qg, x)   # eval-mode simulator: catrt on the lowered program
     xs = x[:args.tflite_samples]           # against the deployed interpreter (BUILTIN_REF)
-    deployed = api.run_tflite(model, xs, "tflite-runtime", "ref")
+    deployed = run_tflite(model, xs, "tflite-runtime", "ref")
     xv = x[:args.verify_samples]
-    reports = verify_model(model, api.prepare_inputs(model, xv), available_interpreters(), ["ref"])
+    reports = verify_model(model, prepare_inputs(model, xv), available_interpreters(), ["ref"])
     row = {
         "model": ref, "arch": ARCH[ref], "bits": bits, "method": method, "preset": preset,
         "convention": convention, "seed": seed, "weights_sha256": hashlib.sha256(Path(weights).read_bytes()).hexdigest(),
         "calibration_images": args.samples, "calib_seconds": round(calib_s, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
-        "int_top1": api.top_k(simulated, y, 1) * 100, "simulator_top1": api.top_k(simulated, y, 1) * 100,
+        "int_top1": top_k(simulated, y, 1) * 100, "simulator_top1": top_k(simulated, y, 1) * 100,
         "simulator_differing_logits": int(np.count_nonzero(simulated[:len(xs)] != deployed)),
-        "simulator_compared_with": f"tflite-runtime {api.versions().get('tflite-runtime')} BUILTIN_REF",
+        "simulator_compared_with": f"tflite-runtime {versions().get('tflite-runtime')} BUILTIN_REF",
         "simulator_compared_images": int(len(xs)),
-        "fake_quant_top1": api.top_k(simulate_batches(qg, x), y, 1) * 100, "eval_images": int(len(y)),
+        "fake_quant_top1": top_k(simulate_batches(qg, x), y, 1) * 100, "eval_images": int(len(y)),
         "verify_mismatched": int(sum(r.mismatched_elements for r in reports)),
         "verify_ok": all(r.bit_exact for r in reports),
         "verify_interpreters": [f"{r.interpreter} {r.version} ({r.resolver})" for r in reports],
@@ -153,25 +153,25 @@ def simulator_check(ref: str, bits: str, args) -> dict:
     interpreter's reference profile) against that interpreter's BUILTIN_REF on the test images."""
     import hashlib
 
-    from catdeploy import api
-    from catdeploy.check.interpreters import available_interpreters
-    from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images
-    from catdeploy.quant.simulate import integer_outputs
-    from catdeploy.train import reference_checkpoint
+    from catdeploy.check.interpreters import available_interpreters, run_tflite
     from catdeploy.check.verify import catrt_profile
+    from catdeploy.integer import integer_outputs, program_bytes, top_k
+    from catdeploy.pipeline import calibrate_model, eval_images
+    from catdeploy.quant.options import CalibrationOptions
+    from catdeploy.train import reference_checkpoint
 
     weights = reference_checkpoint(ref)
-    qg = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", CalibrateOptions(bits=bits, samples=args.samples))
-    model = api.export_tflite(api.lower(qg))
+    qg = calibrate_model(ARCH[ref], str(weights), "fashion-mnist", CalibrationOptions(bits=bits, samples=args.samples))
+    model = program_bytes(qg)
     x, y = eval_images("fashion-mnist", args.eval_samples)
     out = {"model": ref, "bits": bits, "weights_sha256": hashlib.sha256(Path(weights).read_bytes()).hexdigest(),
            "eval_images": int(len(y)), "interpreters": {}}
     for interp in available_interpreters():
         profile = catrt_profile(interp, "ref")[0]
         simulated = integer_outputs(qg, x, profile=profile)
-        deployed = api.run_tflite(model, x, interp, "ref")
+        deployed = run_tflite(model, x, interp, "ref")
         out["interpreters"][interp] = {"profile": profile, "differing_logits": int(np.count_nonzero(simulated != deployed)),
-                                       "top1": api.top_k(deployed, y, 1) * 100}
+                                       "top1": top_k(deployed, y, 1) * 100}
     return out
 
 
@@ -336,13 +336,13 @@ def main() -> int:
                 print(json.dumps(done[(model, bits)]), flush=True)
                 path.write_text(json.dumps({"date": str(date.today()), "rows": sorted(done.values(), key=lambda r: (r["model"], r["bits"]))}, indent=1) + "\n")
         return 0
-    from catdeploy import api
+    from catdeploy.export.manifest import versions
 
     results = Path(args.results)
     rows = {key_of(r): r for r in (json.loads(results.read_text())["rows"] if results.exists() else [])}
     previous = json.loads(results.read_text()) if results.exists() else {}
     measured_env = {"date": str(date.today()), "cpu": cpu_name(),
-           "versions": ", ".join(f"{k} {v}" for k, v in api.versions().items()
+           "versions": ", ".join(f"{k} {v}" for k, v in versions().items()
                                  if k in ("torch", "tflite-runtime", "ai-edge-litert", "tensorflow"))}
     env = previous.get("env", measured_env)
     for r in rows.values():  # rows measured before rows were stamped: the last run before 2026-12-03

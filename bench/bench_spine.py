@@ -11,10 +11,7 @@ Writes bench/results/spine.json and the "Integer spine" section of docs/BENCHMAR
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import sys
 import time
 from datetime import date
@@ -22,27 +19,27 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "spine.json"
-DOC = ROOT / "docs" / "BENCHMARKS.md"
+from bench_common import ARCH, BENCH, common_arguments, cpu_name, load_rows, write_doc
+
+RESULTS = BENCH / "results" / "spine.json"
 BEGIN, END = "<!-- spine:begin -->", "<!-- spine:end -->"
-ARCH = {"fmnist-r18": "resnet18", "fmnist-mbv2": "mobilenet_v2", "fmnist-mnas": "mnasnet0_5",
-        "fmnist-mbv3s": "mobilenet_v3_small", "fmnist-effb0": "efficientnet_b0"}
 
 
 def run_one(ref: str, bits: str, args, x_test, y_test, log) -> dict:
     from catdeploy import api
+    from catdeploy.check.interpreters import available_interpreters, run_tflite
+    from catdeploy.check.verify import verify_model
     from catdeploy.demo import float_top1
-    from catdeploy.check.interpreters import available_interpreters
-    from catdeploy.pipeline import CalibrateOptions, calibrate_model
+    from catdeploy.integer import prepare_inputs, run_catrt, top_k
+    from catdeploy.pipeline import calibrate_model
+    from catdeploy.quant.options import CalibrationOptions
     from catdeploy.quant.simulate import simulate_batches
     from catdeploy.train import reference_checkpoint
-    from catdeploy.check.verify import verify_model
 
     arch = ARCH[ref]
     weights = reference_checkpoint(ref)
     t0 = time.perf_counter()
-    qg = calibrate_model(arch, str(weights), "fashion-mnist", CalibrateOptions(bits=bits, samples=args.samples))
+    qg = calibrate_model(arch, str(weights), "fashion-mnist", CalibrationOptions(bits=bits, samples=args.samples))
     calib_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     program = api.lower(qg)
@@ -51,15 +48,15 @@ def run_one(ref: str, bits: str, args, x_test, y_test, log) -> dict:
     path = Path(args.out_dir) / f"{ref}_{bits}.tflite"
     path.write_bytes(model)
     xv = x_test[:args.verify_samples]
-    reports = verify_model(model, api.prepare_inputs(model, xv), available_interpreters(), ["ref"])
+    reports = verify_model(model, prepare_inputs(model, xv), available_interpreters(), ["ref"])
     t0 = time.perf_counter()
     x_eval, y_eval = x_test[:args.eval_samples], y_test[:args.eval_samples]
-    logits = api.run_catrt(model, x_eval)
+    logits = run_catrt(model, x_eval)
     eval_s = time.perf_counter() - t0
-    int_top1 = api.top_k(logits, y_eval, 1) * 100
-    fq_top1 = api.top_k(simulate_batches(qg, x_eval), y_eval, 1) * 100
+    int_top1 = top_k(logits, y_eval, 1) * 100
+    fq_top1 = top_k(simulate_batches(qg, x_eval), y_eval, 1) * 100
     xa = x_test[:args.agreement_samples]
-    tfl = api.run_tflite(model, xa, "tflite-runtime", "ref")
+    tfl = run_tflite(model, xa, "tflite-runtime", "ref")
     agreement = float(np.mean(np.argmax(tfl, 1) == np.argmax(logits[:len(xa)], 1))) * 100 \
         if len(xa) <= len(logits) else None
     torch_model, _ = api.load_float_model(arch, str(weights))
@@ -119,65 +116,19 @@ def markdown(rows: list[dict], env: dict) -> str:
     return "\n".join(lines)
 
 
-def write_doc(section: str, begin: str = BEGIN, end: str = END) -> None:
-    """Replace the section between the begin/end markers of docs/BENCHMARKS.md (or append it)."""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        tail = rest.split(end, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(text)
-
-
 def save(rows: dict, results: Path, no_doc: bool) -> None:
     import torch
 
-    from catdeploy import api
+    from catdeploy.export.manifest import versions
 
     bits_order = ["w8a8", "w4a4", "w2a4", "w4a2", "w2a2"]
     ordered = [rows[k] for k in sorted(rows, key=lambda k: (list(ARCH).index(k[0]), bits_order.index(k[1])))]
     env = {"date": date.today().isoformat(), "cpu": cpu_name(), "threads": torch.get_num_threads(),
-           "versions": ", ".join(f"{k} {v}" for k, v in api.versions().items())}
+           "versions": ", ".join(f"{k} {v}" for k, v in versions().items())}
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps({"env": env, "rows": ordered}, indent=1))
     if not no_doc:
-        write_doc(markdown(ordered, env))
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
-    except OSError:
-        pass
-    return platform.machine()
-
-
-def common_arguments(doc: str, models: str, bits: str, results: Path) -> argparse.ArgumentParser:
-    """The options every reference-model benchmark takes."""
-    p = argparse.ArgumentParser(description=doc.splitlines()[0])
-    p.add_argument("--models", default=models)
-    p.add_argument("--bits", default=bits)
-    p.add_argument("--samples", type=int, default=1024)
-    p.add_argument("--verify-samples", type=int, default=256)
-    p.add_argument("--eval-samples", type=int, default=10000)
-    p.add_argument("--out-dir", default=str(ROOT / "bench" / "out"))
-    p.add_argument("--no-doc", action="store_true")
-    p.add_argument("--results", default=str(results), help="JSON file of rows (merged with its earlier rows).")
-    p.add_argument("--merge", default="", help="Comma-separated result JSON files to merge in first.")
-    return p
-
-
-def load_rows(args) -> dict:
-    """{(model, bits): row} from --results and the --merge files."""
-    results = Path(args.results)
-    previous = json.loads(results.read_text())["rows"] if results.exists() else []
-    for extra in filter(None, args.merge.split(",")):
-        previous += json.loads(Path(extra).read_text())["rows"]
-    return {(r["model"], r["bits"]): r for r in previous}
+        write_doc(markdown(ordered, env), BEGIN, END)
 
 
 def main() -> int:
@@ -185,7 +136,6 @@ def main() -> int:
     p.add_argument("--agreement-samples", type=int, default=10000)
     args = p.parse_args()
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
-    from catdeploy import api
     from catdeploy.pipeline import eval_images
 
     x_test, y_test = eval_images("fashion-mnist:test", None)

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from bench_spine import write_doc  # noqa: E402
+from bench_common import BENCH, write_doc
 
-RESULTS = ROOT / "bench" / "results"
+RESULTS = BENCH / "results"
 BEGIN, END = "<!-- cost:begin -->", "<!-- cost:end -->"
 METHODS = ("rtn", "adaround", "brecq", "qdrop", "pdquant")
 

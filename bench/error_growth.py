@@ -25,23 +25,23 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from bench_spine import ARCH, cpu_name  # noqa: E402
+from bench_common import ARCH, BENCH, cpu_name
 
-RESULTS = ROOT / "bench" / "results" / "error_growth.json"
+RESULTS = BENCH / "results" / "error_growth.json"
 
 
 def tensor_errors(qg, x: np.ndarray) -> tuple[list[dict], np.ndarray]:
     """[{name, bits, rel_err, scale, zero_point, q_min, q_max, f_min, f_max}] in op order, and the int8 logits."""
-    from catdeploy import api
     from catrt.interpreter import Interpreter
 
-    model = api.export_tflite(api.lower(qg))
+    from catdeploy.integer import prepare_inputs, program_bytes
+    from catdeploy.ir.execute import float_values
+
+    model = program_bytes(qg)
     interp = Interpreter(model)
-    values = interp.run(api.prepare_inputs(model, x), keep_all=True)
+    values = interp.run(prepare_inputs(model, x), keep_all=True)
     details = {d.name: d for d in interp.get_tensor_details()}
-    floats = api.float_values(qg.graph, x)
+    floats = float_values(qg.graph, x)
     rows = []
     for name, q in values.items():
         d = details[name]
@@ -72,8 +72,8 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    sys.path.insert(0, str(ROOT))
-    from catdeploy.pipeline import CalibrateOptions, calibrate_model, eval_images
+    from catdeploy.pipeline import calibrate_model, eval_images
+    from catdeploy.quant.options import CalibrationOptions
     from catdeploy.train import reference_checkpoint
 
     if args.model not in ARCH:
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
         return 2
     weights = reference_checkpoint(args.model)
     qg = calibrate_model(ARCH[args.model], str(weights), "fashion-mnist",
-                         CalibrateOptions(bits=args.bits, samples=args.samples))
+                         CalibrationOptions(bits=args.bits, samples=args.samples))
     x, y = eval_images("fashion-mnist", args.images)
     rows, logits = tensor_errors(qg, x)
     for r in rows:

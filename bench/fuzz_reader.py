@@ -95,12 +95,15 @@ def _export(model, input_size: int, bits: str, io: str, samples: int, seed: int,
     import numpy as np
 
     from catdeploy import api
+    from catdeploy.integer import program_bytes
+    from catdeploy.lower.options import LoweringOptions
+    from catdeploy.quant.options import CalibrationOptions
 
     graph = api.capture(model, input_size)
     rng = np.random.default_rng(seed)
     images = rng.normal(size=(samples, 3, input_size, input_size)).astype(np.float32)
-    qg = api.calibrate(graph, api.plan(graph, bits, **plan), images, seed=seed)
-    return api.export_tflite(api.lower(qg, io, int4_weights))
+    qg = api.calibrate(graph, api.plan(graph, bits, **plan), images, CalibrationOptions(seed=seed))
+    return program_bytes(qg, LoweringOptions(io=io, int4_weights=int4_weights))
 
 
 def build_seeds(kind: str = "tiny") -> dict:

@@ -75,8 +75,9 @@ def run_one(name: str, args, load_images) -> dict:
         return row
     from catdeploy.check.interpreters import available_interpreters
     from catdeploy.check.verify import verify_model
+    from catdeploy.integer import prepare_inputs
 
-    reports = verify_model(tflite, api.prepare_inputs(tflite, test_images), available_interpreters(), ["ref"])
+    reports = verify_model(tflite, prepare_inputs(tflite, test_images), available_interpreters(), ["ref"])
     row.update(status="exported", ops=len(program.ops), calibration_images=int(len(images)), observer=args.observer,
                verify_images=int(len(test_images)), tensors=[r.tensors_compared for r in reports],
                mismatched=[r.mismatched_elements for r in reports], errors=[r.error for r in reports if r.error],
@@ -125,16 +126,16 @@ def main(argv=None) -> int:
     parser.add_argument("--observer", default="lp", choices=("lp", "minmax"),
                         help="range observer (minmax: no Lp grid search, for the largest models)")
     args = parser.parse_args(argv)
-    from catdeploy import api
     from catdeploy.data.zoo import classification_model_names
+    from catdeploy.pipeline import calibration_data
 
     names = args.models.split(",") if args.models else classification_model_names()
     loaded: dict[int, tuple] = {}
 
     def load_images(size: int) -> tuple:
         if size not in loaded:
-            loaded[size] = (api.calibration_images("fashion-mnist", args.samples, 0, size),
-                            api.calibration_images("fashion-mnist:test", args.verify_samples, 0, size))
+            loaded[size] = (calibration_data("fashion-mnist", args.samples, 0, size)[0],
+                            calibration_data("fashion-mnist:test", args.verify_samples, 0, size)[0])
         return loaded[size]
     previous = {r["model"]: r for r in json.loads(RESULTS.read_text())["rows"]} if RESULTS.exists() else {}
     def save() -> list[dict]:
