@@ -46,20 +46,25 @@ class InputOptions:
         return resolve_preprocessing(meta, self.input_size, self.grayscale, self.normalization)
 
 
-def calibration_set(data: str, samples: int, seed: int, prep, data_root: str | None = None):
-    """The calibration Dataset: `samples` images drawn with `seed` from the TRAIN split of `data`,
+def calibration_set(data: str, samples: int | None, seed: int, prep, data_root: str | None = None,
+                    log=lambda m: None):
+    """The calibration Dataset: `samples` images drawn with `seed` from the TRAIN split of `data`
+    (None: the default count, or every image of smaller data, said in a `log` line),
     preprocessed by `prep` (a Preprocessing); its .normalization is the one actually used (the
     data's own statistics when `prep` names none): record it so evaluation preprocesses alike."""
     from catdeploy.data.datasets import has_splits, load_dataset, with_split
-    from catdeploy.data.splits import calibration_subset
+    from catdeploy.data.splits import DEFAULT_CALIBRATION_SAMPLES, calibration_subset
 
     spec = with_split(data, "train") if has_splits(data) and ":" not in data else data
     ds = load_dataset(spec, data_root, input_size=(prep.height, prep.width), default_split="train",
                       normalization=prep.normalization, channels=prep.channels)
+    if samples is None and len(ds) < DEFAULT_CALIBRATION_SAMPLES:
+        log(f"--samples: {data} has {len(ds)} images, fewer than the default {DEFAULT_CALIBRATION_SAMPLES}: "
+            f"calibrating on all {len(ds)}")
     return calibration_subset(ds, samples, seed)
 
 
-def calibration_data(data: str, samples: int, seed: int, input_size: int | tuple[int, int] = 32,
+def calibration_data(data: str, samples: int | None, seed: int, input_size: int | tuple[int, int] = 32,
                      data_root: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """(images, labels or None) of the calibration draw at `input_size` with the data's own
     normalisation: the images `calibrate` draws with the same samples and seed."""
@@ -81,13 +86,17 @@ def calibrate_model(model: str, weights: str | None, data: str, calibration: Cal
     prep = inputs.preprocessing(meta)
     graph = api.capture(torch_model, (prep.height, prep.width), prep.channels)
     qplan = plan_checks(graph, calibration, cat)
-    calib = calibration_set(data, calibration.samples, calibration.seed, prep, inputs.data_root)
+    calib = calibration_set(data, calibration.samples, calibration.seed, prep, inputs.data_root, log=log)
+    if cat.enabled and len(calib) < calibration.most_samples:  # the default took fewer: check K again
+        from catdeploy.cat.select import check_clusters
+
+        check_clusters(cat.clusters, len(calib), cat.views)
     prep = replace(prep, normalization=calib.normalization)
     # No timings in meta: the archive (and the manifest) must be byte-identical for equal inputs.
     return calibrate_graph(graph, qplan, calib.images, calib.labels, calibration, cat, meta={
         "model": model, "weights": str(weights) if weights else None, "data": data,
         "input_size": prep.height if prep.height == prep.width else [prep.height, prep.width],
-        "preprocessing": prep.to_dict(), "samples": calibration.samples,
+        "preprocessing": prep.to_dict(), "samples": len(calib),
     }, log=log, progress=progress)
 
 
@@ -99,7 +108,7 @@ def plan_checks(graph, calibration: CalibrationOptions, cat: CatOptions = NO_CAT
         from catdeploy.cat.select import check_clusters
         from catdeploy.lower import classifier_node
 
-        check_clusters(cat.clusters, calibration.samples, cat.views)
+        check_clusters(cat.clusters, calibration.most_samples, cat.views)
         classifier_node(graph)  # a model whose logits do not come from a plain FC: say so now
     return qplan
 

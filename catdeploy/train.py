@@ -1,4 +1,5 @@
-"""Deterministic full-precision training of torchvision classifiers (reference models) and of the
+"""Deterministic full-precision training of torchvision classifiers (reference models), timm
+models (``timm:NAME``: ``num_classes`` outputs, 1 input channel with ``--grayscale``) and of the
 user's own models (``path/model.py:factory``, ``package.module:factory``: the factory's module, its
 own number of outputs; input size, mean/std and channels as the user says).
 
@@ -218,7 +219,7 @@ def evaluate_checkpoint(model_name: str, weights: str | Path | None, data: str,
                         grayscale: bool | None = None) -> dict:
     """``catdeploy eval MODEL --weights W``: float accuracy {"top1", "top5", "n", "engine"}.
 
-    MODEL is a torchvision name or the user's own (path/to/model.py:factory). Input size,
+    MODEL is a torchvision name, timm:NAME or the user's own (path/to/model.py:factory). Input size,
     channels and normalisation: the options when given, else the checkpoint's meta, else defaults.
     """
     from catdeploy.data.preprocess import resolve_preprocessing
@@ -314,7 +315,7 @@ def train(model_name: str, data_spec: str, epochs: int = DEFAULT_EPOCHS, seed: i
           progress: bool = True, command: str | None = None,
           normalization: Normalization | None = None, grayscale: bool | None = None,
           log=stderr_console.print) -> TrainResult:
-    """Train ``model_name`` (a torchvision name or the user's ``file.py:factory``) on ``data_spec``
+    """Train ``model_name`` (a torchvision name, ``timm:NAME`` or the user's ``file.py:factory``) on ``data_spec``
     and (optionally) write the checkpoint to ``output``.
 
     The train split of ``data_spec`` is used for training; for fashion-mnist/digits the test
@@ -337,9 +338,9 @@ def train(model_name: str, data_spec: str, epochs: int = DEFAULT_EPOCHS, seed: i
     if user_model and str(model_name).endswith(".pt2"):
         raise UserError(f"train {model_name}: a torch.export program is for deployment; train the "
                         f"nn.Module (path/to/model.py:factory) and export it again")
-    _build(model_name, settings.num_classes)  # fail fast on an unknown name or a broken factory
     size = parse_input_size(input_size)
     channels = 1 if grayscale else 3
+    _build(model_name, settings.num_classes, channels)  # fail fast on an unknown name or a broken factory
     started = time.perf_counter()
     train_set = load_dataset(data_spec, data_root, input_size=size, default_split="train",
                              normalization=normalization, channels=channels)
@@ -356,7 +357,7 @@ def train(model_name: str, data_spec: str, epochs: int = DEFAULT_EPOCHS, seed: i
     with _deterministic_torch(threads):
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
-        model = _build(model_name, settings.num_classes)
+        model = _build(model_name, settings.num_classes, channels)
         _zero_init_classifier(model)
         pool = torch.arange(len(train_set))
         if limit is not None and limit < len(train_set):
@@ -430,10 +431,14 @@ def train(model_name: str, data_spec: str, epochs: int = DEFAULT_EPOCHS, seed: i
     return TrainResult(model.eval(), meta, output)
 
 
-def _build(model_name: str, num_classes: int) -> torch.nn.Module:
-    """A fresh model: torchvision's with `num_classes` outputs, or what the user's factory returns."""
+def _build(model_name: str, num_classes: int, channels: int = 3) -> torch.nn.Module:
+    """A fresh model: torchvision's with `num_classes` outputs, timm's with `num_classes` outputs
+    and `channels` inputs, or what the user's factory returns."""
+    from catdeploy.data.timm_models import build_timm_model, is_timm_model
     from catdeploy.data.user_model import build_user_model, is_user_model
 
+    if is_timm_model(model_name):
+        return build_timm_model(model_name, num_classes, channels)
     return build_user_model(model_name) if is_user_model(model_name) else build_model(model_name, num_classes)
 
 

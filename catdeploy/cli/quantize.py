@@ -38,7 +38,7 @@ class CalibrationRecords:
     inputs: "InputOptions"
 
 
-def calibration_records(*, bits: str, method: str, samples: int, seed: int, strict: bool, symmetric_weights: bool,
+def calibration_records(*, bits: str, method: str, samples: int | None, seed: int, strict: bool, symmetric_weights: bool,
                         observer: str, weight_bits: list[str] | None, act_bits: list[str] | None, cat: bool,
                         clusters: str, alpha: str, cat_views: int, affine_layers: bool, preset: str,
                         convention: str, device: str, iterations: int | None, input_size: str | None,
@@ -74,7 +74,9 @@ ConventionOption = typer.Option("default", "--convention", help="default, paper 
                                 "block outputs at the activation bits on the skip path too) or strict.")
 DeviceOption = typer.Option("cpu", "--device", help="Reconstruction device: cpu or cuda.")
 ItersOption = typer.Option(None, "--iters", help="Reconstruction iterations per unit (overrides the preset's).")
-SamplesOption = typer.Option(1024, "--samples", help="Calibration images drawn (seeded) from the train split.")
+SamplesOption = typer.Option(None, "--samples", help="Calibration images drawn (seeded) from the train split "
+                             "(default 1024, or every image of smaller data; more than the data has is an error).",
+                             show_default=False)
 SeedOption = typer.Option(0, "--seed", help="Seed of the calibration draw.")
 StrictOption = typer.Option(False, "--strict", help="Configured bits everywhere except input and logits.")
 SymmetricOption = typer.Option(False, "--symmetric-weights", help="Symmetric weight grids (zero point 0).")
@@ -92,7 +94,8 @@ ReportDataOption = typer.Option(None, "--report-data", help="Evaluation images o
                                 "split of a built-in --data; needed for imagefolder / npz data).")
 
 
-ModelArgument = typer.Argument(..., help="torchvision model name, path/to/model.py:factory or "
+ModelArgument = typer.Argument(..., help="torchvision model name, timm:NAME (timm.create_model, pretrained=False; "
+                               "needs catdeploy[timm]), path/to/model.py:factory or "
                                "package.module:factory (a callable returning your nn.Module), or a "
                                "torch.export program (model.pt2, weights included).")
 WeightBitsOption = typer.Option(None, "--weight-bits", help="Per-layer override LAYER_GLOB=BITS (repeatable).")
@@ -106,6 +109,7 @@ ActBitsOption = typer.Option(None, "--act-bits", help="Input bits of matching la
     "catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w4a4 --cat --clusters 64 --alpha 0.4 --cat-views 2 -o r18.qg",
     "catdeploy calibrate my_net.py:build --weights my_net.pt --data imagefolder:photos/train --input-size 64 --mean 0.5,0.4,0.3 --std 0.25,0.25,0.25 --bits w4a4 -o my_net.qg",
     "catdeploy calibrate my_net.pt2 --data imagefolder:photos/train --bits w4a4 -o my_net.qg",
+    "catdeploy calibrate timm:resnet18d --weights r18d.safetensors --data fashion-mnist --bits w4a4 -o r18d.qg",
     "catdeploy calibrate resnet18 --weights r18.pt --data fashion-mnist --bits w2a4 --method qdrop -o runs/r18/w2a4.qg --report runs/r18/report",
 ])
 def calibrate_command(
@@ -114,7 +118,7 @@ def calibrate_command(
                                            "needed except for a .pt2 program, which holds its weights."),
     data: str = typer.Option(..., "--data", "-d", help="Calibration data (its train split is used)."),
     output: Path = typer.Option(..., "--output", "-o", help="QuantizedGraph archive to write (.qg)."),
-    bits: str = BitsOption, method: str = MethodOption, samples: int = SamplesOption,
+    bits: str = BitsOption, method: str = MethodOption, samples: Optional[int] = SamplesOption,
     seed: int = SeedOption, strict: bool = StrictOption, symmetric_weights: bool = SymmetricOption,
     observer: str = ObserverOption, cat: bool = CatOption, clusters: str = ClustersOption,
     alpha: str = AlphaOption, cat_views: int = CatViewsOption, affine_layers: bool = AffineLayersOption,
@@ -167,7 +171,7 @@ def calibrate_command(
     "catdeploy export runs/r18/w2a4.qg -o runs/r18/w2a4.tflite --report runs/r18/report",
 ])
 def export_command(
-    source: str = typer.Argument(..., help="A .qg archive, or a model (torchvision name, path/to/model.py:factory, "
+    source: str = typer.Argument(..., help="A .qg archive, or a model (torchvision name, timm:NAME, path/to/model.py:factory, "
                                  "package.module:factory) with --weights/--data, or a .pt2 program with --data."),
     target: str = typer.Option("tflite", "--target", help="Export target (tflite)."),
     output: Path = typer.Option(..., "--output", "-o", help="File to write; a manifest OUTPUT.json is written beside it."),
@@ -176,7 +180,7 @@ def export_command(
     int2_weights: bool = typer.Option(False, "--int2-weights", help="Pack 2-bit FULLY_CONNECTED weights as TFLite INT2 (4 per byte, FC v14; use with --symmetric-weights). Loads in ai-edge-litert 2.1 only (tflite-runtime 2.14 and TensorFlow 2.19 do not register FC v14)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="With a model name."),
     data: Optional[str] = typer.Option(None, "--data", "-d", help="With a model name: calibration data."),
-    bits: str = BitsOption, method: str = MethodOption, samples: int = SamplesOption,
+    bits: str = BitsOption, method: str = MethodOption, samples: Optional[int] = SamplesOption,
     seed: int = SeedOption, strict: bool = StrictOption, symmetric_weights: bool = SymmetricOption,
     observer: str = ObserverOption, cat: bool = CatOption, clusters: str = ClustersOption,
     alpha: str = AlphaOption, cat_views: int = CatViewsOption, affine_layers: bool = AffineLayersOption,

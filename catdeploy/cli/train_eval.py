@@ -16,9 +16,11 @@ from catdeploy.cli.app import (
     "catdeploy train mnasnet0_5 --data digits -o digits.pt --epochs 2 --seed 1",
     "catdeploy train mobilenet_v2 --data npz:train.npz -o mine.pt --json",
     "catdeploy train my_net.py:build --data imagefolder:photos/train --input-size 64 --mean 0.45,0.40,0.35 --std 0.22,0.24,0.26 -o my_net.pt",
+    "catdeploy train timm:resnet10t --data fashion-mnist --grayscale --input-size 28 -o r10t.pt",
 ])
 def train_command(
-    model: str = typer.Argument(..., help="torchvision classification model name (e.g. resnet18), or your own: "
+    model: str = typer.Argument(..., help="torchvision classification model name (e.g. resnet18), a timm model "
+                                "(timm:NAME, e.g. timm:resnet10t; needs catdeploy[timm]), or your own: "
                                 "path/to/model.py:factory or package.module:factory (its own number of outputs)."),
     data: str = DataOption,
     output: Path = typer.Option(..., "--output", "-o", help="Checkpoint to write (.pt)."),
@@ -35,7 +37,7 @@ def train_command(
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT if it exists."),
     json_out: bool = JsonOption,
 ) -> None:
-    """Train a full-precision model (torchvision or your own) deterministically on the CPU.
+    """Train a full-precision model (torchvision, timm or your own) deterministically on the CPU.
 
     Writes {"state_dict", "meta"} (loadable with weights_only=True) atomically; prints the final test top-1 for fashion-mnist / digits.
     """
@@ -64,7 +66,7 @@ def train_command(
 ])
 def eval_command(
     model: str = typer.Argument(..., help="A .tflite / .qg, or a float model with --weights: torchvision name, "
-                                "path/to/model.py:factory or package.module:factory."),
+                                "timm:NAME, path/to/model.py:factory or package.module:factory."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="State dict or checkpoint."),
     data: str = DataOption,
     samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Evaluate the first N images only."),

@@ -22,10 +22,17 @@ def calibration_indices(num_items: int, n: int = DEFAULT_CALIBRATION_SAMPLES,
     return np.random.default_rng(seed).permutation(num_items)[:n].astype(np.int64)
 
 
-def calibration_subset(dataset, n: int = DEFAULT_CALIBRATION_SAMPLES, seed: int = 0):
+def calibration_count(num_items: int, samples: int | None) -> int:
+    """Images to draw: an explicit ``samples`` as given (calibration_indices refuses more than
+    ``num_items``); the default (None) is DEFAULT_CALIBRATION_SAMPLES, or all of smaller data."""
+    return min(DEFAULT_CALIBRATION_SAMPLES, num_items) if samples is None else samples
+
+
+def calibration_subset(dataset, n: int | None = DEFAULT_CALIBRATION_SAMPLES, seed: int = 0):
     """The calibration images: ``n`` images of ``dataset`` (load it with the TRAIN split) drawn
-    with ``seed``. Returns a new Dataset; the input is not modified."""
-    return dataset.subset(calibration_indices(len(dataset), n, seed))
+    with ``seed`` (None: calibration_count's default). Returns a new Dataset; the input is not
+    modified."""
+    return dataset.subset(calibration_indices(len(dataset), calibration_count(len(dataset), n), seed))
 
 
 def held_out_split(indices: np.ndarray, fraction: float,

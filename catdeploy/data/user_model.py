@@ -27,10 +27,15 @@ _DOTTED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 
 def is_user_model(spec: str) -> bool:
-    """True for ``file.py:factory``, ``package.module:factory`` and ``.pt2`` references."""
+    """True for ``file.py:factory``, ``package.module:factory`` and ``.pt2`` references
+    (not for ``timm:NAME``: catdeploy.data.timm_models builds those)."""
+    from catdeploy.data.timm_models import is_timm_model
+
     text = str(spec)
     if text.endswith(".pt2"):
         return True
+    if is_timm_model(text):
+        return False
     source, sep, factory = text.rpartition(":")
     return bool(sep and source and factory) and (source.endswith(".py") or bool(_DOTTED_NAME.match(source)))
 

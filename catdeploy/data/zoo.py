@@ -2,12 +2,14 @@
 
 Weights files are loaded with ``torch.load(weights_only=True)``: a plain state dict, or a
 checkpoint dict holding it under "state_dict", "model_state_dict" or "model" (ours, written by
-``catdeploy train``, is ``{"state_dict": ..., "meta": {...}}``).
+``catdeploy train``, is ``{"state_dict": ..., "meta": {...}}``); a ``.safetensors`` file is read
+with ``safetensors.torch.load_file`` (tensors only, nothing unpickled).
 """
 from __future__ import annotations
 
 import copy
 import difflib
+import logging
 import pickle
 import re
 import zipfile
@@ -23,6 +25,8 @@ from catdeploy.errors import UserError
 
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
 
+logger = logging.getLogger(__name__)  # notices (stderr unless the application configures logging)
+
 
 def classification_model_names() -> list[str]:
     """All torchvision classification builders (``torchvision.models.list_models``)."""
@@ -35,6 +39,11 @@ def check_model_name(name: str) -> None:
     if name not in names:
         close = difflib.get_close_matches(name, names, n=4, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else "; e.g. resnet18, mobilenet_v2"
+        from catdeploy.data.timm_models import timm_suggestion
+
+        in_timm = timm_suggestion(name)
+        if in_timm:
+            hint = f"; timm has it: {in_timm}"
         raise UserError(f"unknown model {name!r} (not a torchvision classification model){hint}")
 
 
@@ -57,6 +66,9 @@ def build_model(name: str, num_classes: int = 10) -> torch.nn.Module:
 def _unpickling_reason(message: str) -> str:
     """The useful part of torch's long weights-only error message."""
     found = re.search(r"Unsupported global: GLOBAL (\S+)", message)
+    if found and found.group(1) == "argparse.Namespace":  # timm's train.py saves its args
+        return ("it holds an argparse.Namespace (a training script's args, as timm's train.py saves); "
+                "save checkpoint['state_dict'] alone, or use timm's clean_checkpoint.py")
     if found:
         return f"it holds a {found.group(1)} object; only tensors and plain types are allowed"
     found = re.search(r"WeightsUnpickler error:\s*([^\n]+)", message)  # first non-empty line
@@ -69,6 +81,8 @@ def _read_checkpoint(path: Path) -> Any:
         raise UserError(f"--weights {path}: file not found")
     if not path.is_file():
         raise UserError(f"--weights {path}: not a file")
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -79,6 +93,20 @@ def _read_checkpoint(path: Path) -> Any:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"--weights {path}: not a readable torch checkpoint, corrupt or truncated "
                         f"({first[:160]})") from None
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+    except ImportError:
+        raise UserError(f"--weights {path}: reading .safetensors needs the package safetensors "
+                        f"(pip install safetensors, or pip install 'catdeploy[timm]')") from None
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"--weights {path}: not a readable safetensors file ({first[:160]})") from None
 
 
 def _extract_state_dict(obj: Any, path: Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -117,6 +145,22 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
 AUX_HEADS = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
 
 
+def drop_aux_heads(state: Mapping[str, torch.Tensor], source: str,
+                   architecture: str) -> Mapping[str, torch.Tensor]:
+    """``state`` without the keys of the auxiliary heads that build_model leaves out (googlenet's
+    aux1 / aux2, inception_v3's AuxLogits: used in training only), with a notice when it had any."""
+    heads = AUX_HEADS.get(architecture, ())
+    dropped = sorted({key.split(".")[0] for key in state if key.split(".")[0] in heads})
+    if not dropped:
+        return state
+    kept = OrderedDict((k, v) for k, v in state.items() if k.split(".")[0] not in heads)
+    if getattr(state, "_metadata", None) is not None:
+        kept._metadata = OrderedDict((k, v) for k, v in state._metadata.items() if k.split(".")[0] not in heads)
+    logger.warning(f"{source}: dropped the auxiliary-head weights ({', '.join(f'{a}.*' for a in dropped)}); "
+                   f"catdeploy builds {architecture} with aux_logits=False (the heads are unused in eval)")
+    return kept
+
+
 def check_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
                      source: str, architecture: str) -> None:
     """UserError naming the first missing/unexpected/mis-shaped key or non-finite tensor."""
@@ -143,7 +187,7 @@ def check_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
             raise UserError(f"{source}: key {key!r} contains NaN or Inf")
 
 
-def _with_module_versions(state: "OrderedDict[str, torch.Tensor]",
+def with_module_versions(state: "OrderedDict[str, torch.Tensor]",
                           model: torch.nn.Module) -> "OrderedDict[str, torch.Tensor]":
     """``state`` with module version metadata: its own if saved, else the model's current ones.
 
@@ -170,7 +214,7 @@ def load_weights_and_meta(model: torch.nn.Module, path: str | Path,
     arch = architecture or type(model).__name__
     check_state_dict(model, state, f"--weights {path}", arch)
     loaded = copy.deepcopy(model)
-    loaded.load_state_dict(_with_module_versions(state, model), strict=True)
+    loaded.load_state_dict(with_module_versions(state, model), strict=True)
     loaded.eval()
     return loaded, meta
 
@@ -188,7 +232,8 @@ def load_model(name: str, weights: str | Path, num_classes: int | None = None
     if num_classes is None:
         num_classes = int(meta.get("num_classes", 10))
     model = build_model(name, num_classes)
+    state = drop_aux_heads(state, f"--weights {weights}", name)
     check_state_dict(model, state, f"--weights {weights}", name)
-    model.load_state_dict(_with_module_versions(state, model), strict=True)
+    model.load_state_dict(with_module_versions(state, model), strict=True)
     model.eval()
     return model, meta

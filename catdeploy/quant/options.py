@@ -14,11 +14,12 @@ DEVICES = ("cpu", "cuda")
 @dataclass(frozen=True)
 class CalibrationOptions:
     """The plan (bits, convention, grids, observer, per-layer overrides) and the calibration
-    (method, reconstruction preset / device / iterations, the seeded draw of `samples` images)."""
+    (method, reconstruction preset / device / iterations, the seeded draw of `samples` images;
+    None: the default, DEFAULT_CALIBRATION_SAMPLES or every image of smaller data)."""
 
     bits: str = "w4a4"
     method: str = "rtn"
-    samples: int = 1024
+    samples: int | None = None       # None: the default (an explicit count more than the data has is an error)
     seed: int = 0
     strict: bool = False
     convention: str = "default"      # default, paper or strict (strict=True is the same as "strict")
@@ -32,7 +33,7 @@ class CalibrationOptions:
     batch_size: int = 64             # images per batch of the RTN observers
 
     def __post_init__(self) -> None:
-        if self.samples < 1:
+        if self.samples is not None and self.samples < 1:
             raise UserError(f"--samples {self.samples}: must be at least 1")
         if self.iterations is not None and self.iterations < 1:
             raise UserError(f"--iters {self.iterations}: must be at least 1")
@@ -44,6 +45,13 @@ class CalibrationOptions:
             preset(self.preset)
             if self.device not in DEVICES:
                 raise UserError(f"--device {self.device!r} is not one of {', '.join(DEVICES)}")
+
+    @property
+    def most_samples(self) -> int:
+        """The most calibration images this draw takes (the data may have fewer under the default)."""
+        from catdeploy.data.splits import DEFAULT_CALIBRATION_SAMPLES
+
+        return DEFAULT_CALIBRATION_SAMPLES if self.samples is None else self.samples
 
     @property
     def reconstructs(self) -> bool:
