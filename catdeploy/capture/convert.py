@@ -3,13 +3,15 @@
 Every fx call that produced a tensor becomes one node through the handler registries in
 capture/ops. Calls without a tensor result (x.size(0), shape arithmetic) are evaluated at capture
 time and their values passed to the handlers. Everything that cannot be converted is collected and
-reported in a single UserError line.
+reported at once (capture/refusal.py: one line grouped by op kind, every site as data).
+
+A call that overwrites its input (x.relu_(), F.relu(x, inplace=True), nn.ReLU(inplace=True)) is
+read as producing a new value that every later reader of the input reads instead, which is what
+torch computes even when the forward ignores the call's result.
 """
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,22 +23,10 @@ from catdeploy.capture.ops import (
 )
 from catdeploy.capture.ops._base import OpCall, TensorArg, Unsupported
 from catdeploy.capture.ops.split import Parts
+from catdeploy.capture.refusal import CaptureRefused, UnsupportedOp, source_line
 from catdeploy.capture.trace import TensorMeta, TensorTuple, Traced
 from catdeploy.errors import UserError
 from catdeploy.ir.graph import Graph, Node, OpKind, Value
-
-
-@dataclass(frozen=True)
-class UnsupportedOp:
-    aten: str    # "aten.sigmoid" (the aten ops the call dispatched; the torch name if none)
-    where: str   # module path, or "<enclosing module path>/<fx node name>" for functions
-    what: str    # "torch.nn.Sigmoid", "torch.sigmoid", "Tensor.sigmoid"
-    reason: str  # why a known op was refused; "" for unknown ops
-    source: str = ""  # "model.py:42" where the user's code made the call (fx's recorded stack)
-
-    def describe(self) -> str:
-        detail = f"{self.what}: {self.reason}" if self.reason else self.what
-        return f"{self.aten} at {self.where} ({detail}{f'; {self.source}' if self.source else ''})"
 
 
 class _Names:
@@ -56,8 +46,9 @@ class _Names:
 
 
 def to_raw_graph(traced: Traced, model_name: str) -> Graph:
-    """Convert every fx node; raise one UserError listing all unsupported ops."""
+    """Convert every fx node; raise one CaptureRefused listing all unsupported ops."""
     gm, records = traced.module, traced.records
+    order = {n: i for i, n in enumerate(gm.graph.nodes)}
     names = _Names()
     env: dict[fx.Node, Any] = {}
     nodes: list[Node] = []
@@ -128,17 +119,21 @@ def to_raw_graph(traced: Traced, model_name: str) -> Graph:
         try:
             node = handler(call)
             if node.kind in (CaptureKind.RESHAPE, CaptureKind.TRANSPOSE):
-                # Resolved by the channel_shuffle pass, which refuses leftovers with this text.
-                refusal = _unsupported(gm, fx_node, records, _refusal_reason(node, args)).describe()
+                # Resolved by the vector_reshape / channel_shuffle passes; the latter refuses
+                # leftovers as this site.
+                refusal = _unsupported(gm, fx_node, records, _refusal_reason(node, args))
                 node = Node(node.name, node.kind, node.inputs, node.outputs,
                             {**node.attrs, "refusal": refusal})
+            overwritten = _overwritten(fx_node, module, order)
             nodes.append(node)
         except Unsupported as exc:
             unsupported.append(_unsupported(gm, fx_node, records, str(exc)))
+            continue
+        for alias in overwritten:
+            env[alias] = env[fx_node]
 
     if unsupported:
-        raise UserError(f"model {model_name}: unsupported ops: "
-                        + ", ".join(u.describe() for u in unsupported))
+        raise CaptureRefused(model_name, unsupported)
     return Graph(nodes=tuple(nodes), values=values, inputs=tuple(inputs), outputs=tuple(outputs),
                  name=model_name)
 
@@ -232,16 +227,82 @@ def _unsupported(gm: fx.GraphModule, fx_node: fx.Node, records, reason: str) -> 
 
 
 def _source_line(fx_node: fx.Node) -> str:
-    """'path/model.py:42' of the innermost frame fx recorded for the call (the user's forward)."""
-    import re
+    """'path/model.py:42' where the call was made, from the stack fx recorded (refusal.source_line)."""
+    return source_line(fx_node.stack_trace)
 
-    torch_dir = str(Path(torch.__file__).parent)
-    frames = [(path, line) for path, line in re.findall(r'File "([^"]+)", line (\d+)', fx_node.stack_trace or "")
-              if not path.startswith(torch_dir)]
-    if not frames:
-        return ""
-    path, line = frames[-1]
-    return f"{path}:{line}"
+
+# Calls that return their input tensor itself (same storage, same values) in eval mode, and calls
+# that return a view of it (same storage, another shape or part).
+_SAME_TENSOR_MODULES = (torch.nn.Identity, torch.nn.Dropout, torch.nn.Dropout1d, torch.nn.Dropout2d,
+                        torch.nn.Dropout3d, torch.nn.AlphaDropout, torch.nn.FeatureAlphaDropout)
+_VIEW_METHODS = frozenset({"view", "view_as", "reshape", "flatten", "squeeze", "unsqueeze", "narrow",
+                           "transpose", "permute", "expand", "expand_as", "contiguous", "detach"})
+_VIEW_FUNCTIONS = frozenset({operator.getitem, torch.flatten, torch.reshape, torch.squeeze,
+                             torch.unsqueeze, torch.narrow, torch.transpose, torch.permute,
+                             torch.detach})
+_INPLACE_FUNCTIONS = frozenset({operator.iadd, operator.imul, operator.isub, operator.itruediv})
+
+
+def _overwritten(fx_node: fx.Node, module: torch.nn.Module | None, order: dict[fx.Node, int]) -> list[fx.Node]:
+    """The fx nodes whose tensor this call overwrites in place (its input, and the tensors that
+    input is the same object as: the outputs of nn.Identity, eval-mode dropout and other in-place
+    calls, as in x.add_(3).clamp_(0, 6)), which later readers must read as this call's result; []
+    for a call that does not work in place. Unsupported when the input is a view of a tensor that
+    is read again later (that tensor would change too)."""
+    if not _in_place(fx_node, module):
+        return []
+    first = fx_node.args[0] if fx_node.args else fx_node.kwargs.get("input")
+    aliases: list[fx.Node] = []
+    while isinstance(first, fx.Node):
+        aliases.append(first)
+        source = first.args[0] if first.args and isinstance(first.args[0], fx.Node) else None
+        if source is None:
+            break
+        submodule = _submodule(first) if first.op == "call_module" else None
+        if isinstance(submodule, _SAME_TENSOR_MODULES) or _in_place(first, submodule):
+            first = source
+            continue
+        if _is_view(first) and any(order[user] > order[fx_node] for user in source.users if user is not first):
+            raise Unsupported(f"works in place on a view of {source.name}, which is read again later")
+        break
+    return aliases
+
+
+def _in_place(fx_node: fx.Node, module: torch.nn.Module | None) -> bool:
+    if fx_node.op == "call_module":
+        return getattr(module, "inplace", False) is True
+    if fx_node.op == "call_method":
+        return fx_node.target.endswith("_") and not fx_node.target.startswith("_")
+    if fx_node.op != "call_function":
+        return False
+    if fx_node.target in _INPLACE_FUNCTIONS or getattr(fx_node.target, "__name__", "").endswith("_"):
+        return True
+    try:
+        import inspect
+
+        bound = inspect.signature(fx_node.target).bind(*fx_node.args, **fx_node.kwargs)
+    except (TypeError, ValueError):  # builtins without a signature, unexpected arguments
+        return False
+    return bound.arguments.get("inplace") is True
+
+
+def _is_view(fx_node: fx.Node) -> bool:
+    if fx_node.op == "call_method":
+        return fx_node.target in _VIEW_METHODS
+    if fx_node.op == "call_function":
+        try:
+            return fx_node.target in _VIEW_FUNCTIONS
+        except TypeError:
+            return False
+    return fx_node.op == "call_module" and isinstance(_submodule(fx_node), torch.nn.Flatten)
+
+
+def _submodule(fx_node: fx.Node) -> torch.nn.Module | None:
+    root = fx_node.graph.owning_module
+    try:
+        return root.get_submodule(fx_node.target) if root is not None else None
+    except AttributeError:
+        return None
 
 
 def _qualified_class(cls: type) -> str:

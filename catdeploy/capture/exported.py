@@ -7,7 +7,8 @@ parameters become nn.Conv2d / nn.BatchNorm2d / nn.Linear submodules (named by th
 nn_module_stack, so the Graph's names are the ones the original model would have given), and the
 other aten ops become the torch functions whose capture handlers exist (aten.relu -> torch.relu,
 aten.add.Tensor -> operator.add, ...). Every node keeps the program's stack trace, so an op capture
-refuses is reported with the user's file and line. Ops with no counterpart are all listed at once.
+refuses is reported with the user's file and line. Ops with no counterpart are all listed at once
+(CaptureRefused: one line grouped by op kind, every site as data).
 
 Loading never unpickles anything but tensors: torch.export.load's pickle fallbacks (custom objects,
 opaque constants, non-tensor payloads) are refused while it runs.
@@ -26,6 +27,7 @@ import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
 
+from catdeploy.capture.refusal import CaptureRefused, UnsupportedOp, source_line
 from catdeploy.errors import UserError
 
 
@@ -133,7 +135,7 @@ class _Raiser:
         self.graph = fx.Graph()
         self.root: dict[str, Any] = {}
         self.env: dict[fx.Node, Any] = {}
-        self.unsupported: list[str] = []
+        self.unsupported: list[UnsupportedOp] = []
 
     # helpers
     def tensor_attr(self, node: Any) -> torch.Tensor | None:
@@ -299,6 +301,15 @@ def _method(name: str) -> Callable:
     return build
 
 
+def _slice(r: _Raiser, node: fx.Node, args: tuple, kwargs: dict) -> fx.Node:
+    """aten.slice(x, dim, start, end, step) as the indexing x[:, ..., start:end:step] it came from."""
+    dim = _arg(args, kwargs, 1, "dim", 0)
+    start, end = _arg(args, kwargs, 2, "start"), _arg(args, kwargs, 3, "end")
+    step = _arg(args, kwargs, 4, "step", 1)
+    index = (slice(None),) * int(dim) + (slice(start, end, step),)
+    return r.graph.call_function(operator.getitem, (r.value(args[0]), index))
+
+
 def _dropout(r: _Raiser, node: fx.Node, args: tuple, kwargs: dict) -> Any:
     if _arg(args, kwargs, 2, "train", False):
         raise _NotRaisable("dropout in training mode (call model.eval() before torch.export)")
@@ -311,6 +322,7 @@ _OPS: dict[Any, Callable] = {
     aten.batch_norm.default: _batch_norm, aten._native_batch_norm_legit_no_training.default: _batch_norm,
     aten.linear.default: _linear,
     aten.relu.default: _function(torch.relu), aten.relu_.default: _function(torch.relu),
+    aten.relu6.default: _function(F.relu6), aten.relu6_.default: _function(F.relu6),
     aten.hardtanh.default: _function(F.hardtanh), aten.hardtanh_.default: _function(F.hardtanh),
     aten.hardswish.default: _function(F.hardswish), aten.hardswish_.default: _function(F.hardswish),
     aten.hardsigmoid.default: _function(F.hardsigmoid), aten.hardsigmoid_.default: _function(F.hardsigmoid),
@@ -331,6 +343,8 @@ _OPS: dict[Any, Callable] = {
     aten.split.Tensor: _function(torch.split), aten.split_with_sizes.default: _function(torch.split),
     aten.chunk.default: _function(torch.chunk),
     aten.squeeze.dim: _method("squeeze"), aten.squeeze.dims: _method("squeeze"),
+    aten.unsqueeze.default: _method("unsqueeze"),
+    aten.slice.Tensor: _slice, aten.narrow.default: _function(torch.narrow),
     aten.constant_pad_nd.default: _pad,
     aten.dropout.default: _dropout, aten.dropout_.default: _dropout,
     aten.clone.default: _identity, aten.contiguous.default: _identity, aten.alias.default: _identity,
@@ -405,24 +419,21 @@ def raise_exported_program(program, source: str) -> ExportedModel:
                 new.meta = {k: v for k, v in node.meta.items() if k in ("stack_trace", "nn_module_stack")}
             raiser.env[node] = new
     if raiser.unsupported:
-        raise UserError(f"model {source}: unsupported ops: " + ", ".join(raiser.unsupported))
+        raise CaptureRefused(source, raiser.unsupported)
     raised = fx.GraphModule(raiser.root, raiser.graph, class_name="ExportedProgram")
     raised.eval()
     return ExportedModel(raised, (1, *shape[1:]), source)
 
 
-def _describe(node: fx.Node, reason: str) -> str:
-    """'aten.permute at layer1/permute (torch.export program; model.py:12)' for an op left over."""
+def _describe(node: fx.Node, reason: str) -> UnsupportedOp:
+    """An op left over: its aten name, where in the module tree, why, and the user's line."""
     target = node.target
     name = f"aten.{target._overloadpacket.__name__}" if hasattr(target, "_overloadpacket") else str(target)
     stack = node.meta.get("nn_module_stack") or {}
     enclosing = next(reversed(stack.values()))[0] if stack else ""
     where = f"{enclosing}/{node.name}" if enclosing else node.name
-    torch_dir = str(Path(torch.__file__).parent)
-    frames = [f"{p}:{line}" for p, line in re.findall(r'File "([^"]+)", line (\d+)', node.meta.get("stack_trace") or "")
-              if not p.startswith(torch_dir)]
-    details = "; ".join(x for x in (reason, frames[-1] if frames else "") if x)
-    return f"{name} at {where}" + (f" ({details})" if details else "")
+    return UnsupportedOp(aten=name, where=where, what="torch.export program", reason=reason,
+                         source=source_line(node.meta.get("stack_trace")))
 
 
 def load_exported_model(path: str | Path) -> ExportedModel:
@@ -430,8 +441,10 @@ def load_exported_model(path: str | Path) -> ExportedModel:
     return raise_exported_program(load_exported_program(path), str(path))
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException, limit: int = 240) -> str:
+    """The exception's first non-empty line, cut to `limit` characters (refusals stay short)."""
     for line in str(exc).splitlines():
         if line.strip():
-            return line.strip()
+            line = line.strip()
+            return line if len(line) <= limit else line[:limit - 3] + "..."
     return "(no message)"

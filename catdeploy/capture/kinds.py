@@ -14,5 +14,6 @@ class CaptureKind(str, enum.Enum):
     MEAN = "MEAN"                        # attrs dims (sorted, non-negative), keepdim; canonicalize
     ADAPTIVE_AVG_POOL = "ADAPTIVE_AVG_POOL"  # attrs output_size (h, w); canonicalize
     ADAPTIVE_MAX_POOL = "ADAPTIVE_MAX_POOL"  # attrs output_size (h, w); canonicalize
-    RESHAPE = "RESHAPE"                  # attrs shape (the output shape); channel_shuffle pass
+    RESHAPE = "RESHAPE"                  # attrs shape (the output shape), refusal; vector_reshape, channel_shuffle passes
     TRANSPOSE = "TRANSPOSE"              # attrs dims (two sorted non-batch dims); channel_shuffle pass
+    SCALAR = "SCALAR"                    # attrs op (add | mul | div), value, refusal; hard_activations

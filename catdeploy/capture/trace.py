@@ -123,8 +123,10 @@ def trace(model: torch.nn.Module, input_shape: tuple[int, ...], model_name: str)
     return Traced(gm, recorder.records)
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException, limit: int = 240) -> str:
+    """The exception's first non-empty line, cut to `limit` characters (refusals stay short)."""
     for line in str(exc).splitlines():
         if line.strip():
-            return line.strip()
+            line = line.strip()
+            return line if len(line) <= limit else line[:limit - 3] + "..."
     return "(no message)"

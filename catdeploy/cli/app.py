@@ -5,8 +5,10 @@ registration, so there is no import circle; catdeploy/cli/__init__.py imports th
 
 Conventions for every command (add new ones with ``@command(...)``):
 - ``--json`` prints exactly one JSON object on stdout; logs and progress bars go to stderr;
-- UserError -> "error: <one line>" on stderr, exit 2; CheckFailed -> exit 1;
-  KeyboardInterrupt -> exit 130. Anything else is a bug and keeps its traceback.
+- UserError -> "error: <one line>" on stderr, exit 2; with ``--json`` a UserError that carries its
+  details as data (``as_json()``: a capture refusal's every unsupported op and site) also prints
+  them as the JSON object on stdout; CheckFailed -> exit 1; KeyboardInterrupt -> exit 130.
+  Anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
@@ -57,6 +59,8 @@ def report_errors(func: Callable) -> Callable:
             return func(*args, **kwargs)
         except UserError as exc:
             print(f"error: {_one_line(exc)}", file=sys.stderr)
+            if kwargs.get("json_out") and callable(getattr(exc, "as_json", None)):
+                emit_json(exc.as_json())
             raise typer.Exit(EXIT_USER_ERROR) from None
         except CheckFailed as exc:
             print(f"check failed: {_one_line(exc)}", file=sys.stderr)

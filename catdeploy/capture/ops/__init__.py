@@ -12,10 +12,11 @@ from catdeploy.capture.ops import (
     transpose,
 )
 from catdeploy.capture.ops._base import Handler, OpCall, TensorArg, Unsupported
+from catdeploy.capture.ops import leaky_relu, prelu, same_padding, scalar
 
 _FILES = (adaptive_pool, add, avg_pool2d, batchnorm, clamp, concat, conv2d, flatten, hardswish,
           identity, linear, max_pool2d, mean, mul, pad, relu, relu6, hardsigmoid, sigmoid, silu,
-          split, transpose)
+          split, transpose, leaky_relu, prelu, same_padding, scalar)
 
 
 def _merge(attribute: str) -> dict:
@@ -28,9 +29,36 @@ def _merge(attribute: str) -> dict:
     return merged
 
 
+def _with_fallbacks(primary: dict, attribute: str) -> dict:
+    """`primary` plus each file's `attribute` handlers: a key with a primary handler tries the
+    fallback when the primary refuses the call (its reason kept if both do), e.g. x + 3.0 after
+    add.py's two-tensor ADD."""
+    merged = dict(primary)
+    for key, fallback in _merge(attribute).items():
+        first = merged.get(key)
+        merged[key] = fallback if first is None else _chain(first, fallback)
+    return merged
+
+
+def _chain(first: Handler, fallback: Handler) -> Handler:
+    def handler(call: OpCall):
+        try:
+            return first(call)
+        except Unsupported as refusal:
+            try:
+                return fallback(call)
+            except Unsupported:
+                raise refusal from None
+
+    return handler
+
+
 MODULE_HANDLERS: Mapping[type, Handler] = _merge("MODULES")
-FUNCTION_HANDLERS: Mapping[Callable[..., Any], Handler] = _merge("FUNCTIONS")
-METHOD_HANDLERS: Mapping[str, Handler] = _merge("METHODS")
+# Modules matched by "module.QualName" (classes of optional packages such as timm).
+NAMED_MODULE_HANDLERS: Mapping[str, Handler] = _merge("NAMED_MODULES")
+FUNCTION_HANDLERS: Mapping[Callable[..., Any], Handler] = _with_fallbacks(_merge("FUNCTIONS"),
+                                                                          "FALLBACK_FUNCTIONS")
+METHOD_HANDLERS: Mapping[str, Handler] = _with_fallbacks(_merge("METHODS"), "FALLBACK_METHODS")
 # Calls returning several tensors (torch.chunk, torch.split): handler(OpCall) -> split.Parts.
 MULTI_FUNCTION_HANDLERS: Mapping[Callable[..., Any], Callable] = _merge("MULTI_FUNCTIONS")
 MULTI_METHOD_HANDLERS: Mapping[str, Callable] = _merge("MULTI_METHODS")
@@ -42,6 +70,9 @@ def module_handler(module: nn.Module) -> Handler | None:
     cls = type(module)
     if cls in MODULE_HANDLERS:
         return MODULE_HANDLERS[cls]
+    named = NAMED_MODULE_HANDLERS.get(f"{cls.__module__}.{cls.__qualname__}")
+    if named is not None:
+        return named
     for base in cls.__mro__[1:]:
         if base in MODULE_HANDLERS:
             return MODULE_HANDLERS[base] if cls.forward is base.forward else None

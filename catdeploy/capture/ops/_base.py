@@ -102,6 +102,16 @@ def param(t: torch.Tensor | None) -> np.ndarray | None:
     return np.array(t.detach().cpu().to(torch.float32).numpy(), dtype=np.float32, copy=True)
 
 
+def constant(value: Any, what: str) -> np.ndarray:
+    """A stored tensor passed to a functional call (a parameter or buffer fetched with get_attr) as
+    a fresh float32 numpy array; Unsupported when it is a graph value (computed in the forward)."""
+    if isinstance(value, torch.Tensor):
+        return param(value)
+    if isinstance(value, TensorArg):
+        raise Unsupported(f"{what} is computed in the graph, not a stored tensor")
+    raise Unsupported(f"{what} is {type(value).__name__} {value!r}, not a tensor")
+
+
 def normalize_axis(axis: int, rank: int, what: str = "dim") -> int:
     if isinstance(axis, bool) or not isinstance(axis, int) or not -rank <= axis < rank:
         raise Unsupported(f"{what}={axis!r} for rank {rank}")

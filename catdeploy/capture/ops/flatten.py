@@ -1,8 +1,8 @@
 """Reshapes that flatten per sample -> FLATTEN: torch.flatten / Tensor.flatten / nn.Flatten,
 view / reshape to (N, -1), squeeze of [N, C, 1, 1]. Decided from the captured shapes: the result
-must be [N, prod(rest)] with N the input's batch dimension. Other view / reshape calls that keep
-the batch dimension become RESHAPE (capture-only), which the channel_shuffle pass resolves or
-refuses."""
+must be [N, prod(rest)] with N the input's batch dimension. Other view / reshape / unsqueeze calls
+that keep the batch dimension become RESHAPE (capture-only), which the vector_reshape pass
+([N, C] <-> [N, C, 1, 1]) and the channel_shuffle pass resolve, and the latter refuses."""
 from __future__ import annotations
 
 import math
@@ -31,6 +31,6 @@ def convert_flatten(call: OpCall) -> Node:
 
 MODULES = {nn.Flatten: convert_flatten}
 FUNCTIONS = {torch.flatten: convert_flatten, torch.reshape: convert_flatten,
-             torch.squeeze: convert_flatten}
+             torch.squeeze: convert_flatten, torch.unsqueeze: convert_flatten}
 METHODS = {"flatten": convert_flatten, "view": convert_flatten, "reshape": convert_flatten,
-           "squeeze": convert_flatten}
+           "squeeze": convert_flatten, "unsqueeze": convert_flatten}

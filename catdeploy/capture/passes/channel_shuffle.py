@@ -1,12 +1,13 @@
 """Recognise torchvision's channel shuffle, RESHAPE [N, C, H, W] -> [N, g, C/g, H, W], TRANSPOSE
 of dims 1 and 2, RESHAPE back to [N, C, H, W] (shufflenetv2.channel_shuffle), and replace the three
 capture-only nodes by one CHANNEL_SHUFFLE. The intermediate values must have no other reader.
-Any RESHAPE or TRANSPOSE left over is refused, all of them in one UserError line."""
+Any RESHAPE or TRANSPOSE left over is refused, all of them at once (CaptureRefused), each as the
+call site capture recorded in its "refusal" attribute."""
 from __future__ import annotations
 
 from catdeploy.capture.kinds import CaptureKind
 from catdeploy.capture.passes._builder import GraphBuilder, consumer_counts, producers
-from catdeploy.errors import UserError
+from catdeploy.capture.refusal import CaptureRefused, UnsupportedOp
 from catdeploy.ir.graph import Graph, Node, OpKind
 
 
@@ -30,11 +31,12 @@ def channel_shuffle(graph: Graph) -> Graph:
         if node.name in shuffles:
             builder.add(shuffles[node.name])
         elif node.kind in (CaptureKind.RESHAPE, CaptureKind.TRANSPOSE):
-            leftovers.append(node.attrs.get("refusal", f"{node.kind.value} at {node.name}"))
+            leftovers.append(node.attrs.get("refusal")
+                             or UnsupportedOp(node.kind.value, node.name, node.kind.value, ""))
         else:
             builder.add(node)
     if leftovers:
-        raise UserError(f"model {graph.name}: unsupported ops: " + ", ".join(leftovers))
+        raise CaptureRefused(graph.name, leftovers)
     return builder.build()
 
 
