@@ -35,6 +35,9 @@ class OpKind(str, enum.Enum):
     SILU = "SILU"                        # x * sigmoid(x)
     CHANNEL_SHUFFLE = "CHANNEL_SHUFFLE"  # output channel c reads (c % groups) * (C / groups) + c // groups
     SLICE = "SLICE"                      # x[:, start:stop] along one non-batch axis
+    LEAKY_RELU = "LEAKY_RELU"            # x if x >= 0 else negative_slope * x
+    PRELU = "PRELU"                      # x if x >= 0 else alpha[c] * x (channel axis 1)
+    CLAMP = "CLAMP"                      # min(max(x, min), max); either bound may be None
 
 
 # Attributes each kind carries (all plain Python values, JSON-serialisable).
@@ -48,6 +51,9 @@ class OpKind(str, enum.Enum):
 #   PAD: pads (top, left, bottom, right), value (float)
 #   CHANNEL_SHUFFLE: groups (reshape [N, g, C/g, H, W], swap dims 1 and 2, reshape back)
 #   SLICE: axis (NCHW axis, not 0), start, stop (0 <= start < stop <= size)
+#   LEAKY_RELU: negative_slope (float)
+#   PRELU: alpha (one float per channel, at least two distinct; a single slope is LEAKY_RELU)
+#   CLAMP: min, max (float or None, not both None, min < max); [0, 6] and [0, None] are RELU6 / RELU
 # Parameters (numpy float32): CONV2D/DEPTHWISE_CONV2D "weight" [OC, IC/groups, KH, KW] and
 # "bias" [OC] (always present after capture: zeros when the layer had none); LINEAR "weight"
 # [OUT, IN] and "bias" [OUT].

@@ -30,10 +30,12 @@ import numpy as np
 #   MUL:                fused_activation (two int8 inputs with their own qparams, broadcast)
 #   LOGISTIC / HARD_SWISH: (none)
 #   CAST:               (none; raw values widened: int8 -> int16, int16 -> int32)
+#   LEAKY_RELU:         alpha (float32 slope)
+#   PRELU:              (inputs: x, int8 constant slopes broadcast along the last axis)
 OP_NAMES = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D",
     "RESHAPE", "PAD", "CONCATENATION", "MINIMUM", "MAXIMUM", "QUANTIZE", "DEQUANTIZE", "ARG_MAX",
-    "GATHER", "MUL", "LOGISTIC", "HARD_SWISH", "CAST",
+    "GATHER", "MUL", "LOGISTIC", "HARD_SWISH", "CAST", "LEAKY_RELU", "PRELU",
 )
 DTYPES = ("int8", "int16", "int32", "int64", "float32")
 

@@ -39,6 +39,9 @@ ATTRS_BY_KIND: Mapping[OpKind, frozenset[str]] = {
     OpKind.SILU: frozenset(),
     OpKind.CHANNEL_SHUFFLE: frozenset({"groups"}),
     OpKind.SLICE: frozenset({"axis", "start", "stop"}),
+    OpKind.LEAKY_RELU: frozenset({"negative_slope"}),
+    OpKind.PRELU: frozenset({"alpha"}),
+    OpKind.CLAMP: frozenset({"min", "max"}),
 }
 
 # The parameter names each kind carries, exactly.
@@ -178,6 +181,14 @@ def infer_shape(node: Node, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, 
     if kind in (OpKind.RELU, OpKind.RELU6, OpKind.HARDSWISH, OpKind.SIGMOID, OpKind.HARDSIGMOID,
                 OpKind.SILU):
         return tuple(in_shapes[0])
+    if kind == OpKind.LEAKY_RELU:
+        _finite_number(attrs, "negative_slope")
+        return tuple(in_shapes[0])
+    if kind == OpKind.PRELU:
+        return _prelu_shape(attrs, in_shapes[0])
+    if kind == OpKind.CLAMP:
+        _clamp_bounds(attrs)
+        return tuple(in_shapes[0])
     if kind == OpKind.CHANNEL_SHUFFLE:
         x = in_shapes[0]
         groups = attrs["groups"]
@@ -285,6 +296,31 @@ def _slice_shape(attrs: Mapping[str, Any], x: tuple[int, ...]) -> tuple[int, ...
     out = list(x)
     out[axis] = stop - start
     return tuple(out)
+
+
+def _finite_number(attrs: Mapping[str, Any], key: str) -> float:
+    value = attrs[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidGraph(f"attr {key!r} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _prelu_shape(attrs: Mapping[str, Any], x: tuple[int, ...]) -> tuple[int, ...]:
+    alpha = attrs["alpha"]
+    if len(x) < 2 or not isinstance(alpha, (tuple, list)) or len(alpha) != x[1]:
+        raise InvalidGraph(f"PRELU alpha must hold one slope per channel of {x}, got {alpha!r}")
+    for i in range(len(alpha)):
+        _finite_number({"alpha": alpha[i]}, "alpha")
+    return tuple(x)
+
+
+def _clamp_bounds(attrs: Mapping[str, Any]) -> None:
+    low = None if attrs["min"] is None else _finite_number(attrs, "min")
+    high = None if attrs["max"] is None else _finite_number(attrs, "max")
+    if low is None and high is None:
+        raise InvalidGraph("CLAMP needs a min or a max")
+    if low is not None and high is not None and not low < high:
+        raise InvalidGraph(f"CLAMP min {low} must be below max {high}")
 
 
 def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ from catdeploy.lower.builder import ProgramBuilder, nhwc_shape
 from catdeploy.lower.ops.add import lower_add
 from catdeploy.lower.ops.avg_pool2d import lower_avg_pool2d
 from catdeploy.lower.ops.channel_shuffle import lower_channel_shuffle
+from catdeploy.lower.ops.clamp import lower_clamp
 from catdeploy.lower.ops.concat import lower_concat
 from catdeploy.lower.ops.conv2d import lower_conv2d
 from catdeploy.lower.ops.depthwise_conv2d import lower_depthwise_conv2d
@@ -19,10 +20,12 @@ from catdeploy.lower.ops.flatten import lower_flatten
 from catdeploy.lower.ops.global_avg_pool import lower_global_avg_pool
 from catdeploy.lower.ops.hardsigmoid import lower_hardsigmoid
 from catdeploy.lower.ops.hardswish import lower_hardswish
+from catdeploy.lower.ops.leaky_relu import lower_leaky_relu
 from catdeploy.lower.ops.linear import lower_linear
 from catdeploy.lower.ops.max_pool2d import lower_max_pool2d
 from catdeploy.lower.ops.mul import lower_mul
 from catdeploy.lower.ops.pad import lower_pad
+from catdeploy.lower.ops.prelu import lower_prelu
 from catdeploy.lower.ops.relu import lower_relu
 from catdeploy.lower.ops.sigmoid import lower_sigmoid
 from catdeploy.lower.ops.silu import lower_silu
@@ -51,6 +54,9 @@ REGISTRY = {
     OpKind.SILU: lower_silu,
     OpKind.CHANNEL_SHUFFLE: lower_channel_shuffle,
     OpKind.SLICE: lower_slice,
+    OpKind.LEAKY_RELU: lower_leaky_relu,
+    OpKind.PRELU: lower_prelu,
+    OpKind.CLAMP: lower_clamp,
 }
 
 

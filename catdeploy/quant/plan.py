@@ -6,7 +6,7 @@ the FC input, tensors read by a residual ADD, the network input and the logits a
 plan uses the configured bits everywhere except the network input and the logits.
 
 A tensor has one grid. Ops that pass values through without requantizing (pooling, flatten, pad,
-standalone ReLU, channel shuffle, slices, concatenation) share their input's grid, so their inputs
+standalone ReLU and clamps, channel shuffle, slices, concatenation) share their input's grid, so their inputs
 and outputs form one *qparam group*; the group takes the widest width any reader needs. A reader
 that needs fewer bits than its group gets a *requantized copy* of the value (an int8 -> int8
 QUANTIZE in the integer graph).
@@ -40,7 +40,7 @@ from catdeploy.quant.qparams import BIT_SETTINGS
 # Ops whose output shares the input's grid (TFLite assumes equal qparams for these).
 SHARED_GRID_OPS = frozenset({
     OpKind.GLOBAL_AVG_POOL, OpKind.AVG_POOL2D, OpKind.MAX_POOL2D, OpKind.FLATTEN, OpKind.PAD,
-    OpKind.RELU, OpKind.RELU6, OpKind.CONCAT, OpKind.CHANNEL_SHUFFLE, OpKind.SLICE,
+    OpKind.RELU, OpKind.RELU6, OpKind.CONCAT, OpKind.CHANNEL_SHUFFLE, OpKind.SLICE, OpKind.CLAMP,
 })
 # Outputs with a grid fixed by the op's range: name of the rule (quant/observers.py FIXED_GRIDS).
 FIXED_GRID_OPS = {OpKind.SIGMOID: "logistic", OpKind.HARDSIGMOID: "unit_interval"}

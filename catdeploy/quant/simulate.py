@@ -9,7 +9,8 @@ float32 torch with straight-through rounding, so that reconstruction can differe
 It learns per-tensor activation steps (LSQ-style, zero points fixed) and, per weighted node, either
 the hardened codes or AdaRound's soft rounding. Requantization of a weighted op's
 accumulators and of requantized copies rounds as the reference kernels do (double rounding,
-`requantize_ste`); average pooling as AveragePool's integer division does; what remains
+`requantize_ste`, LEAKY_RELU / PRELU per branch); average pooling as AveragePool's integer
+division does (ceil-mode and count_include_pad windows as lowered); what remains
 different is the fixed-point detail of ADD / MUL / LUT activations (sub-LSB at their shifts) and
 the 31-bit multipliers; `fake_quant_logits` reports that surrogate's accuracy beside the integer
 one.
@@ -26,7 +27,9 @@ import torch.nn.functional as F
 from catdeploy.ir.float_ops import FLOAT_OPS
 from catdeploy.ir.float_ops._activation import torch_pads
 from catdeploy.ir.graph import Node, OpKind
+from catdeploy.ir.validate import infer_shape
 from catdeploy.quant.plan import WEIGHTED_OPS
+from catdeploy.quant.prelu_alpha import prelu_alpha_grid
 from catdeploy.quant.qparams import ActQParams, WeightQParams, container_offset, weight_code_range
 from catdeploy.quant.quantized_graph import QuantizedGraph, bias_codes_for
 
@@ -77,13 +80,35 @@ def average_pool_ste(mean_codes: torch.Tensor, counts, stored_zero_point: int) -
 
 
 def pool_cell_counts(node: Node, x: torch.Tensor):
-    """In-image cells of each pooling window (what TFLite divides by)."""
+    """In-image cells of each pooling window (what TFLite divides by), laid out as the lowering
+    does (lower/ops/avg_pool2d.py): count_include_pad=True with padding pools the explicitly padded
+    map, and ceil_mode windows count only the cells they cover."""
     if node.kind is OpKind.GLOBAL_AVG_POOL:
         return x.shape[2] * x.shape[3]
-    if tuple(node.attrs["padding"]) != (0, 0, 0, 0) and node.attrs.get("count_include_pad", True):
+    include_pad = tuple(node.attrs["padding"]) != (0, 0, 0, 0) and node.attrs.get("count_include_pad", True)
+    if include_pad and not node.attrs.get("ceil_mode", False):
         return int(node.attrs["kernel"][0]) * int(node.attrs["kernel"][1])  # lowered as PAD + VALID pool
-    ones = F.pad(torch.ones_like(x[:1, :1]), torch_pads(*node.attrs["padding"]))
-    return F.avg_pool2d(ones, tuple(node.attrs["kernel"]), tuple(node.attrs["stride"]), divisor_override=1)
+    (kh, kw), (sh, sw) = tuple(node.attrs["kernel"]), tuple(node.attrs["stride"])
+    top, left, bottom, right = node.attrs["padding"]
+    h, w = x.shape[2], x.shape[3]
+    if include_pad:   # the PAD's cells are image cells of the pooled map
+        h, w, top, left, bottom, right = h + top + bottom, w + left + right, 0, 0, 0, 0
+    out_h, out_w = infer_shape(node, [tuple(x.shape)])[2:]
+    bottom += max(0, (out_h - 1) * sh + kh - (h + top + bottom))
+    right += max(0, (out_w - 1) * sw + kw - (w + left + right))
+    ones = F.pad(x.new_ones((1, 1, h, w)), torch_pads(top, left, bottom, right))
+    return F.avg_pool2d(ones, (kh, kw), (sh, sw), divisor_override=1)
+
+
+def slope_source_step(node: Node, x: torch.Tensor, input_step: torch.Tensor, alpha_scale: float = 0.0):
+    """Real value of one step of what LEAKY_RELU / PRELU requantize, per element: x - z_in
+    (step s_in) where x >= 0, and below (x - z_in) times the float32 slope (step alpha * s_in) or
+    times PRELU's int8 slope code (step s_in * s_alpha)."""
+    if node.kind is OpKind.LEAKY_RELU:
+        below = input_step * float(np.float32(node.attrs["negative_slope"]))
+    else:
+        below = input_step * alpha_scale
+    return torch.where(x >= 0, input_step, below)
 
 
 def rectified_sigmoid(v: torch.Tensor, zeta: float = 1.1, gamma: float = -0.1) -> torch.Tensor:
@@ -352,10 +377,17 @@ class QuantSimulator:
             if node.name not in self._params:
                 self._params[node.name] = {k: torch.from_numpy(np.asarray(v, np.float32)).to(self.device)
                                            for k, v in node.params.items()}
+                if node.kind is OpKind.PRELU:   # the int8 slopes the integer graph multiplies by
+                    codes, alpha_scale = prelu_alpha_grid(node.attrs["alpha"])
+                    self._params[node.name]["alpha"] = torch.from_numpy(
+                        codes.astype(np.float32) * np.float32(alpha_scale)).to(self.device)
             params = self._params[node.name]
         y = FLOAT_OPS[node.kind](node, args, params)
         if step is not None:
             step = step.reshape((1, -1) + (1,) * (y.ndim - 2))
+        elif node.kind in (OpKind.LEAKY_RELU, OpKind.PRELU):
+            alpha_scale = prelu_alpha_grid(node.attrs["alpha"])[1] if node.kind is OpKind.PRELU else 0.0
+            step = slope_source_step(node, args[0], self.scale_of(self.plan.node_inputs[node.name][0]), alpha_scale)
         counts = pool_cell_counts(node, args[0]) if node.kind in AVERAGE_POOL_OPS else None
         y = self.quantize(node.output, y, step, counts, drop_prob=drop_prob, generator=generator)
         env[node.output] = y

@@ -51,7 +51,7 @@ BUILTIN_OPS = {
     6: "DEQUANTIZE", 9: "FULLY_CONNECTED", 14: "LOGISTIC", 17: "MAX_POOL_2D", 18: "MUL",
     19: "RELU", 21: "RELU6", 22: "RESHAPE", 25: "SOFTMAX", 32: "CUSTOM", 34: "PAD", 36: "GATHER",
     39: "TRANSPOSE", 40: "MEAN", 41: "SUB", 53: "CAST", 55: "MAXIMUM", 56: "ARG_MAX", 57: "MINIMUM",
-    60: "PADV2", 74: "SUM", 114: "QUANTIZE", 117: "HARD_SWISH",
+    60: "PADV2", 74: "SUM", 114: "QUANTIZE", 117: "HARD_SWISH", 54: "PRELU", 98: "LEAKY_RELU",
 }
 CUSTOM_CODE = 32
 
@@ -61,7 +61,7 @@ def _f(kind: str, slot: int, default: Any = 0) -> tuple:
 
 
 # Builtin options tables: op name -> (BuiltinOptions union type, {field: (kind, slot, default)}).
-# kinds: "i8" byte, "bool" ubyte, "i32" int, "vec_i32" [int].
+# kinds: "i8" byte, "bool" ubyte, "i32" int, "f32" float, "vec_i32" [int].
 OPTION_TABLES = {
     "CONV_2D": (1, {"padding": _f("i8", 0), "stride_w": _f("i32", 1), "stride_h": _f("i32", 2),
                     "fused_activation_function": _f("i8", 3), "dilation_w_factor": _f("i32", 4, 1),
@@ -91,6 +91,7 @@ OPTION_TABLES = {
     "ARG_MAX": (40, {"output_type": _f("i8", 0)}),
     "QUANTIZE": (89, {}),
     "CAST": (37, {"in_data_type": _f("i8", 0), "out_data_type": _f("i8", 1)}),
+    "LEAKY_RELU": (75, {"alpha": _f("f32", 0, 0.0)}),
 }
 OPTION_TABLES["MAX_POOL_2D"] = OPTION_TABLES["AVERAGE_POOL_2D"]
 
@@ -462,6 +463,8 @@ def _read_options(op_table: _Table, kind: str, label: str) -> dict:
             out[name] = bool(options_table.scalar(slot, "<B", int(default), name))
         elif kind_ == "i32":
             out[name] = options_table.scalar(slot, "<i", default, name)
+        elif kind_ == "f32":
+            out[name] = float(options_table.scalar(slot, "<f", default, name))
         elif kind_ == "vec_i32":
             arr = options_table.numbers(slot, "<i4", name, MAX_RANK)
             out[name] = None if arr is None else tuple(int(v) for v in arr)

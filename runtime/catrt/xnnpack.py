@@ -117,3 +117,26 @@ def requantize_rndnu(acc: np.ndarray, scale: float, output_zero_point: int, acti
     product = np.asarray(wrap_int32(acc), np.int64) * mantissa
     out = ((product + (1 << (shift - 1))) >> shift) + int(output_zero_point)
     return np.clip(out, activation_min, activation_max).astype(np.int8)
+
+
+def leaky_relu_supported(alpha: float, input_scale: float, output_scale: float) -> bool:
+    """The delegate's LEAKY_RELU checks (xnnpack_delegate.cc VisitUnaryNode): alpha normal and
+    nonzero; positive scale f32(s_in / s_out) in [1/256, 128]; negative scale f32(positive *
+    alpha) in [-127.99609375, 128] with magnitude >= 1/256."""
+    alpha_f = _F32(alpha)
+    if not np.isfinite(alpha_f) or alpha_f == 0 or abs(alpha_f) < np.finfo(np.float32).tiny:
+        return False
+    with np.errstate(over="ignore", under="ignore"):
+        positive = _F32(input_scale) / _F32(output_scale)
+        negative = positive * alpha_f
+    return bool(_F32(1.0 / 256.0) <= positive <= _F32(128.0)
+                and _F32(-127.99609375) <= negative <= _F32(128.0)
+                and abs(negative) >= _F32(1.0 / 256.0))
+
+
+def leaky_relu_multipliers(alpha: float, input_scale: float, output_scale: float) -> tuple[int, int]:
+    """xnn_init_qs8_lrelu_scalar_params: (lrintf(256 * positive scale), lrintf(256 * negative
+    scale)), Q8 multipliers of f32(s_in / s_out) and f32(f32(s_in / s_out) * alpha)."""
+    positive = _F32(input_scale) / _F32(output_scale)
+    negative = positive * _F32(alpha)
+    return int(np.rint(_F32(256.0) * positive)), int(np.rint(_F32(256.0) * negative))

@@ -1,6 +1,6 @@
 """Golden vectors for the edge-architecture ops (HARD_SWISH, LOGISTIC, MUL with broadcasting and
 constants, ADD with a constant, GATHER as a channel permutation, CONCATENATION of requantized
-inputs): one IntProgram per case, written with write_tflite, run on every installed TFLite
+inputs, LEAKY_RELU inside and outside XNNPACK's checks, PRELU): one IntProgram per case, written with write_tflite, run on every installed TFLite
 interpreter under every resolver, stored as tests/golden/edge_<case>.npz in the format of
 make_golden.py (README.md). tests/runtime/test_golden_files.py checks catrt against every file.
 
@@ -153,6 +153,82 @@ def case_concat_requantized(rng):
     inputs = (int8_inputs(rng, (1, 3, 3, 4)), int8_inputs(rng, (1, 3, 3, 2)))
     return Case(program(tensors, ops, ["a", "b"], ["y"]), inputs,
                 "CONCATENATION of two inputs requantized (int8 -> int8 QUANTIZE) onto the output grid")
+
+
+def leaky_relu_case(settings, description: str) -> Case:
+    """One LEAKY_RELU per (input qparams, output qparams, alpha), each fed all 256 int8 codes."""
+    tensors, ops, inputs, outputs = [], [], [], []
+    for i, (q_in, q_out, alpha) in enumerate(settings):
+        tensors += [act(f"x{i}", (1, 256), *q_in), act(f"y{i}", (1, 256), *q_out)]
+        ops.append(IntOp("LEAKY_RELU", (f"x{i}",), (f"y{i}",), dict(alpha=float(np.float32(alpha))),
+                         name=f"leaky_relu{i}"))
+        inputs.append(f"x{i}")
+        outputs.append(f"y{i}")
+    return Case(program(tensors, ops, inputs, outputs), tuple(ALL_CODES for _ in settings), description)
+
+
+# (input scale, zero point), (output scale, zero point), alpha. All inside XNNPACK's checks
+# (s_in / s_out in [1/256, 128], |s_in / s_out * alpha| in [1/256, 128]).
+LEAKY_RELU_SETTINGS = (
+    ((0.05, -3), (0.04, -100), 0.1),
+    ((0.1, 20), (0.03, -128), 0.2),            # identity multiplier 3.33: positive side saturates
+    ((2.0 ** -4, 0), (2.0 ** -3, -10), 0.25),  # dyadic: identity 0.5 and alpha 0.125 give ties
+    ((2.0 ** -3, 5), (2.0 ** -4, 0), 0.5),     # identity 2 (left shift), alpha 1: saturation both sides
+    ((0.0235, 17), (0.0235, 17), 0.01),        # equal grids, torch's default slope
+    ((0.3, -50), (0.25, -120), 1.5),           # alpha above 1
+    ((0.02, 0), (0.05, 10), -0.25),            # negative alpha
+    ((2.0 ** -5, -7), (2.0 ** -5, 100), 1.0 / 3.0),
+)
+# Each refused by XNNPACK's delegate, so the built-in kernel runs in every resolver.
+LEAKY_RELU_OUTSIDE_XNNPACK = (
+    ((0.05, 3), (0.05, -5), 0.001),            # |negative scale| 0.001 < 1/256
+    ((0.04, -20), (0.03, 7), 0.0),             # alpha 0
+    ((0.001, 0), (0.3, -100), 0.5),            # s_in / s_out = 1/300 < 1/256
+    ((2.0, 10), (0.01, 0), 0.1),               # s_in / s_out = 200 > 128
+    ((0.05, -1), (0.06, 2), 1e-40),            # subnormal alpha (std::isnormal fails)
+)
+
+
+def case_leaky_relu_scales(rng):
+    return leaky_relu_case(LEAKY_RELU_SETTINGS,
+                           "LEAKY_RELU on all 256 int8 codes under 8 (qparams, alpha) settings inside "
+                           "XNNPACK's checks: dyadic ties, identity multiplier >= 1 and left shift, "
+                           "saturation, alpha 0.01, 1/3, above 1 and negative")
+
+
+def case_leaky_relu_outside_xnnpack(rng):
+    return leaky_relu_case(LEAKY_RELU_OUTSIDE_XNNPACK,
+                           "LEAKY_RELU on all 256 int8 codes with alpha or scales that XNNPACK's delegate "
+                           "refuses (|negative scale| < 1/256, alpha 0, scale ratio outside [1/256, 128], "
+                           "subnormal alpha): the built-in kernel in every resolver")
+
+
+def prelu_op(i: int, x_shape, q_in, q_out, alpha_codes, alpha_scale, alpha_zero_point=0):
+    alpha_shape = (1,) * (len(x_shape) - 1) + (len(alpha_codes),)
+    alpha = IntTensor(f"alpha{i}", alpha_shape, "int8", (f32(alpha_scale),), (int(alpha_zero_point),),
+                      data=np.asarray(alpha_codes, np.int8).reshape(alpha_shape))
+    tensors = [act(f"x{i}", x_shape, *q_in), alpha, act(f"y{i}", x_shape, *q_out)]
+    return tensors, IntOp("PRELU", (f"x{i}", f"alpha{i}"), (f"y{i}",), name=f"prelu{i}")
+
+
+def case_prelu_channels(rng):
+    """PRELU with per-channel int8 slopes (negative, zero, above 1), broadcast on NHWC and [N, C]."""
+    settings = [
+        ((2, 4, 4, 8), (0.05, -3), (0.04, -20), [25, 50, -30, 0, 127, 64, 10, -127], 0.004),
+        ((2, 6), (0.1, 10), (0.03, -128), [127, 1, -64, 90, 33, 7], 0.02),            # slopes to 2.54
+        ((2, 3, 5, 4), (2.0 ** -3, 0), (2.0 ** -4, 0), [16, 48, -32, 8], 2.0 ** -7),  # dyadic: ties
+    ]
+    tensors, ops, inputs, outputs, feeds = [], [], [], [], []
+    for i, (shape, q_in, q_out, codes, scale) in enumerate(settings):
+        t, op = prelu_op(i, shape, q_in, q_out, codes, scale)
+        tensors += t
+        ops.append(op)
+        inputs.append(f"x{i}")
+        outputs.append(f"y{i}")
+        feeds.append(int8_inputs(rng, shape, -60, 60) if i == 2 else int8_inputs(rng, shape))
+    return Case(program(tensors, ops, inputs, outputs), tuple(feeds),
+                "PRELU with per-channel int8 slopes (negative, zero, above 1) broadcast over [2, 4, 4, 8] and "
+                "[2, 6] inputs, and dyadic scales whose products land on rounding ties")
 
 
 CASES: dict[str, Callable[[np.random.Generator], Case]] = {

@@ -22,7 +22,7 @@ RESOLVERS = ("builtin", "nodelegate", "auto")
 # skipped here, with its op named; its ref outputs are still checked by test_golden_files.py.
 MODELLED_OPS = {"ADD", "ARG_MAX", "AVERAGE_POOL_2D", "CAST", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D",
                 "DEQUANTIZE", "FULLY_CONNECTED", "GATHER", "MAX_POOL_2D", "MAXIMUM", "MINIMUM", "MUL", "PAD",
-                "QUANTIZE", "RESHAPE"}
+                "QUANTIZE", "RESHAPE", "LEAKY_RELU", "PRELU"}
 # USE_NEON broadcast ADD (BinaryBroadcastFiveFold + AddScalarBroadcast) is not modelled either:
 # catrt refuses it with those profiles rather than guess, and the test accepts only that refusal.
 

@@ -10,8 +10,9 @@ from typing import Callable, Mapping, Sequence
 import torch
 
 from catdeploy.ir.float_ops import (
-    add, avg_pool2d, channel_shuffle, concat, conv2d, depthwise_conv2d, flatten, global_avg_pool,
-    hardsigmoid, hardswish, linear, max_pool2d, mul, pad, relu, relu6, sigmoid, silu, slice,
+    add, avg_pool2d, channel_shuffle, clamp, concat, conv2d, depthwise_conv2d, flatten, global_avg_pool,
+    hardsigmoid, hardswish, leaky_relu, linear, max_pool2d, mul, pad, prelu, relu, relu6, sigmoid, silu,
+    slice,
 )
 from catdeploy.ir.graph import Node, OpKind
 
@@ -37,4 +38,7 @@ FLOAT_OPS: Mapping[OpKind, FloatOp] = {
     OpKind.SILU: silu.run,
     OpKind.CHANNEL_SHUFFLE: channel_shuffle.run,
     OpKind.SLICE: slice.run,
+    OpKind.LEAKY_RELU: leaky_relu.run,
+    OpKind.PRELU: prelu.run,
+    OpKind.CLAMP: clamp.run,
 }

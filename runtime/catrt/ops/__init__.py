@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from . import (add, arg_max, average_pool_2d, cast, concatenation, conv_2d, depthwise_conv_2d,
-               dequantize, fully_connected, gather, hard_swish, logistic, max_pool_2d, maximum,
-               minimum, mul, pad, quantize, reshape)
+               dequantize, fully_connected, gather, hard_swish, leaky_relu, logistic, max_pool_2d,
+               maximum, minimum, mul, pad, prelu, quantize, reshape)
 
 REGISTRY = MappingProxyType({
     "ADD": add,
@@ -20,12 +20,14 @@ REGISTRY = MappingProxyType({
     "FULLY_CONNECTED": fully_connected,
     "GATHER": gather,
     "HARD_SWISH": hard_swish,
+    "LEAKY_RELU": leaky_relu,
     "LOGISTIC": logistic,
     "MAX_POOL_2D": max_pool_2d,
     "MAXIMUM": maximum,
     "MINIMUM": minimum,
     "MUL": mul,
     "PAD": pad,
+    "PRELU": prelu,
     "QUANTIZE": quantize,
     "RESHAPE": reshape,
 })

@@ -1,5 +1,5 @@
-"""Checks shared by the one-input int8 activation ops (LOGISTIC, HARD_SWISH): one input, one
-output of the same shape, both int8 quantized per tensor."""
+"""Checks shared by the one-input int8 activation ops (LOGISTIC, HARD_SWISH, LEAKY_RELU): one
+input, one output of the same shape, both int8 quantized per tensor."""
 from __future__ import annotations
 
 from catdeploy.export.tflite.ops._common import expect_activation, expect_arity, expect_shape, required

@@ -7,7 +7,8 @@ from __future__ import annotations
 from catdeploy.export.tflite.ops._common import fail, padding_code, activation_code
 
 FLOAT_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-               "RESHAPE", "PAD", "CONCATENATION", "MINIMUM", "MAXIMUM", "GATHER", "LOGISTIC", "HARD_SWISH")
+               "RESHAPE", "PAD", "CONCATENATION", "MINIMUM", "MAXIMUM", "GATHER", "LOGISTIC", "HARD_SWISH",
+               "LEAKY_RELU", "PRELU")
 # inputs that are int32 constants: RESHAPE's shape, PAD's paddings, GATHER's indices
 INT32_INPUTS = {"RESHAPE": (1,), "PAD": (1,), "GATHER": (1,)}
 
