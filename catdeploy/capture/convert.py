@@ -22,6 +22,7 @@ from catdeploy.capture.ops import (
     FUNCTION_HANDLERS, METHOD_HANDLERS, MULTI_FUNCTION_HANDLERS, MULTI_METHOD_HANDLERS, module_handler,
 )
 from catdeploy.capture.ops._base import OpCall, TensorArg, Unsupported
+from catdeploy.capture.ops.scalar import refusal_reason as scalar_refusal_reason
 from catdeploy.capture.ops.split import Parts
 from catdeploy.capture.refusal import CaptureRefused, UnsupportedOp, source_line
 from catdeploy.capture.trace import TensorMeta, TensorTuple, Traced
@@ -118,9 +119,9 @@ def to_raw_graph(traced: Traced, model_name: str) -> Graph:
         call = OpCall(name=name, module=module, args=args, kwargs=kwargs, output_shape=result.shape)
         try:
             node = handler(call)
-            if node.kind in (CaptureKind.RESHAPE, CaptureKind.TRANSPOSE):
-                # Resolved by the vector_reshape / channel_shuffle passes; the latter refuses
-                # leftovers as this site.
+            if node.kind in (CaptureKind.RESHAPE, CaptureKind.TRANSPOSE, CaptureKind.SCALAR):
+                # Resolved by the vector_reshape / channel_shuffle / hard_activations passes,
+                # which refuse leftovers as this site.
                 refusal = _unsupported(gm, fx_node, records, _refusal_reason(node, args))
                 node = Node(node.name, node.kind, node.inputs, node.outputs,
                             {**node.attrs, "refusal": refusal})
@@ -152,7 +153,9 @@ def _handler(fx_node: fx.Node, module: torch.nn.Module | None):
 
 
 def _refusal_reason(node: Node, args) -> str:
-    """Why a RESHAPE / TRANSPOSE that the channel_shuffle pass leaves over is refused."""
+    """Why a RESHAPE / TRANSPOSE / SCALAR that the passes leave over is refused."""
+    if node.kind == CaptureKind.SCALAR:
+        return scalar_refusal_reason(node)
     source = args[0].shape if args and isinstance(args[0], TensorArg) else "?"
     if node.kind == CaptureKind.RESHAPE:
         return (f"reshape {source} -> {tuple(node.attrs['shape'])} is neither a per-sample flatten "

@@ -263,10 +263,30 @@ def _function(fn: Callable, arity: int | None = None, **fixed) -> Callable:
     return build
 
 
-def _add(r: _Raiser, node: fx.Node, args: tuple, kwargs: dict) -> fx.Node:
-    if kwargs.get("alpha", 1) != 1:
-        raise _NotRaisable(f"alpha={kwargs['alpha']}")
-    return r.graph.call_function(operator.add, r.value(args[:2]))
+def _binary(fn: Callable) -> Callable:
+    """aten.add / aten.sub (alpha 1) as operator.add / operator.sub."""
+
+    def build(r: _Raiser, node: fx.Node, args: tuple, kwargs: dict) -> fx.Node:
+        if kwargs.get("alpha", 1) != 1:
+            raise _NotRaisable(f"alpha={kwargs['alpha']}")
+        return r.graph.call_function(fn, r.value(args[:2]))
+
+    return build
+
+
+def _clamp_max(r: _Raiser, node: fx.Node, args: tuple, kwargs: dict) -> fx.Node:
+    """aten.clamp_max(x, max) as torch.clamp(x, max=max)."""
+    high = r.value(_arg(args, kwargs, 1, "max"))
+    return r.graph.call_function(torch.clamp, (r.value(args[0]),), {"max": high})
+
+
+def _prelu(r: _Raiser, node: fx.Node, args: tuple, kwargs: dict) -> fx.Node:
+    """aten.prelu(x, weight) with a stored slope as the nn.PReLU it came from."""
+    weight = r.tensor_attr(args[1])
+    prelu = nn.PReLU(weight.numel())
+    with torch.no_grad():
+        prelu.weight.copy_(weight.reshape(-1))
+    return r.call_module(node, prelu, args[0])
 
 
 def _pool(fn: Callable) -> Callable:
@@ -329,8 +349,14 @@ _OPS: dict[Any, Callable] = {
     aten.sigmoid.default: _function(torch.sigmoid), aten.sigmoid_.default: _function(torch.sigmoid),
     aten.silu.default: _function(F.silu), aten.silu_.default: _function(F.silu),
     aten.clamp.default: _function(torch.clamp), aten.clamp_.default: _function(torch.clamp),
-    aten.add.Tensor: _add, aten.add_.Tensor: _add,
+    aten.clamp_min.default: _function(torch.clamp), aten.clamp_min_.default: _function(torch.clamp),
+    aten.clamp_max.default: _clamp_max, aten.clamp_max_.default: _clamp_max,
+    aten.leaky_relu.default: _function(F.leaky_relu), aten.leaky_relu_.default: _function(F.leaky_relu),
+    aten.prelu.default: _prelu,
+    aten.add.Tensor: _binary(operator.add), aten.add_.Tensor: _binary(operator.add),
+    aten.sub.Tensor: _binary(operator.sub), aten.sub_.Tensor: _binary(operator.sub),
     aten.mul.Tensor: _function(operator.mul), aten.mul_.Tensor: _function(operator.mul),
+    aten.div.Tensor: _function(operator.truediv), aten.div_.Tensor: _function(operator.truediv),
     aten.max_pool2d.default: _pool(F.max_pool2d),
     aten.avg_pool2d.default: _pool(F.avg_pool2d),
     aten.adaptive_avg_pool2d.default: _function(F.adaptive_avg_pool2d),
@@ -401,7 +427,7 @@ def raise_exported_program(program, source: str) -> ExportedModel:
                 raiser.env[node] = None
                 continue
             if any(isinstance(a, fx.Node) and a.op == "get_attr" for a in node.args) \
-                    and build not in (_conv, _batch_norm, _linear):
+                    and build not in (_conv, _batch_norm, _linear, _prelu):
                 raiser.unsupported.append(_describe(node, "uses a stored tensor as an operand"))
                 raiser.env[node] = None
                 continue

@@ -16,4 +16,4 @@ class CaptureKind(str, enum.Enum):
     ADAPTIVE_MAX_POOL = "ADAPTIVE_MAX_POOL"  # attrs output_size (h, w); canonicalize
     RESHAPE = "RESHAPE"                  # attrs shape (the output shape), refusal; vector_reshape, channel_shuffle passes
     TRANSPOSE = "TRANSPOSE"              # attrs dims (two sorted non-batch dims); channel_shuffle pass
-    SCALAR = "SCALAR"                    # attrs op (add | mul | div), value, refusal; hard_activations
+    SCALAR = "SCALAR"                    # attrs op (add | sub | mul | div), value, refusal; hard_activations

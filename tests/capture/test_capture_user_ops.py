@@ -4,6 +4,7 @@ average-down pools, TF-style SAME padding (timm's *Same modules); each graph rep
 model, and constants outside those patterns are refused by name."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 
 from catdeploy.capture import capture
 from catdeploy.capture.check import capture_check
+from catdeploy.capture.refusal import CaptureRefused
 from catdeploy.errors import UserError
 from catdeploy.ir.graph import OpKind
 from tests.capture.edge_models import seeded
@@ -74,6 +76,9 @@ def test_leaky_relu_and_prelu_slopes():
     (lambda x: x.clamp(max=2.5), OpKind.CLAMP, (None, 2.5)),
     (lambda x: x.clamp_(-0.5, float("inf")), OpKind.CLAMP, (-0.5, None)),
     (lambda x: torch.clip(x, -2, 3), OpKind.CLAMP, (-2.0, 3.0)),
+    (lambda x: torch.clamp_min(x, -0.5), OpKind.CLAMP, (-0.5, None)),
+    (lambda x: x.clamp_max(1.5), OpKind.CLAMP, (None, 1.5)),
+    (lambda x: x.clamp_min_(0.0), OpKind.RELU, None),
 ])
 def test_clamps(fn, kind, bounds):
     graph = capture(_Lambda(fn), (1, 3, 4, 4))   # on the input: nothing to fuse RELU / RELU6 into
@@ -113,15 +118,57 @@ def test_hardsigmoid_module_times_x_keeps_its_captured_form():
 
 
 @pytest.mark.parametrize("fn, text", [
-    (lambda x: x * 2.0 + 1.0, "x * 2.0 at"),
-    (lambda x: F.relu6(x + 3.0) / 5.0, "x / 5.0 at"),
-    (lambda x: F.relu6(x + 2.0) / 6.0, "x + 2.0 at"),
-    (lambda x: (x + 3.0, F.relu6(x + 3.0) / 6.0)[1] + (x + 3.0), "x + 3.0 at"),
+    (lambda x: x * 2.0 + 1.0, "aten.mul at 1/mul (operator.mul: x * 2.0 is not an identity or part of relu6("),
+    (lambda x: F.relu6(x + 3.0) / 5.0, "aten.div at 1/truediv (operator.truediv: x / 5.0 is not "),
+    (lambda x: F.relu6(x + 2.0) / 6.0, "aten.add at 1/add (operator.add: x + 2.0 is not "),
+    (lambda x: (x + 3.0, F.relu6(x + 3.0) / 6.0)[1] + (x + 3.0), "(operator.add: x + 3.0 is not "),
+    (lambda x: x - 1.0, "aten.sub at 1/sub (operator.sub: x - 1.0 is not "),
+    (lambda x: x - x, "aten.sub at 1/sub (operator.sub: the difference of two graph tensors"),
+    (lambda x: 1.0 - x, "aten.rsub at 1/sub (operator.sub: a number minus a tensor"),
 ])
 def test_constants_outside_the_patterns_are_refused_by_name(fn, text):
-    with pytest.raises(UserError, match="unsupported ops") as info:
+    with pytest.raises(CaptureRefused, match="unsupported ops") as info:
         capture(nn.Sequential(nn.Conv2d(3, 4, 1), _Lambda(fn)), (1, 3, 4, 4))
-    assert text in str(info.value)
+    assert text in str(info.value) and re.search(rf" sites?; {re.escape(__file__)}:\d+\)", str(info.value))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x + 0, lambda x: 0 + x, lambda x: x + 0.0, lambda x: x + -0.0, lambda x: x - 0,
+    lambda x: x * 1, lambda x: 1.0 * x, lambda x: x / 1, lambda x: torch.add(x, 0), lambda x: x.sub(0.0),
+    lambda x: x.mul(1.0), lambda x: x.div(1), lambda x: torch.div(x, 1.0), lambda x: torch.sub(x, 0),
+], ids=["add0", "radd0", "add0f", "add_neg0", "sub0", "mul1", "rmul1", "div1", "torch_add", "sub_method",
+        "mul_method", "div_method", "torch_div", "torch_sub"])
+def test_identity_constants_are_dropped(fn):
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), _Lambda(fn), nn.ReLU()).eval()
+    graph = capture(model, (1, 3, 4, 4))
+    assert [(n.kind, n.attrs.get("activation")) for n in graph.nodes] == [(OpKind.CONV2D, "relu")]
+    assert capture_check(model, graph, _x((3, 4, 4))) == 0.0
+
+
+def test_identity_constants_in_place_and_as_timm_mobileone_writes_them():
+    """out = 0; out += branch(x) ...; out += 0 (timm's MobileOneBlock without a scale or identity
+    branch), and in-place forms whose result is ignored: the value is the tensor itself."""
+
+    class Branches(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.convs = nn.ModuleList([nn.Conv2d(3, 4, 3, padding=1) for _ in range(2)])
+
+        def forward(self, x):
+            out = 0
+            for conv in self.convs:
+                out += conv(x)
+            identity = 0
+            out += identity
+            out.sub_(0.0).mul_(1)
+            out.div_(1.0)
+            return F.relu(out)
+
+    model = seeded(Branches())
+    graph = capture(model, (1, 3, 8, 8))
+    assert [n.kind for n in graph.nodes] == [OpKind.CONV2D, OpKind.CONV2D, OpKind.ADD]
+    assert graph.nodes[-1].attrs["activation"] == "relu"
+    assert capture_check(model, graph, _x((3, 8, 8))) < 1e-6
 
 
 def test_two_tensor_add_and_mul_keep_their_handlers():

@@ -124,3 +124,47 @@ def test_decomposed_program(tmp_path):
     graph = capture(load_exported_model(tmp_path / "dec.pt2"), (1, 3, 32, 32))
     x = np.random.default_rng(2).standard_normal((2, 3, 32, 32)).astype(np.float32)
     np.testing.assert_array_equal(float_logits(graph, x), float_logits(capture(model, (1, 3, 32, 32)), x))
+
+
+class TinyLeakyProgram(torch.nn.Module):
+    """nn.LeakyReLU, F.leaky_relu_ in place, PReLU with one and with per-channel slopes, Hardtanh,
+    clamp / clamp_min / clamp_max, and identity constants (x + 0.0, x * 1, x - 0, x / 1.0)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.act = torch.nn.LeakyReLU(0.1)
+        self.conv2 = torch.nn.Conv2d(8, 8, 3, padding=1)
+        self.prelu = torch.nn.PReLU()
+        self.prelu8 = torch.nn.PReLU(8)
+        self.hardtanh = torch.nn.Hardtanh(-2.0, 2.0)
+        self.fc = torch.nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = self.act(self.conv1(x))
+        x = torch.nn.functional.leaky_relu_(self.conv2(x) + 0.0, 0.2)
+        x = (self.prelu8(self.prelu(x)) * 1 - 0) / 1.0
+        x = torch.clamp_max(torch.clamp_min(self.hardtanh(x), -1.5), 1.5).clamp(-1.25, 1.25)
+        return self.fc(x.mean((2, 3)))
+
+
+def test_leaky_relu_program_round_trip(tmp_path):
+    """Saved with torch.export and read back, aten.leaky_relu / leaky_relu_ / prelu / hardtanh /
+    clamp / clamp_min / clamp_max (and add / mul / sub / div by an identity constant) give the
+    Graph the module gives, node for node."""
+    torch.manual_seed(0)
+    model = TinyLeakyProgram().eval()
+    with torch.no_grad():
+        model.prelu8.weight.copy_(torch.linspace(-0.3, 0.6, 8))
+    torch.export.save(torch.export.export(model, (torch.randn(1, 3, 8, 8),)), tmp_path / "leaky.pt2")
+    from_program = capture(load_exported_model(tmp_path / "leaky.pt2"), (1, 3, 8, 8))
+    from_module = capture(model, (1, 3, 8, 8))
+    kinds = [n.kind.value for n in from_program.nodes]
+    assert kinds == [n.kind.value for n in from_module.nodes]
+    assert kinds.count("LEAKY_RELU") == 3 and kinds.count("PRELU") == 1 and kinds.count("CLAMP") == 4
+    assert [n.attrs for n in from_program.nodes] == [n.attrs for n in from_module.nodes]
+    x = np.random.default_rng(3).standard_normal((3, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(float_logits(from_program, x), float_logits(from_module, x))
+    with torch.no_grad():
+        np.testing.assert_allclose(float_logits(from_program, x), model(torch.from_numpy(x)).numpy(),
+                                   rtol=1e-5, atol=1e-5)

@@ -1,7 +1,8 @@
 """Small CNNs written the way people write them by hand (functional calls, in-place activations,
-views, indexing, Linear-based squeeze-excitation, concat branches, a grayscale 28x28 input): each
-captures, its float Graph computes what torch computes, and its W4A4 RTN export is bit-exact in
-every installed TFLite interpreter (BUILTIN_REF, every tensor, 16 images)."""
+views, indexing, Linear-based squeeze-excitation, concat branches, a grayscale 28x28 input,
+nn.LeakyReLU and F.leaky_relu): each captures, its float Graph computes what torch computes, and
+its W4A4 RTN export is bit-exact in every installed TFLite interpreter (BUILTIN_REF, every
+tensor, 16 images)."""
 from __future__ import annotations
 
 import numpy as np
@@ -164,6 +165,45 @@ class FunctionalParams(nn.Module):
         return F.linear(x, self.fc_w, self.fc_b)
 
 
+class LeakyNet(nn.Module):
+    """nn.LeakyReLU(0.1) after every conv (a residual block with batch norm), then a pooled head."""
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.LeakyReLU(0.1))
+        self.conv1 = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16),
+                                   nn.LeakyReLU(0.1, inplace=True))
+        self.conv2 = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16))
+        self.act = nn.LeakyReLU(0.1)
+        self.down = nn.Sequential(nn.Conv2d(16, 24, 3, stride=2, padding=1), nn.LeakyReLU(0.1))
+        self.fc = nn.Linear(24, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = self.act(x + self.conv2(self.conv1(x)))
+        x = self.down(x)
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+class FunctionalLeaky(nn.Module):
+    """F.leaky_relu in forward: its default slope, slope 0.2, in place, and on the pooled vector."""
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 12, 3, stride=2, padding=1)
+        self.dw = nn.Conv2d(12, 12, 3, padding=1, groups=12)
+        self.pw = nn.Conv2d(12, 16, 1)
+        self.fc1 = nn.Linear(16, 16)
+        self.fc2 = nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = F.leaky_relu(self.conv1(x))
+        x = F.leaky_relu(self.dw(x), 0.2)
+        x = F.leaky_relu(self.pw(x), negative_slope=0.1, inplace=True)
+        x = F.max_pool2d(x, 2)
+        return self.fc2(F.leaky_relu(self.fc1(x.mean((2, 3))), 0.1))
+
+
 # name -> (builder, input shape (C, H, W))
 MODELS = {
     "functional_residual": (FunctionalResidual, (3, 16, 16)),
@@ -171,6 +211,8 @@ MODELS = {
     "linear_se": (SENet, (3, 16, 16)),
     "concat_branches": (ConcatBranches, (3, 16, 16)),
     "functional_params": (FunctionalParams, (3, 16, 16)),
+    "leaky_relu": (LeakyNet, (3, 16, 16)),
+    "functional_leaky_relu": (FunctionalLeaky, (3, 16, 16)),
 }
 
 
@@ -241,6 +283,11 @@ def test_what_the_idioms_became(exported):
     assert [n.kind for n in params.nodes][:2] == [OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D]
     assert params.nodes[0].attrs["activation"] == "relu6" and "bn_mean" in params.nodes[0].params
     assert not any(k == CaptureKind.BATCHNORM for ks in kinds.values() for k in ks)
+    # LeakyReLU as module and as function: LEAKY_RELU with the float32 slope, not fused
+    slopes = {name: [n.attrs["negative_slope"] for n in exported[name][0].nodes if n.kind == OpKind.LEAKY_RELU]
+              for name in ("leaky_relu", "functional_leaky_relu")}
+    assert slopes["leaky_relu"] == [float(np.float32(0.1))] * 4
+    assert slopes["functional_leaky_relu"] == [float(np.float32(s)) for s in (0.01, 0.2, 0.1, 0.1)]
 
 
 class Gate(nn.Module):

@@ -4,12 +4,14 @@ first sites, its count and the user's source line), and keeps every site as data
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from catdeploy.capture import capture
@@ -164,3 +166,106 @@ def test_cli_refusal_line_and_json_list(tmp_path):
 
 def test_a_refusal_is_a_user_error():
     assert issubclass(CaptureRefused, UserError)
+
+
+# ---------------------------------------------------------------------------------------------
+# every refusal path of capture: one line of at most 400 characters ("error: " included) naming
+# the op kind, its count, its first site and the line of this file that made the call
+
+class _Fn(nn.Module):
+    def __init__(self, fn, channels: int = 3) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, channels, 1)
+        self.fn = fn
+        self.register_buffer("scale", torch.full((1, channels, 1, 1), 0.5))
+
+    def forward(self, x):
+        return self.fn(self.conv(x), self)   # refusal: the call of a program's lambda
+
+
+class _Gate(nn.Module):
+    def forward(self, x):
+        s = torch.sigmoid(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        return x * s.view(-1, 3, 1, 1), s     # refusal: vector read outside the gate
+
+
+class _ManyConstants(nn.Module):
+    """30 blocks, each with a constant operand: the line names the kind once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList([_Fn(lambda x, m: x * 0.5 + x) for _ in range(30)])  # refusal: x * 0.5
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+# (model, op kind, first site, the tag of the line that made the call)
+REFUSALS = {
+    "unknown_op": (lambda: _Fn(lambda x, m: torch.erf(x)),  # refusal: unknown op
+                   "aten.erf", "erf", "refusal: unknown op"),
+    "refused_argument": (lambda: _Fn(lambda x, m: torch.clamp(x, 2.0, 1.0)),  # refusal: min above max
+                         "aten.clamp", "clamp", "refusal: min above max"),
+    "clamp_without_bound": (lambda: _Fn(lambda x, m: x.clamp(float("-inf"), float("inf"))),  # refusal: no bound
+                            "aten.clamp", "clamp", "refusal: no bound"),
+    "scalar_constant": (lambda: _Fn(lambda x, m: x * 2.0),  # refusal: scalar constant
+                        "aten.mul", "mul", "refusal: scalar constant"),
+    "many_scalar_constants": (_ManyConstants, "aten.mul", "blocks.0/mul", "refusal: x * 0.5"),
+    "subtraction": (lambda: _Fn(lambda x, m: x - m.conv(x)),  # refusal: subtraction
+                    "aten.sub", "sub", "refusal: subtraction"),
+    "reshape": (lambda: _Fn(lambda x, m: x.reshape(1, 3, 16, 4)),  # refusal: reshape
+                "aten.view", "reshape", "refusal: reshape"),
+    "transpose": (lambda: _Fn(lambda x, m: x.transpose(2, 3)),  # refusal: transpose
+                  "aten.transpose", "transpose", "refusal: transpose"),
+    "vector_reshape": (_Gate, "aten.view", "view", "refusal: vector read outside the gate"),
+    "in_place_on_a_view": (lambda: _Fn(lambda x, m: (x[:, :1].relu_(), x + x)[1]),  # refusal: in place on a view
+                           "aten.relu_", "relu_", "refusal: in place on a view"),
+    "several_tensors": (lambda: _Fn(lambda x, m: torch.tensor_split(x, 3, 1)[0]),  # refusal: several tensors
+                        "aten.slice", "tensor_split", "refusal: several tensors"),
+    "split_refused": (lambda: _Fn(lambda x, m: torch.split(x, 1, dim=0)[0]),  # refusal: split on the batch
+                      "aten.split", "split", "refusal: split on the batch"),
+    "integer_result": (lambda: _Fn(lambda x, m: x * x.argmax(1, keepdim=True)),  # refusal: integer result
+                       "aten.argmax", "argmax", "refusal: integer result"),
+}
+# torch.export programs (.pt2): the aten ops left over when the program is raised (a program's
+# stack trace ends in the module's forward, the line that calls the lambda)
+PROGRAM_REFUSALS = {
+    "program_unknown_op": (lambda: _Fn(lambda x, m: torch.erf(x)),
+                           "aten.erf", "erf", "refusal: the call of a program's lambda"),
+    "program_stored_operand": (lambda: _Fn(lambda x, m: x * m.scale),
+                               "aten.mul", "mul", "refusal: the call of a program's lambda"),
+    "program_scalar_constant": (lambda: _Fn(lambda x, m: x * 2.0),
+                                "aten.mul", "mul", "refusal: the call of a program's lambda"),
+}
+
+
+def _assert_grouped(message: str, model_name: str, kind: str, site: str, tag: str) -> None:
+    assert "\n" not in message and len("error: " + message) <= 400, message
+    assert message.startswith(f"model {model_name}: unsupported ops: {kind} at {site}"), message
+    first = message.split("unsupported ops: ", 1)[1].split("), ")[0]
+    assert re.search(r"; \d+ sites?; ", first), message
+    assert f"; {HERE}:{_line_of(tag)})" in first, message
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_every_capture_refusal_is_one_grouped_line(case):
+    build, kind, site, tag = REFUSALS[case]
+    model = build()
+    with pytest.raises(CaptureRefused) as info:
+        capture(model, (1, 3, 8, 8))
+    _assert_grouped(str(info.value), type(model).__name__, kind, site, tag)
+    assert info.value.entries[0]["count"] == (30 if case == "many_scalar_constants" else 1)
+
+
+@pytest.mark.parametrize("case", sorted(PROGRAM_REFUSALS))
+def test_every_program_refusal_is_one_grouped_line(case, tmp_path):
+    from catdeploy.capture.exported import load_exported_model
+
+    build, kind, site, tag = PROGRAM_REFUSALS[case]
+    torch.export.save(torch.export.export(build().eval(), (torch.randn(1, 3, 8, 8),)), tmp_path / "p.pt2")
+    with pytest.raises(CaptureRefused) as info:
+        capture(load_exported_model(tmp_path / "p.pt2"), (1, 3, 8, 8))
+    _assert_grouped(str(info.value), str(tmp_path / "p.pt2") if case != "program_scalar_constant" else "p",
+                    kind, site, tag)

@@ -1,8 +1,9 @@
 """timm's edge CNNs capture as their module forms would: BatchNormAct2d (F.batch_norm, drop path,
 activation module) folded into the convs, timm's Linear (F.linear), GhostNet's channel indexing
-(x[:, :c]) as SLICE (removed when it keeps every channel); the float Graph computes what the
-model does, at 32x32 and 224x224, and two of them export bit-exact (W4A4 RTN, every tensor, every
-installed interpreter's BUILTIN_REF)."""
+(x[:, :c]) as SLICE (removed when it keeps every channel), MobileOne's `0 + branch` / `x + 0`
+(absent branches) dropped as identities; the float Graph computes what the model does, at 32x32
+and 224x224, and two of them export bit-exact (W4A4 RTN, every tensor, every installed
+interpreter's BUILTIN_REF)."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +18,7 @@ timm = pytest.importorskip("timm")
 torch.set_num_threads(1)
 
 MODELS = ("mobilenetv3_small_050", "efficientnet_lite0", "tinynet_e", "lcnet_050", "mnasnet_small",
-          "mobilenetv4_conv_small", "ghostnet_050", "resnet18d")
+          "mobilenetv4_conv_small", "ghostnet_050", "resnet18d", "mobileone_s0")
 
 
 def _model(name: str) -> torch.nn.Module:

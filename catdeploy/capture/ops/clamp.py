@@ -1,6 +1,6 @@
 """Clamps with constant bounds: hardtanh(0, 6) / clamp(0, 6) -> RELU6, clamp(min=0) -> RELU,
-any other constant range (nn.Hardtanh(min_val, max_val), F.hardtanh, torch.clamp / clip, one
-bound or two) -> CLAMP. An infinite bound is no bound."""
+any other constant range (nn.Hardtanh(min_val, max_val), F.hardtanh, torch.clamp / clip /
+clamp_min / clamp_max, one bound or two) -> CLAMP. An infinite bound is no bound."""
 from __future__ import annotations
 
 import math
@@ -47,8 +47,19 @@ def convert_clamp(call: OpCall) -> Node:
     return _clamp_node(call, tensor(a["input"]), low, high)
 
 
+def convert_clamp_min(call: OpCall) -> Node:
+    a = call.bind(lambda input, min: None)
+    return _clamp_node(call, tensor(a["input"]), number(a["min"], "min"), None)
+
+
+def convert_clamp_max(call: OpCall) -> Node:
+    a = call.bind(lambda input, max: None)
+    return _clamp_node(call, tensor(a["input"]), None, number(a["max"], "max"))
+
+
 MODULES = {nn.Hardtanh: convert_hardtanh}  # nn.ReLU6 subclasses Hardtanh but is matched exactly first
 FUNCTIONS = {F.hardtanh: convert_hardtanh, F.hardtanh_: convert_hardtanh, torch.clamp: convert_clamp,
-             torch.clip: convert_clamp}
+             torch.clip: convert_clamp, torch.clamp_min: convert_clamp_min, torch.clamp_max: convert_clamp_max}
 METHODS = {"clamp": convert_clamp, "clamp_": convert_clamp, "clip": convert_clamp,
-           "clip_": convert_clamp}
+           "clip_": convert_clamp, "clamp_min": convert_clamp_min, "clamp_min_": convert_clamp_min,
+           "clamp_max": convert_clamp_max, "clamp_max_": convert_clamp_max}

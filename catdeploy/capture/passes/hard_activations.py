@@ -8,13 +8,15 @@
 
 The same real function as F.hardsigmoid / F.hardswish (torch computes those as relu6(x + 3) / 6
 and x * relu6(x + 3) / 6 too). Every intermediate value must have no other reader. Any SCALAR
-node left over is refused, all of them in one UserError line.
+node left over is refused, all of them at once (CaptureRefused), each as the call site capture
+recorded in its "refusal" attribute.
 """
 from __future__ import annotations
 
 from catdeploy.capture.kinds import CaptureKind
+from catdeploy.capture.ops.scalar import refusal_reason
 from catdeploy.capture.passes._builder import GraphBuilder, consumer_counts, producers
-from catdeploy.errors import UserError
+from catdeploy.capture.refusal import CaptureRefused, UnsupportedOp
 from catdeploy.ir.graph import Graph, Node, OpKind
 
 
@@ -74,11 +76,12 @@ def hard_activations(graph: Graph) -> Graph:
             continue
         node = replaced.get(node.name, node)
         if node.kind == CaptureKind.SCALAR:
-            leftovers.append(node.attrs.get("refusal", f"{node.kind.value} at {node.name}"))
+            leftovers.append(node.attrs.get("refusal")
+                             or UnsupportedOp(node.kind.value, node.name, node.kind.value, refusal_reason(node)))
         else:
             builder.add(node)
     if leftovers:
-        raise UserError(f"model {graph.name}: unsupported ops: " + ", ".join(leftovers))
+        raise CaptureRefused(graph.name, leftovers)
     return builder.build()
 
 
