@@ -122,3 +122,16 @@ def binary_int8_qparams(op, tensors):
         expect_dtype(op, t, role, ("int8",))
     return (per_tensor_qparams(op, a, "first input"), per_tensor_qparams(op, b, "second input"),
             per_tensor_qparams(op, out, "output"), out)
+
+
+def unary_int8_qparams(op: Operator, tensors: Sequence[Tensor]) -> tuple[tuple[float, int], tuple[float, int]]:
+    """((input scale, zero point), (output scale, zero point)) of a one-input int8 op whose output
+    has the input's shape (LOGISTIC, HARD_SWISH, LEAKY_RELU), the tensors checked first."""
+    check_arity(op, (1,))
+    x = input_tensor(op, tensors, 0, "input")
+    out = output_tensor(op, tensors)
+    expect_dtype(op, x, "input", ("int8",))
+    expect_dtype(op, out, "output", ("int8",))
+    if tuple(x.shape) != tuple(out.shape):
+        raise CatrtError(f"{op.label}: output shape {out.shape} differs from input shape {x.shape}")
+    return per_tensor_qparams(op, x, "input"), per_tensor_qparams(op, out, "output")

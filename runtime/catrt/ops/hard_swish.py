@@ -16,7 +16,7 @@ from ..fixed_point import quantize_multiplier
 from ..kernels.hard_swish import hard_swish
 from ..profiles import Profile
 from ..reader import Operator
-from .common import check_arity, expect_dtype, input_tensor, output_tensor, per_tensor_qparams
+from .common import unary_int8_qparams
 
 
 @dataclass(frozen=True)
@@ -39,15 +39,7 @@ def downscale_multiplier_to_int16(multiplier: int) -> int:
 
 
 def prepare(op: Operator, tensors, profile: Profile) -> HardSwishParams:
-    check_arity(op, (1,))
-    x = input_tensor(op, tensors, 0, "input")
-    out = output_tensor(op, tensors)
-    expect_dtype(op, x, "input", ("int8",))
-    expect_dtype(op, out, "output", ("int8",))
-    if tuple(x.shape) != tuple(out.shape):
-        raise CatrtError(f"{op.label}: output shape {out.shape} differs from input shape {x.shape}")
-    s_in, z_in = per_tensor_qparams(op, x, "input")
-    s_out, z_out = per_tensor_qparams(op, out, "output")
+    (s_in, z_in), (s_out, z_out) = unary_int8_qparams(op, tensors)
     hires = np.float32(np.float32(1.0 / 128.0) * np.float32(s_in))
     with np.errstate(over="ignore", divide="ignore"):
         output_real = np.float32(hires / np.float32(s_out))

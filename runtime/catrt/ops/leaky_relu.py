@@ -20,7 +20,7 @@ from ..fixed_point import quantize_multiplier
 from ..kernels.leaky_relu import leaky_relu, leaky_relu_xnnpack
 from ..profiles import Profile
 from ..reader import Operator
-from .common import check_arity, expect_dtype, input_tensor, output_tensor, per_tensor_qparams
+from .common import check_arity, unary_int8_qparams
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,7 @@ def refuse_on_unmeasured_arch(op: Operator, profile: Profile) -> None:
 def prepare(op: Operator, tensors, profile: Profile) -> LeakyReluParams:
     check_arity(op, (1,))
     refuse_on_unmeasured_arch(op, profile)
-    x = input_tensor(op, tensors, 0, "input")
-    out = output_tensor(op, tensors)
-    expect_dtype(op, x, "input", ("int8",))
-    expect_dtype(op, out, "output", ("int8",))
-    if tuple(x.shape) != tuple(out.shape):
-        raise CatrtError(f"{op.label}: output shape {out.shape} differs from input shape {x.shape}")
-    s_in, z_in = per_tensor_qparams(op, x, "input")
-    s_out, z_out = per_tensor_qparams(op, out, "output")
+    (s_in, z_in), (s_out, z_out) = unary_int8_qparams(op, tensors)
     alpha = op.options["alpha"]
     if not np.isfinite(alpha):
         raise CatrtError(f"{op.label}: alpha {alpha} is not finite")

@@ -14,7 +14,7 @@ from ..errors import CatrtError
 from ..kernels.logistic import logistic, logistic_table
 from ..profiles import Profile
 from ..reader import Operator
-from .common import check_arity, expect_dtype, input_tensor, output_tensor, per_tensor_qparams
+from .common import unary_int8_qparams
 
 OUTPUT_SCALE = 1.0 / 256.0
 
@@ -25,15 +25,7 @@ class LogisticParams:
 
 
 def prepare(op: Operator, tensors, profile: Profile) -> LogisticParams:
-    check_arity(op, (1,))
-    x = input_tensor(op, tensors, 0, "input")
-    out = output_tensor(op, tensors)
-    expect_dtype(op, x, "input", ("int8",))
-    expect_dtype(op, out, "output", ("int8",))
-    if tuple(x.shape) != tuple(out.shape):
-        raise CatrtError(f"{op.label}: output shape {out.shape} differs from input shape {x.shape}")
-    s_in, z_in = per_tensor_qparams(op, x, "input")
-    s_out, z_out = per_tensor_qparams(op, out, "output")
+    (s_in, z_in), (s_out, z_out) = unary_int8_qparams(op, tensors)
     if s_out != OUTPUT_SCALE:
         raise CatrtError(f"{op.label}: int8 output must have scale 1/256 (TFLite SigmoidPrepare), "
                          f"has {s_out}")
