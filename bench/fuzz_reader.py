@@ -155,7 +155,7 @@ def _option_formats() -> dict:
     """BuiltinOptions union type -> {vtable slot: struct format} (from catrt's option tables)."""
     from catrt.reader import OPTION_TABLES
 
-    widths = {"i8": "<b", "bool": "<B", "i32": "<i", "vec_i32": "vec"}
+    widths = {"i8": "<b", "bool": "<B", "i32": "<i", "f32": "<f", "vec_i32": "vec"}
     out: dict = {}
     for union_type, fields in OPTION_TABLES.values():
         out[union_type] = {slot: widths[kind] for kind, slot, _ in fields.values()}
