@@ -517,7 +517,7 @@ def reference_checkpoint(name: str, *, train_if_missing: bool = True, data_root=
 
 def reference_table_markdown(names: tuple[str, ...] = tuple(REFERENCE_MODELS)) -> str:
     """The "Reference models" table of docs/BENCHMARKS.md, from the cached checkpoints' meta."""
-    from catdeploy.data.zoo import load_checkpoint
+    from catdeploy.data.checkpoints import load_checkpoint
 
     import hashlib
 

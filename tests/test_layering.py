@@ -156,11 +156,54 @@ def cli_violations(root: Path, cli_package: str = CLI_PACKAGE) -> list[str]:
     return problems
 
 
+def import_cycles(root: Path, package: str = PACKAGE) -> list[str]:
+    """One line per import circle among the modules under root/package (imports inside functions
+    count): each strongly connected component of the import graph with more than one module."""
+    graph: dict[str, set[str]] = {}
+    for path in _source_files(root, package):
+        importer = module_name(path, root)
+        graph.setdefault(importer, set()).update(
+            imp.target for imp in imports_of(path, root)
+            if imp.target.startswith(package + ".") and imp.target != importer)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    components: list[list[str]] = []
+
+    def visit(node: str) -> None:  # Tarjan's algorithm
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return ["import circle: " + " <-> ".join(component) for component in sorted(components)]
+
+
 # ---------------------------------------------------------------------------- the real tree
 
 def test_imports_go_down_the_ranks():
     problems = layering_violations(REPO_ROOT)
     assert not problems, "imports that go up the ranks or modules without a rank:\n" + "\n".join(problems)
+
+
+def test_no_import_circle():
+    assert import_cycles(REPO_ROOT) == []
 
 
 def test_cli_command_modules_import_no_command_module():
@@ -263,3 +306,12 @@ def test_cli_checker(tmp_path):
         "catdeploy/cli/two.py:2: catdeploy.cli.two imports catdeploy.cli (its __init__ imports every "
         "command module)",
     ]
+
+
+def test_cycle_checker_flags_a_circle_inside_functions(tmp_path):
+    root = _tree(tmp_path, {
+        "catdeploy/data/a.py": "def f():\n    from catdeploy.data.b import g\n    return g()\n",
+        "catdeploy/data/b.py": "def g():\n    from catdeploy.data import a\n    return a\n",
+        "catdeploy/data/c.py": "from catdeploy.data.b import g\n",
+    })
+    assert import_cycles(root) == ["import circle: catdeploy.data.a <-> catdeploy.data.b"]

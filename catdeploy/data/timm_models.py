@@ -141,7 +141,7 @@ def load_timm_model(spec: str, weights: str | Path | None, num_classes: int | No
                     in_chans: int | None = None) -> tuple[torch.nn.Module, dict]:
     """(timm model in eval mode with ``weights`` loaded, checkpoint meta with "num_classes" and
     "channels" filled in from the weights when the checkpoint does not record them)."""
-    from catdeploy.data.zoo import load_checkpoint, with_module_versions
+    from catdeploy.data.checkpoints import load_checkpoint, with_module_versions
 
     check_timm_name(spec)  # name errors before any file is touched
     if weights is None:
