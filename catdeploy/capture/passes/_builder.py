@@ -71,7 +71,3 @@ def consumer_counts(graph: Graph) -> Counter:
         counts.update(node.inputs)
     counts.update(graph.outputs)
     return counts
-
-
-def producers(graph: Graph) -> dict[str, Node]:
-    return {v: n for n in graph.nodes for v in n.outputs}

@@ -6,14 +6,14 @@ call site capture recorded in its "refusal" attribute."""
 from __future__ import annotations
 
 from catdeploy.capture.kinds import CaptureKind
-from catdeploy.capture.passes._builder import GraphBuilder, consumer_counts, producers
+from catdeploy.capture.passes._builder import GraphBuilder, consumer_counts
 from catdeploy.capture.refusal import CaptureRefused, UnsupportedOp
 from catdeploy.ir.graph import Graph, Node, OpKind
 
 
 def channel_shuffle(graph: Graph) -> Graph:
     counts = consumer_counts(graph)
-    producer_of = producers(graph)
+    producer_of = graph.producers
     absorbed: set[str] = set()
     shuffles: dict[str, Node] = {}   # final reshape's name -> CHANNEL_SHUFFLE node
     for node in graph.nodes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from catdeploy.capture.kinds import CaptureKind
-from catdeploy.capture.passes._builder import GraphBuilder, consumer_counts, producers
+from catdeploy.capture.passes._builder import GraphBuilder, consumer_counts
 from catdeploy.ir.graph import Graph, Node, OpKind
 
 _FOLDABLE = (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D, OpKind.LINEAR)
@@ -29,7 +29,7 @@ def bn_scale_shift(node: Node) -> tuple[np.ndarray, np.ndarray]:
 def fold_bn(graph: Graph) -> Graph:
     builder = GraphBuilder(graph)
     counts = consumer_counts(graph)
-    producer_of = producers(graph)
+    producer_of = graph.producers
     for node in graph.nodes:
         if node.kind != CaptureKind.BATCHNORM:
             builder.add(node)

@@ -3,7 +3,7 @@ when that output has no other reader (and is not a graph output) and the produce
 activation yet; the fused node's output takes over. Other RELU/RELU6 nodes stay."""
 from __future__ import annotations
 
-from catdeploy.capture.passes._builder import GraphBuilder, consumer_counts, producers
+from catdeploy.capture.passes._builder import GraphBuilder, consumer_counts
 from catdeploy.ir.graph import Graph, Node, OpKind
 
 _FUSABLE_INTO = (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D, OpKind.LINEAR, OpKind.ADD)
@@ -13,7 +13,7 @@ _ACTIVATION_OF = {OpKind.RELU: "relu", OpKind.RELU6: "relu6"}
 def fuse_activation(graph: Graph) -> Graph:
     builder = GraphBuilder(graph)
     counts = consumer_counts(graph)
-    producer_of = producers(graph)
+    producer_of = graph.producers
     for node in graph.nodes:
         if node.kind not in _ACTIVATION_OF:
             builder.add(node)

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from catdeploy.capture.kinds import CaptureKind
 from catdeploy.capture.ops.scalar import refusal_reason
-from catdeploy.capture.passes._builder import GraphBuilder, consumer_counts, producers
+from catdeploy.capture.passes._builder import GraphBuilder, consumer_counts
 from catdeploy.capture.refusal import CaptureRefused, UnsupportedOp
 from catdeploy.ir.graph import Graph, Node, OpKind
 
 
 def hard_activations(graph: Graph) -> Graph:
     counts = consumer_counts(graph)
-    producer_of = producers(graph)
+    producer_of = graph.producers
 
     def only(value: str, kind, attrs=None) -> Node | None:
         """The producer of `value` when it has `kind` (and `attrs`) and `value` has one reader."""

@@ -18,11 +18,12 @@ Runs after canonicalize (a mean over H, W without keepdim is then GLOBAL_AVG_POO
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 
 from catdeploy.capture.kinds import CaptureKind
-from catdeploy.capture.passes._builder import GraphBuilder, consumer_counts, producers
+from catdeploy.capture.passes._builder import GraphBuilder, consumer_counts
 from catdeploy.ir.graph import Graph, Node, OpKind, Value
 
 # Ops that compute a [N, C] value exactly as they would compute it on [N, C, 1, 1].
@@ -85,7 +86,7 @@ def _drop_unread_reshapes(graph: Graph) -> Graph:
 
 
 def _lift_to_nchw(graph: Graph) -> Graph:
-    producer_of = producers(graph)
+    producer_of = graph.producers
     candidates = {}   # reshape name -> (region node names, {flatten output: its [N, C, 1, 1] input})
     for node in graph.nodes:
         if _unflattens(graph, node):
@@ -153,7 +154,7 @@ def _explain(graph: Graph, reshapes: list[Node]) -> Graph:
     return Graph(tuple(nodes), graph.values, graph.inputs, graph.outputs, graph.name)
 
 
-def _region(graph: Graph, value: str, producer_of: dict[str, Node]):
+def _region(graph: Graph, value: str, producer_of: Mapping[str, Node]):
     """(names of the nodes computing `value` from FLATTENs of [N, C, 1, 1] values, {each such
     FLATTEN's output: its input}), or None when `value` depends on anything else."""
     region: set[str] = set()
