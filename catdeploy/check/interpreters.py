@@ -427,10 +427,9 @@ if __name__ == "__main__":
 def tflite_engine(interpreter: str, resolver: str):
     """The evaluator's Engine that runs `interpreter` itself with `resolver` (catdeploy.integer)."""
     from catdeploy.integer.evaluate import Engine
-    from catdeploy.integer.inputs import prepare_inputs
 
     def run(model_bytes: bytes, x, interpreter_name: str, resolver_name: str, batch_size: int):
-        return run_batches(model_bytes, prepare_inputs, x, interpreter_name, resolver_name, batch_size)
+        return run_batches(model_bytes, _input_maker(model_bytes), x, interpreter_name, resolver_name, batch_size)
 
     return Engine(interpreter, resolver, run_interpreter=run)
 
@@ -439,9 +438,15 @@ def run_tflite(model_bytes: bytes, x_nchw: np.ndarray, interpreter: str = "tflit
                batch_size: int = 256) -> np.ndarray:
     """The first output of `interpreter` with `resolver` on float NCHW images x (quantized as the
     model's input tensor says), in batches of `batch_size`, in one worker process."""
-    from catdeploy.integer.inputs import prepare_inputs
+    return run_batches(model_bytes, _input_maker(model_bytes), x_nchw, interpreter, resolver, batch_size)[0]
 
-    return run_batches(model_bytes, prepare_inputs, x_nchw, interpreter, resolver, batch_size)[0]
+
+def _input_maker(model_bytes: bytes):
+    """run_batches' `prepare` for `model_bytes`, its input tensor read once."""
+    from catdeploy.integer.inputs import inputs_for, model_io
+
+    io = model_io(model_bytes)
+    return lambda _model_bytes, rows: inputs_for(io, rows)
 
 
 def interpreter_builder(interpreter: str):

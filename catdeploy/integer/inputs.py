@@ -55,7 +55,11 @@ def model_io(model_bytes: bytes) -> ModelIO:
 def prepare_inputs(model_bytes: bytes, x_nchw: np.ndarray) -> np.ndarray:
     """The model input tensor for float NCHW images: int8 NHWC (quantized with the input tensor's
     scale and zero point), or float32 NHWC for a float graph."""
-    io = model_io(model_bytes)
+    return inputs_for(model_io(model_bytes), x_nchw)
+
+
+def inputs_for(io: ModelIO, x_nchw: np.ndarray) -> np.ndarray:
+    """prepare_inputs for a model whose input `io` was read already (batch loops read it once)."""
     if io.float_input:
         return np.transpose(np.asarray(x_nchw, np.float32), (0, 2, 3, 1)).copy()
     return quantize_input(x_nchw, io.input_scale, io.input_zero_point)

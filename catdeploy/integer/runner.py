@@ -6,7 +6,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from catdeploy.integer.inputs import iterate_batches, prepare_inputs
+from catdeploy.integer.inputs import inputs_for, iterate_batches, model_io
 from catdeploy.integer.metrics import dequantize
 
 
@@ -23,8 +23,9 @@ def catrt_batches(model_bytes: bytes, x_nchw: np.ndarray, batch_size: int = 64, 
     """(float batch, {tensor name: values}) per batch of x: the outputs, or every tensor with
     keep_all. Streams: one batch's tensors are held at a time."""
     rt = interpreter if interpreter is not None else catrt_interpreter(model_bytes, profile)
+    io = model_io(model_bytes)
     for xb in iterate_batches(x_nchw, batch_size):
-        yield xb, rt.run([prepare_inputs(model_bytes, xb)], keep_all=keep_all)
+        yield xb, rt.run([inputs_for(io, xb)], keep_all=keep_all)
 
 
 def run_catrt(model_bytes: bytes, x_nchw: np.ndarray, batch_size: int = 64,
