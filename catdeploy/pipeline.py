@@ -91,19 +91,43 @@ def calibrate_model(model: str, weights: str | None, data: str, calibration: Cal
         from catdeploy.cat.select import check_clusters
 
         check_clusters(cat.clusters, len(calib), cat.views)
+    held_out = held_out_set(data, calibration, prep, inputs.data_root, len(calib)) if calibration.mixed else None
     prep = replace(prep, normalization=calib.normalization)
     # No timings in meta: the archive (and the manifest) must be byte-identical for equal inputs.
     return calibrate_graph(graph, qplan, calib.images, calib.labels, calibration, cat, meta={
         "model": model, "weights": str(weights) if weights else None, "data": data,
         "input_size": prep.height if prep.height == prep.width else [prep.height, prep.width],
         "preprocessing": prep.to_dict(), "samples": len(calib),
-    }, log=log, progress=progress)
+    }, log=log, progress=progress, held_out=held_out)
+
+
+def held_out_set(data: str, calibration: CalibrationOptions, prep, data_root: str | None, calibration_count: int):
+    """(images, labels) of `calibration.held_out` train images that the calibration draw did not
+    take (the next ones of the same seeded permutation): what mixed precision selects on."""
+    from catdeploy.data.datasets import has_splits, load_dataset, with_split
+
+    spec = with_split(data, "train") if has_splits(data) and ":" not in data else data
+    ds = load_dataset(spec, data_root, input_size=(prep.height, prep.width), default_split="train",
+                      normalization=prep.normalization, channels=prep.channels)
+    order = np.random.default_rng(calibration.seed).permutation(len(ds))
+    chosen = order[calibration_count:calibration_count + calibration.held_out]
+    if len(chosen) < 64:
+        raise UserError(f"--bits {calibration.bits}: {data} has {len(ds)} images; mixed precision needs 64 "
+                        f"held-out images beyond the {calibration_count} calibration images")
+    sub = ds.subset(np.sort(chosen).astype(np.int64))
+    return sub.images, sub.require_labels()
 
 
 def plan_checks(graph, calibration: CalibrationOptions, cat: CatOptions = NO_CAT):
     """The QuantPlan of `graph`, and the option errors that need the captured graph, raised
     before any image is loaded."""
-    qplan = plan_for(graph, calibration)
+    if calibration.mixed:  # widths are chosen later: check the convention with every layer at 8 bit
+        from catdeploy.mixed.budget import budget_layers
+
+        budget_layers(graph, calibration)
+        qplan = plan_for(graph, replace(calibration, bits="w8a8", max_drop=None))
+    else:
+        qplan = plan_for(graph, calibration)
     if cat.enabled:
         from catdeploy.cat.select import check_clusters
         from catdeploy.lower import classifier_node
@@ -115,18 +139,116 @@ def plan_checks(graph, calibration: CalibrationOptions, cat: CatOptions = NO_CAT
 
 def calibrate_graph(graph, qplan, images: np.ndarray, labels: np.ndarray | None, calibration: CalibrationOptions,
                     cat: CatOptions = NO_CAT, meta: dict | None = None, log=lambda m: None,
-                    progress=None) -> QuantizedGraph:
+                    progress=None, held_out: tuple[np.ndarray, np.ndarray] | None = None) -> QuantizedGraph:
     """Calibrate (RTN or a reconstruction method) a captured Graph with its plan on preprocessed
     calibration `images`, then the in-network affine and CAT when asked (both selected on a
-    held-out part of the images; `labels` may be None)."""
+    held-out part of the images; `labels` may be None). With `--bits auto...` the widths are
+    chosen first (catdeploy/mixed) on `held_out` (images, labels), by default a quarter of the
+    labelled calibration images set aside."""
     if (cat.enabled or cat.affine_layers) and len(images) < 8:
         raise UserError(f"--samples {len(images)}: CAT and --affine-layers need at least 8 calibration images")
+    choice = None
+    if calibration.mixed:
+        if held_out is None:
+            images, labels, held_out = _set_aside(images, labels, calibration)
+        calibration, choice = choose_mixed_precision(graph, calibration, images, held_out, log)
+        qplan = plan_for(graph, calibration)
+        meta = {**(meta or {}), "mixed_precision": choice.to_dict()}
     qg = api.calibrate(graph, qplan, images, calibration, meta=meta, progress=progress)
     if cat.affine_layers:
         qg = api.apply_affine_layers(qg, images, labels, cat, log=log)
     if cat.enabled:
         qg = api.apply_cat(qg, images, labels, cat, log=log)
+    if choice is not None:
+        qg = replace(qg, plan=replace(qg.plan, setting=choice.request))
     return qg
+
+
+def _set_aside(images: np.ndarray, labels: np.ndarray | None, calibration: CalibrationOptions):
+    """(calibration images, labels, held-out (images, labels)): a quarter of labelled calibration
+    images set aside for mixed precision's selection."""
+    from catdeploy.data.splits import held_out_split
+
+    if labels is None:
+        raise UserError(f"--bits {calibration.bits}: mixed precision selects on labelled held-out images; "
+                        "the calibration images have no labels")
+    kept, held = held_out_split(np.arange(len(images)), 0.25, calibration.seed)
+    if len(held) < 64:
+        raise UserError(f"--bits {calibration.bits}: {len(images)} calibration images; mixed precision sets a "
+                        "quarter aside and needs at least 64 held-out images (give 256 or more)")
+    return images[kept], labels[kept], (images[held], labels[held])
+
+
+def choose_mixed_precision(graph, calibration: CalibrationOptions, images: np.ndarray,
+                           held_out: tuple[np.ndarray, np.ndarray], log=lambda m: None):
+    """(the calibration record with the chosen per-layer widths, the MixedChoice) for
+    `--bits auto:wXaY` / `--bits auto --max-drop P` (catdeploy/mixed/search.py)."""
+    from catdeploy.integer.inputs import iterate_batches
+    from catdeploy.ir.execute import float_logits_function, float_values
+    from catdeploy.mixed.budget import budget_layers, options_for, widest_candidate_at_most
+    from catdeploy.mixed.search import choose_widths
+    from catdeploy.mixed.sensitivity import HeldOut, WidthScorer
+    from catdeploy.quant.auto_bits import parse_auto
+    from catdeploy.quant.calibrate_rtn import GridCache, collect_activation_samples
+
+    auto = parse_auto(calibration.bits, calibration.max_drop)
+    layers = budget_layers(graph, calibration)
+    samples = collect_activation_samples(graph, iterate_batches(images, calibration.batch_size), calibration.seed,
+                                         float_values)
+    held_images, held_labels = held_out
+    held = HeldOut(held_images, np.asarray(held_labels), float_logits_function(graph)(held_images))
+    scorer = WidthScorer(GridCache(graph, samples), calibration, held)
+    choice = choose_widths(scorer, layers, auto, progress=log)
+    for note in choice.notes:
+        log(f"mixed precision: {note}")
+    floor = (8, 8) if auto.max_drop is not None else (widest_candidate_at_most(auto.weight_bits),
+                                                       widest_candidate_at_most(auto.act_bits))
+    return options_for(calibration, choice.widths, floor), choice
+
+
+def sensitivity_analysis(model: str, weights: str | None, data: str, calibration: CalibrationOptions,
+                         inputs: InputOptions = InputOptions(), sqnr_images: int = 64,
+                         log=lambda m: None) -> dict:
+    """Per-layer sensitivity of `model` at `calibration.bits` (catdeploy/mixed/sensitivity.py):
+    damage and recovery of every tensor of the budget on held-out train images (beyond the
+    calibration draw, never the test split), RTN grids, the integer-exact simulator; plus the SQNR
+    of every integer tensor of the uniform low-width program against the float graph."""
+    import time
+
+    from catdeploy.integer.inputs import iterate_batches
+    from catdeploy.ir.execute import float_logits_function, float_values
+    from catdeploy.mixed.budget import budget_layers, uniform_widths
+    from catdeploy.mixed.sensitivity import HeldOut, WidthScorer, sensitivity_table, tensor_sqnr
+    from catdeploy.quant.calibrate_rtn import GridCache, collect_activation_samples
+    from catdeploy.quant.plan import parse_bits
+
+    if calibration.mixed:
+        raise UserError("sensitivity measures one setting: give --bits wXaY (the low widths), not auto")
+    start = time.perf_counter()
+    low = parse_bits(calibration.bits)
+    torch_model, meta = api.load_float_model(model, weights)
+    prep = inputs.preprocessing(meta)
+    graph = api.capture(torch_model, (prep.height, prep.width), prep.channels)
+    layers = budget_layers(graph, calibration)
+    calib = calibration_set(data, calibration.samples, calibration.seed, prep, inputs.data_root, log=log)
+    prep = replace(prep, normalization=calib.normalization)
+    held_images, held_labels = held_out_set(data, calibration, prep, inputs.data_root, len(calib))
+    log(f"sensitivity: {len(layers)} layers of the budget, {len(calib)} calibration and {len(held_labels)} "
+        f"held-out images")
+    samples = collect_activation_samples(graph, iterate_batches(calib.images, calibration.batch_size),
+                                         calibration.seed, float_values)
+    held = HeldOut(held_images, held_labels, float_logits_function(graph)(held_images))
+    scorer = WidthScorer(GridCache(graph, samples), calibration, held)
+    table = sensitivity_table(scorer, layers, low, progress=log)
+    sqnr = tensor_sqnr(scorer.quantized(uniform_widths(layers, *low), low), held_images[:sqnr_images])
+    params = {layer.name: layer.params for layer in layers}
+    macs = {layer.name: layer.macs for layer in layers}
+    for row in table["rows"]:
+        row["parameters"], row["macs"] = params[row["layer"]], macs[row["layer"]]
+    return {"model": model, "weights": str(weights) if weights else None, "data": data, "setting": calibration.bits,
+            "convention": "strict" if calibration.strict else calibration.convention, **table,
+            "sqnr": sqnr, "sqnr_images": int(min(sqnr_images, len(held_labels))),
+            "seconds": round(time.perf_counter() - start, 1)}
 
 
 def golden_path(out: Path) -> Path:
@@ -265,7 +387,7 @@ def eval_images(data: str, samples: int | None, input_size: int | tuple[int, int
     return ds.batch(slice(0, n))[0], labels[:n]
 
 
-EVAL_CHUNK_BYTES = 512 * 2**20   # images preprocessed at a time by eval_chunks
+EVAL_CHUNK_BYTES = 128 * 2**20   # images preprocessed at a time by eval_chunks (at least EVAL_BATCH)
 
 
 def eval_chunks(data: str, samples: int | None, input_size: int | tuple[int, int] = 32,

@@ -23,7 +23,7 @@ RANK_TABLE: tuple[tuple[int, tuple[str, ...]], ...] = (
     (2, ("catdeploy.quant",)),
     (3, ("catdeploy.lower", "catdeploy.export")),
     (4, ("catdeploy.integer",)),
-    (5, ("catdeploy.cat", "catdeploy.check")),
+    (5, ("catdeploy.cat", "catdeploy.check", "catdeploy.mixed")),
     (6, ("catdeploy.api",)),
     (7, ("catdeploy.pipeline", "catdeploy.quantized_model", "catdeploy.demo", "catdeploy.train")),
     (8, ("catdeploy.report", "catdeploy.cli")),

@@ -2,6 +2,7 @@
 over catdeploy.pipeline."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,8 @@ def calibration_records(*, bits: str, method: str, samples: int | None, seed: in
                         clusters: str, alpha: str, cat_views: int, affine_layers: bool, preset: str,
                         convention: str, device: str, iterations: int | None, input_size: str | None,
                         mean: str | None, std: str | None, grayscale: bool | None,
-                        data_root: Path | None) -> CalibrationRecords:
+                        data_root: Path | None, max_drop: float | None = None,
+                        held_out: int = 512) -> CalibrationRecords:
     """The calibration, CAT and input records of the command line's options (each checks itself)."""
     from catdeploy.cat.options import CatOptions, parse_alpha, parse_clusters
     from catdeploy.data.preprocess import user_normalization
@@ -55,7 +57,7 @@ def calibration_records(*, bits: str, method: str, samples: int | None, seed: in
         symmetric_weights=symmetric_weights, observer=observer,
         weight_overrides=_parse_overrides(weight_bits, "--weight-bits"),
         act_overrides=_parse_overrides(act_bits, "--act-bits"),
-        preset=preset, device=device, iterations=iterations)
+        preset=preset, device=device, iterations=iterations, max_drop=max_drop, held_out=held_out)
     inputs = InputOptions(input_size=input_size, grayscale=grayscale, normalization=user_normalization(mean, std),
                           data_root=None if data_root is None else str(data_root))
     cat_options = CatOptions(enabled=cat, clusters=parse_clusters(clusters), alpha=parse_alpha(alpha),
@@ -64,8 +66,15 @@ def calibration_records(*, bits: str, method: str, samples: int | None, seed: in
 
 
 BitsOption = typer.Option("w4a4", "--bits", "-b", help="wXaY: weight and activation bits, each 2..8 "
-                          "(w8a8, w4a4, w2a4, w4a2, w2a2, w3a3, w4a8, ...); export also takes fp32 (the float "
+                          "(w8a8, w4a4, w2a4, w4a2, w2a2, w3a3, w4a8, ...); auto:wXaY: mixed precision, per-layer "
+                          "widths from 2, 3, 4, 5, 6, 8 within X weight bits per parameter and X*Y BOPs per MAC "
+                          "(X, Y may be fractional: auto:w2.5a4); auto with --max-drop P: the smallest weight "
+                          "storage within P points of FP on held-out images; export also takes fp32 (the float "
                           "model as a float32 TFLite graph).")
+MaxDropOption = typer.Option(None, "--max-drop", help="With --bits auto: the largest held-out top-1 drop "
+                             "(points below FP) allowed; the smallest weight storage that holds it is chosen.")
+HeldOutOption = typer.Option(512, "--held-out", help="Held-out train images (beyond the calibration draw, never "
+                             "the test split) that --bits auto and sensitivity measure on.")
 MethodOption = typer.Option("rtn", "--method", help="rtn, adaround, brecq, qdrop or pdquant (reconstruction "
                             "against the integer-exact simulator's training mode).")
 PresetOption = typer.Option("default", "--preset", help="Reconstruction effort: fast (~2 min for ResNet-18 on 2 "
@@ -124,7 +133,7 @@ def calibrate_command(
     alpha: str = AlphaOption, cat_views: int = CatViewsOption, affine_layers: bool = AffineLayersOption,
     weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
     preset: str = PresetOption, convention: str = ConventionOption, device: str = DeviceOption,
-    iters: Optional[int] = ItersOption,
+    iters: Optional[int] = ItersOption, max_drop: Optional[float] = MaxDropOption, held_out: int = HeldOutOption,
     input_size: Optional[str] = InputSizeOption, mean: Optional[str] = MeanOption,
     std: Optional[str] = StdOption, grayscale: Optional[bool] = GrayscaleOption,
     data_root: Optional[Path] = DataRootOption,
@@ -148,7 +157,8 @@ def calibrate_command(
         bits=bits, method=method, samples=samples, seed=seed, strict=strict, symmetric_weights=symmetric_weights,
         observer=observer, weight_bits=weight_bits, act_bits=act_bits, cat=cat, clusters=clusters, alpha=alpha,
         cat_views=cat_views, affine_layers=affine_layers, preset=preset, convention=convention, device=device,
-        iterations=iters, input_size=input_size, mean=mean, std=std, grayscale=grayscale, data_root=data_root)
+        iterations=iters, input_size=input_size, mean=mean, std=std, grayscale=grayscale, data_root=data_root,
+        max_drop=max_drop, held_out=held_out)
     t0 = time.perf_counter()
     with reconstruction_progress(method) as progress:
         qg = calibrate_model(model, weights, data, records.calibration, records.cat, records.inputs,
@@ -157,7 +167,8 @@ def calibrate_command(
     save_quantized_graph(qg, output)
     result = {"output": str(output), "setting": qg.plan.setting, "method": qg.meta.get("method"),
               "calibration_images": qg.meta.get("calibration_images"), "seconds": seconds,
-              "cat": _cat_summary(qg), "affine_layers": qg.meta.get("affine_layers")}
+              "cat": _cat_summary(qg), "affine_layers": qg.meta.get("affine_layers"),
+              "mixed_precision": qg.meta.get("mixed_precision")}
     if report is not None:
         result.update(_write_report(output, report, report_data, data_root, force))
     emit_json(result) if json_out else typer.echo(f"{output}: {model} {qg.plan.setting} ({method})")
@@ -186,7 +197,7 @@ def export_command(
     alpha: str = AlphaOption, cat_views: int = CatViewsOption, affine_layers: bool = AffineLayersOption,
     weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
     preset: str = PresetOption, convention: str = ConventionOption, device: str = DeviceOption,
-    iters: Optional[int] = ItersOption,
+    iters: Optional[int] = ItersOption, max_drop: Optional[float] = MaxDropOption, held_out: int = HeldOutOption,
     input_size: Optional[str] = InputSizeOption, mean: Optional[str] = MeanOption,
     std: Optional[str] = StdOption, grayscale: Optional[bool] = GrayscaleOption,
     data_root: Optional[Path] = DataRootOption,
@@ -234,7 +245,7 @@ def export_command(
             symmetric_weights=symmetric_weights, observer=observer, weight_bits=weight_bits, act_bits=act_bits,
             cat=cat, clusters=clusters, alpha=alpha, cat_views=cat_views, affine_layers=affine_layers,
             preset=preset, convention=convention, device=device, iterations=iters, input_size=input_size,
-            mean=mean, std=std, grayscale=grayscale, data_root=data_root)
+            mean=mean, std=std, grayscale=grayscale, data_root=data_root, max_drop=max_drop, held_out=held_out)
         with reconstruction_progress(method) as progress:
             qg = calibrate_model(source, weights, data, records.calibration, records.cat, records.inputs,
                                  log=log, progress=progress)
@@ -327,3 +338,75 @@ def _cat_summary(qg) -> dict | None:
     if qg.cat is not None:
         out.update({"clusters": int(qg.cat["clusters"]), "alpha": float(qg.cat["alpha"]), "pca": qg.cat["pca"]})
     return out
+
+
+@command("sensitivity", examples=[
+    "catdeploy sensitivity efficientnet_b0 --weights effb0.pt --data fashion-mnist --bits w4a4",
+    "catdeploy sensitivity mobilenet_v2 --weights mbv2.pt --data fashion-mnist --bits w2a2 --held-out 256 --json > sens.json",
+    "catdeploy sensitivity resnet18 --weights r18.pt --data fashion-mnist --bits w3a3 -o runs/r18/sensitivity.json",
+])
+def sensitivity_command(
+    model: str = ModelArgument,
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="State dict or checkpoint (weights_only)."),
+    data: str = typer.Option(..., "--data", "-d", help="Calibration data (its train split: calibration draw and "
+                             "held-out images)."),
+    bits: str = typer.Option("w4a4", "--bits", "-b", help="wXaY: the low widths each tensor is measured at."),
+    samples: Optional[int] = SamplesOption, seed: int = SeedOption, strict: bool = StrictOption,
+    convention: str = ConventionOption, symmetric_weights: bool = SymmetricOption, observer: str = ObserverOption,
+    held_out: int = HeldOutOption, top: int = typer.Option(25, "--top", help="Rows of the printed table (the "
+                                                           "most damaging tensors first); --json has all."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the table as JSON (a report "
+                                          "of the folder plots it)."),
+    input_size: Optional[str] = InputSizeOption, mean: Optional[str] = MeanOption,
+    std: Optional[str] = StdOption, grayscale: Optional[bool] = GrayscaleOption,
+    data_root: Optional[Path] = DataRootOption,
+    force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Per-layer sensitivity: for every quantizable tensor (weights and activations separately), the held-out
+    damage when only it is at the low width and the recovery when only it is raised back to 8 bit, as top-1
+    and KL to the FP logits (integer-exact simulator, held-out train images); plus per-tensor SQNR."""
+    from catdeploy.pipeline import sensitivity_analysis
+    from catdeploy.util_io import atomic_write_bytes, check_output_path
+
+    if output is not None:
+        check_output_path(output, force)
+    records = calibration_records(
+        bits=bits, method="rtn", samples=samples, seed=seed, strict=strict, symmetric_weights=symmetric_weights,
+        observer=observer, weight_bits=None, act_bits=None, cat=False, clusters="auto", alpha="auto", cat_views=0,
+        affine_layers=False, preset="default", convention=convention, device="cpu", iterations=None,
+        input_size=input_size, mean=mean, std=std, grayscale=grayscale, data_root=data_root, held_out=held_out)
+    table = sensitivity_analysis(model, _required_weights(model, weights), data, records.calibration,
+                                 records.inputs, log=log)
+    if output is not None:
+        atomic_write_bytes(output, (json.dumps(table, indent=1, sort_keys=True) + "\n").encode())
+    if json_out:
+        emit_json(table)
+        return
+    _print_sensitivity(table, top)
+
+
+def _print_sensitivity(table: dict, top: int) -> None:
+    """The most damaging tensors as a rich table, then where the SQNR is lowest."""
+    from rich.console import Console
+    from rich.table import Table
+
+    low = table["low"]
+    title = (f"{table['model']} at w{low['weight_bits']}a{low['act_bits']}: held-out top-1 FP "
+             f"{table['fp_top1']:.2f}, all 8-bit {table['all_8bit']['top1']:.2f}, all low "
+             f"{table['all_low']['top1']:.2f} ({table['held_out_images']} images, {table['evaluations']} "
+             f"integer runs, {table['seconds']:.0f} s)")
+    out = Table(title=title)
+    for column in ("layer", "tensor", "bits", "damage top-1", "damage KL", "recovery top-1", "recovery KL", "params"):
+        out.add_column(column, justify="left" if column in ("layer", "tensor") else "right")
+    rows = sorted(table["rows"], key=lambda r: (-r["damage_kl"], r["layer"], r["tensor"]))
+    for r in rows[:top]:
+        out.add_row(r["layer"], r["tensor"], str(r["bits"]), f"{r['damage_top1']:+.2f}", f"{r['damage_kl']:+.4f}",
+                    f"{r['recovery_top1']:+.2f}", f"{r['recovery_kl']:+.4f}", f"{r['parameters']:,}")
+    console = Console()
+    console.print(out)
+    known = [r for r in table["sqnr"] if r["sqnr_db"] is not None]
+    if known:
+        worst = sorted(known, key=lambda r: r["sqnr_db"])[:5]
+        console.print("lowest SQNR (uniform low widths): " + ", ".join(
+            f"{r['tensor']} {r['sqnr_db']:.1f} dB ({r['bits']} bit)" for r in worst))

@@ -15,7 +15,7 @@ from catdeploy.ir.graph import Graph
 from catdeploy.quant.observers import LpSearch, fixed_grid, observe_activation, observe_weight
 from catdeploy.quant.plan import QuantPlan
 from catdeploy.quant.quantized_graph import QuantizedGraph, bias_codes_for
-from catdeploy.quant.qparams import ActQParams, quantize_weight_rtn
+from catdeploy.quant.qparams import ActQParams, WeightQParams, quantize_weight_rtn
 
 SAMPLES_PER_VALUE = 1 << 18
 
@@ -82,29 +82,74 @@ def collect_activation_samples(graph: Graph, batches: Iterable[np.ndarray], seed
     return {name: s.samples() for name, s in samplers.items()}
 
 
-def calibrate_activations(graph: Graph, plan: QuantPlan, samples: dict[str, np.ndarray],
-                          search: LpSearch = LpSearch(), threads: int | None = None) -> dict[str, ActQParams]:
+class GridCache:
+    """RTN grids of one graph's float samples, each searched once per (tensor, width, rule).
+
+    Activation grids are observed on the float activations and weight grids on the float weights,
+    so the grid of a tensor at a width does not depend on the widths of the others: every plan of
+    the same graph calibrates from one cache without another pass over the images (what the
+    mixed-precision sensitivity and search do: catdeploy/mixed). `calibrate_rtn` goes through it
+    too, so both give the same grids."""
+
+    def __init__(self, graph: Graph, samples: dict[str, np.ndarray], search: LpSearch = LpSearch()):
+        self.graph, self.samples, self.search = graph, samples, search
+        self._act: dict[tuple, ActQParams] = {}
+        self._weight: dict[tuple, tuple[WeightQParams, np.ndarray]] = {}
+        self._layers = {n.name: n for n in graph.nodes}
+
+    def float_param(self, node_name: str, key: str) -> np.ndarray:
+        """A weighted node's float32 "weight" or "bias"."""
+        return np.asarray(self._layers[node_name].params[key], np.float32)
+
+    def activation_grids(self, tasks: Sequence[tuple[tuple[str, ...], int, str]],
+                         threads: int | None = None) -> list[ActQParams]:
+        """The grid of each (sampled values, bits, observer) task; the values' samples are pooled."""
+        missing = list(dict.fromkeys(t for t in tasks if t not in self._act))
+
+        def search_grid(task: tuple[tuple[str, ...], int, str]) -> ActQParams:
+            names, bits, observer = task
+            data = np.concatenate([self.samples[n] for n in names]) if len(names) > 1 else self.samples[names[0]]
+            return observe_activation(data, bits, observer, self.search)
+
+        self._act.update(zip(missing, map_in_threads(search_grid, missing, threads)))
+        return [self._act[t] for t in tasks]
+
+    def weight_grids(self, tasks: Sequence[tuple[str, int, bool, str]],
+                     threads: int | None = None) -> list[tuple[WeightQParams, np.ndarray]]:
+        """(grid, int8 codes) of each (weighted node, bits, symmetric, observer) task."""
+        missing = list(dict.fromkeys(t for t in tasks if t not in self._weight))
+        for name, *_ in missing:
+            w, b = self.float_param(name, "weight"), self.float_param(name, "bias")
+            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+                raise UserError(f"layer {name}: weights contain NaN/Inf")
+
+        def search_grid(task: tuple[str, int, bool, str]) -> tuple[WeightQParams, np.ndarray]:
+            name, bits, symmetric, observer = task
+            w = self.float_param(name, "weight")
+            qp = observe_weight(w, bits, symmetric, observer, self.search)
+            return qp, quantize_weight_rtn(w, qp)
+
+        self._weight.update(zip(missing, map_in_threads(search_grid, missing, threads)))
+        return [self._weight[t] for t in tasks]
+
+
+def calibrate_activations(graph: Graph, plan: QuantPlan, cache: GridCache,
+                          threads: int | None = None) -> dict[str, ActQParams]:
+    """{value (and requantized copy): grid} of `plan`: one observed grid per qparam group (its
+    members' samples pooled) and per requantized copy (its source's samples), fixed grids for
+    bounded activations, a concatenation input's copy on the output's grid."""
     members: dict[str, list[str]] = {}
     for v, rep in plan.groups.items():
         members.setdefault(rep, []).append(v)
-    observed: list[tuple[str, int]] = []    # (rep or requantized copy, bits): searched grids
+    observed: list[tuple[str, tuple[tuple[str, ...], int, str]]] = []   # (rep or copy, search task)
     for rep in sorted(members):
         names = sorted(members[rep])
         if not any(n in plan.fixed_grids for n in names):
-            observed.append((rep, plan.values[rep]))
+            observed.append((rep, (tuple(names), plan.values[rep], plan.observer)))
     for derived, (source, bits) in sorted(plan.requants.items()):
         if derived not in plan.grid_of:
-            observed.append((derived, bits))
-
-    def search_grid(task: tuple[str, int]) -> ActQParams:
-        key, bits = task
-        if key in members:
-            data = np.concatenate([samples[n] for n in sorted(members[key])])
-        else:
-            data = samples[plan.requants[key][0]]
-        return observe_activation(data, bits, plan.observer, search)
-
-    found = dict(zip((key for key, _ in observed), map_in_threads(search_grid, observed, threads)))
+            observed.append((derived, ((source,), bits, plan.observer)))
+    found = dict(zip((key for key, _ in observed), cache.activation_grids([t for _, t in observed], threads)))
     act: dict[str, ActQParams] = {}
     for rep in sorted(members):
         names = sorted(members[rep])
@@ -121,33 +166,30 @@ def calibrate_activations(graph: Graph, plan: QuantPlan, samples: dict[str, np.n
     return act
 
 
-def calibrate_weights(graph: Graph, plan: QuantPlan, act: dict[str, ActQParams],
-                      search: LpSearch = LpSearch(), threads: int | None = None):
+def calibrate_weights(graph: Graph, plan: QuantPlan, act: dict[str, ActQParams], cache: GridCache,
+                      threads: int | None = None):
+    """({node: grid}, {node: int8 codes}, {node: int32 bias codes on s_in * s_w}) of `plan`."""
+    names = [n.name for n in graph.nodes if n.name in plan.weights]
+    grids = cache.weight_grids([(name, plan.weights[name], plan.weight_symmetric[name], plan.observer)
+                                for name in names], threads)
     wq, wcodes, bcodes = {}, {}, {}
-    layers = []     # (node, weight, bias) as float32, checked before any search
-    for node in graph.nodes:
-        if node.name in plan.weights:
-            w = np.asarray(node.params["weight"], np.float32)
-            b = np.asarray(node.params["bias"], np.float32)
-            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-                raise UserError(f"layer {node.name}: weights contain NaN/Inf")
-            layers.append((node, w, b))
-    grids = map_in_threads(lambda layer: observe_weight(
-        layer[1], plan.weights[layer[0].name], plan.weight_symmetric[layer[0].name], plan.observer, search),
-        layers, threads)
-    for (node, w, b), qp in zip(layers, grids):
-        wq[node.name] = qp
-        wcodes[node.name] = quantize_weight_rtn(w, qp)
-        s_in = act[plan.node_inputs[node.name][0]].scale
-        bcodes[node.name] = bias_codes_for(b, s_in, qp.scale)
+    for name, (qp, codes) in zip(names, grids):
+        wq[name], wcodes[name] = qp, codes
+        s_in = act[plan.node_inputs[name][0]].scale
+        bcodes[name] = bias_codes_for(cache.float_param(name, "bias"), s_in, qp.scale)
     return wq, wcodes, bcodes
+
+
+def calibrate_from_cache(plan: QuantPlan, cache: GridCache, meta: dict | None = None) -> QuantizedGraph:
+    """The RTN QuantizedGraph of `plan` from grids searched once (GridCache)."""
+    act = calibrate_activations(cache.graph, plan, cache)
+    wq, wcodes, bcodes = calibrate_weights(cache.graph, plan, act, cache)
+    return QuantizedGraph(graph=cache.graph, plan=plan, act_qparams=act, weight_qparams=wq,
+                          weight_codes=wcodes, bias_codes=bcodes, meta={"method": "rtn", **(meta or {})})
 
 
 def calibrate_rtn(graph: Graph, plan: QuantPlan, batches: Iterable[np.ndarray], *, seed: int = 0,
                   run_values: Callable[[Graph, np.ndarray], dict], meta: dict | None = None) -> QuantizedGraph:
-    samples = collect_activation_samples(graph, batches, seed, run_values)
-    act = calibrate_activations(graph, plan, samples)
-    wq, wcodes, bcodes = calibrate_weights(graph, plan, act)
-    return QuantizedGraph(graph=graph, plan=plan, act_qparams=act, weight_qparams=wq,
-                          weight_codes=wcodes, bias_codes=bcodes,
-                          meta={"method": "rtn", "seed": seed, **(meta or {})})
+    """RTN: sample every value of the float graph on `batches`, then the grids and codes of `plan`."""
+    cache = GridCache(graph, collect_activation_samples(graph, batches, seed, run_values))
+    return calibrate_from_cache(plan, cache, meta={"seed": seed, **(meta or {})})

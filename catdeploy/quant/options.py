@@ -31,8 +31,20 @@ class CalibrationOptions:
     device: str = "cpu"              # reconstruction device: cpu or cuda
     iterations: int | None = None    # reconstruction iterations per unit (None: the preset's)
     batch_size: int = 64             # images per batch of the RTN observers
+    max_drop: float | None = None    # --bits auto --max-drop P: points of held-out top-1 below FP
+    held_out: int = 512              # --bits auto: held-out train images (not calibration, never test)
 
     def __post_init__(self) -> None:
+        from catdeploy.quant.auto_bits import is_auto, parse_auto
+
+        if is_auto(self.bits):
+            parse_auto(self.bits, self.max_drop)
+            if self.weight_overrides or self.act_overrides:
+                raise UserError("--bits auto chooses every layer's widths: leave out --weight-bits / --act-bits")
+            if self.held_out < 64:
+                raise UserError(f"--held-out {self.held_out}: mixed precision needs at least 64 held-out images")
+        elif self.max_drop is not None:
+            raise UserError("--max-drop goes with --bits auto")
         if self.samples is not None and self.samples < 1:
             raise UserError(f"--samples {self.samples}: must be at least 1")
         if self.iterations is not None and self.iterations < 1:
@@ -52,6 +64,13 @@ class CalibrationOptions:
         from catdeploy.data.splits import DEFAULT_CALIBRATION_SAMPLES
 
         return DEFAULT_CALIBRATION_SAMPLES if self.samples is None else self.samples
+
+    @property
+    def mixed(self) -> bool:
+        """True for `--bits auto...`: widths chosen by catdeploy/mixed before calibration."""
+        from catdeploy.quant.auto_bits import is_auto
+
+        return is_auto(self.bits)
 
     @property
     def reconstructs(self) -> bool:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from catdeploy.cli import app
 
 CLI_DIR = Path(__file__).resolve().parents[2] / "catdeploy" / "cli"
-GROUPS = {"train_eval": {"train", "eval"}, "quantize": {"calibrate", "export"}, "check": {"verify", "inspect"},
+GROUPS = {"train_eval": {"train", "eval"}, "quantize": {"calibrate", "export", "sensitivity"}, "check": {"verify", "inspect"},
           "demo": {"demo"}, "report": {"report"}}
 
 

@@ -1,0 +1,210 @@
+"""Mixed precision under a budget: per-layer widths from the sensitivity table, chosen by an
+integer linear program and checked by the integer-exact simulator.
+
+Model of the damage. The held-out damage of one tensor at width b is its measured damage at the
+low width (catdeploy/mixed/sensitivity.py) scaled by how much rounding error it carries at b:
+  d(b) = d(low) * E(b) / E(low),  E = squared rounding error of its RTN grid (weights) or the
+mean squared rounding error of its float samples (activations), d(8) = 0;
+the second-order view of HAWQ (loss change ~ sensitivity x perturbation energy) with the
+sensitivity measured, not estimated. Damages are taken as additive.
+
+Search. One binary variable per layer and (weight bits, input bits) pair from CANDIDATE_BITS,
+exactly one pair per layer, weight storage <= X bits per parameter and BOPs <= X * Y per MAC
+(scipy's HiGHS MILP); solved twice, once on the KL damage and once on the top-1 damage. The
+solutions and the uniform setting that fits the budget are then run on the held-out images by the
+integer-exact simulator, and the best held-out top-1 is kept (lower KL, then less storage, on a
+tie): a mixed choice is never worse on held-out images than the uniform one it replaces.
+
+`--max-drop P` (activations at 8 bit): the smallest average weight width on a ladder of budgets
+(2, 2.25, ..., 8 bits per parameter) whose checked held-out top-1 is within P points of FP, found
+by bisection (the checked accuracy is taken as monotone in the budget).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from catdeploy.errors import UserError
+from catdeploy.ir.graph import Graph
+from catdeploy.mixed.budget import (CANDIDATE_BITS, AutoBits, BudgetLayer, MixedChoice, Widths, cost_of,
+                                    uniform_widths, widest_candidate_at_most)
+from catdeploy.mixed.sensitivity import WidthScorer, activation_error, weight_error, with_width
+
+MAX_DROP_LADDER = tuple(2 + 0.25 * i for i in range(25))   # 2, 2.25, ..., 8 bits per parameter
+
+
+def damage_at_low(scorer: WidthScorer, layers: list[BudgetLayer], low: tuple[int, int],
+                  acts_searched: bool, progress: Callable[[str], None]) -> dict[tuple[str, str], dict]:
+    """{(layer, kind): {"kl", "top1"}}: held-out damage with only that tensor at its low width and
+    every other tensor at 8 bit (clipped at 0: a tensor that helps by chance is taken as harmless)."""
+    high = uniform_widths(layers, 8, 8)
+    base = scorer.score(high)
+    tensors = [(layer.name, "weight") for layer in layers]
+    if acts_searched:
+        tensors += [(layer.name, "activation") for layer in layers if layer.act_unit]
+    damages = {}
+    for i, (name, kind) in enumerate(tensors):
+        bits = low[0] if kind == "weight" else low[1]
+        s = scorer.score(with_width(high, name, kind, bits))
+        damages[(name, kind)] = {"kl": max(s["kl"] - base["kl"], 0.0), "top1": max(base["top1"] - s["top1"], 0.0)}
+        progress(f"mixed precision: damage {i + 1}/{len(tensors)} ({name} {kind} at {bits} bit)")
+    return damages
+
+
+def damage_curves(scorer: WidthScorer, layers: list[BudgetLayer], damages: dict, low: tuple[int, int],
+                  metric: str) -> dict[tuple[str, str], dict[int, float]]:
+    """{(layer, kind): {bits: modelled damage}} for every candidate width (module docstring)."""
+    options, cache = scorer.options, scorer.cache
+    curves = {}
+    for (name, kind), measured in damages.items():
+        if kind == "weight":
+            err = {b: weight_error(cache, name, b, options.symmetric_weights or b == 8, options.observer)
+                   for b in CANDIDATE_BITS}
+            ref = err[low[0]]
+        else:
+            value = scorer.cache.graph.node(name).inputs[0]
+            err = {b: activation_error(cache, value, b, options.observer) for b in CANDIDATE_BITS}
+            ref = err[low[1]]
+        curves[(name, kind)] = {b: (0.0 if b == 8 or ref <= 0 else measured[metric] * err[b] / ref)
+                                for b in CANDIDATE_BITS}
+    return curves
+
+
+def solve_budget(layers: list[BudgetLayer], curves: dict, weight_budget: float, bops_budget: float | None,
+                 act_bits: tuple[int, ...]) -> Widths | None:
+    """The widths minimising the summed modelled damage under the two budgets (None: infeasible)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    pairs, owner, cost, storage, bops = [], [], [], [], []
+    for i, layer in enumerate(layers):
+        acts = act_bits if layer.act_unit else (8,)
+        for bw in CANDIDATE_BITS:
+            for ba in acts:
+                pairs.append((bw, ba))
+                owner.append(i)
+                damage = curves[(layer.name, "weight")][bw]
+                if layer.act_unit and (layer.name, "activation") in curves:
+                    damage += curves[(layer.name, "activation")][ba]
+                cost.append(damage)
+                storage.append(layer.params * bw)
+                bops.append(layer.macs * bw * ba)
+    n = len(pairs)
+    one_hot = np.zeros((len(layers), n))
+    one_hot[owner, np.arange(n)] = 1.0
+    params = sum(layer.params for layer in layers)
+    macs = sum(layer.macs for layer in layers)
+    constraints = [LinearConstraint(one_hot, 1, 1),
+                   LinearConstraint(np.asarray(storage, float)[None] / params, -np.inf, weight_budget + 1e-9)]
+    if bops_budget is not None:
+        constraints.append(LinearConstraint(np.asarray(bops, float)[None] / macs, -np.inf, bops_budget + 1e-9))
+    # a tiny tie-break toward fewer stored bits keeps the solution unique and small
+    c = np.asarray(cost) + 1e-9 * np.asarray(storage) / params
+    result = milp(c, constraints=constraints, integrality=np.ones(n), bounds=Bounds(0, 1),
+                  options={"time_limit": 60.0})
+    if result.x is None:
+        return None
+    chosen = np.flatnonzero(result.x > 0.5)
+    weights, acts = {}, {}
+    for k in chosen:
+        layer = layers[owner[k]]
+        weights[layer.name] = pairs[k][0]
+        if layer.act_unit:
+            acts[layer.name] = pairs[k][1]
+    return Widths(weights, acts)
+
+
+def nothing_to_trade(layers: list[BudgetLayer], x: float, y: float, low: tuple[int, int]) -> bool:
+    """True when the uniform `low` widths are the only choice within the budget: the weights sit at
+    the narrowest width and no single layer's weights fit one step wider, and the activations can
+    neither be traded among themselves (they are at the narrowest too) nor one widened."""
+    narrowest, step = CANDIDATE_BITS[0], CANDIDATE_BITS[1]
+    params, macs = sum(layer.params for layer in layers), sum(layer.macs for layer in layers)
+    base_bops = low[0] * low[1]
+    if low[0] != narrowest:
+        return False
+    weight_fits = any(layer.params / params <= x - narrowest + 1e-9
+                      and layer.macs * (step - narrowest) * low[1] / macs <= x * y - base_bops + 1e-9
+                      for layer in layers)
+    act_fits = low[1] != narrowest or any(
+        layer.act_unit and layer.macs * narrowest * (step - narrowest) / macs <= x * y - base_bops + 1e-9
+        for layer in layers)
+    if low[1] == CANDIDATE_BITS[-1]:
+        act_fits = False
+    return not weight_fits and not act_fits
+
+
+def _rank(scored: tuple[Widths, dict, float]) -> tuple:
+    widths, score, storage = scored
+    return (-round(score["top1"], 9), round(score["kl"], 12), storage)
+
+
+def choose_within_budget(scorer: WidthScorer, layers: list[BudgetLayer], auto: AutoBits,
+                         progress: Callable[[str], None] = lambda m: None) -> MixedChoice:
+    """`--bits auto:wXaY`: the best checked widths within X bits per parameter and X * Y BOPs per MAC."""
+    x, y = auto.weight_bits, auto.act_bits
+    low = (widest_candidate_at_most(x), widest_candidate_at_most(y))
+    uniform = uniform_widths(layers, *low)
+    notes = []
+    if nothing_to_trade(layers, x, y, low):
+        notes.append(f"the budget w{x:g}a{y:g} leaves nothing to trade (no layer can be widened within it): "
+                     f"uniform w{low[0]}a{low[1]}")
+        return MixedChoice(str(auto), uniform, cost_of(layers, uniform), scorer.score(uniform, low), tuple(notes))
+    damages = damage_at_low(scorer, layers, low, True, progress)
+    candidates = {"uniform": uniform}
+    for metric in ("kl", "top1"):
+        solved = solve_budget(layers, damage_curves(scorer, layers, damages, low, metric), x, x * y, CANDIDATE_BITS)
+        if solved is not None:
+            candidates[f"ilp-{metric}"] = solved
+    scored = {name: (w, scorer.score(w, low), cost_of(layers, w).weight_storage_bits) for name, w in candidates.items()}
+    best = min(scored, key=lambda name: _rank(scored[name]))
+    for name, (w, s, _) in scored.items():
+        notes.append(f"{name}: held-out top-1 {s['top1']:.2f} %, KL {s['kl']:.4f}, "
+                     f"{cost_of(layers, w).weight_bits:.3f} bits/parameter, {cost_of(layers, w).bops_per_mac:.2f} BOPs/MAC")
+    notes.append(f"chosen: {best}")
+    widths = scored[best][0]
+    return MixedChoice(str(auto), widths, cost_of(layers, widths), scored[best][1], tuple(notes))
+
+
+def choose_max_drop(scorer: WidthScorer, layers: list[BudgetLayer], auto: AutoBits,
+                    progress: Callable[[str], None] = lambda m: None) -> MixedChoice:
+    """`--bits auto --max-drop P`: the smallest checked weight storage within P points of FP
+    (activations at 8 bit)."""
+    target = scorer.held.fp_top1 - auto.max_drop
+    low = (4, 8)
+    damages = damage_at_low(scorer, layers, low, False, progress)
+    curves = damage_curves(scorer, layers, damages, low, "kl")
+    solved: dict[float, tuple[Widths, dict]] = {}
+
+    def check(budget: float) -> tuple[Widths, dict]:
+        if budget not in solved:
+            widths = solve_budget(layers, curves, budget, None, (8,))
+            solved[budget] = (widths, scorer.score(widths))
+            progress(f"mixed precision: {budget:g} bits/parameter -> held-out top-1 {solved[budget][1]['top1']:.2f} %")
+        return solved[budget]
+
+    lo, hi = 0, len(MAX_DROP_LADDER) - 1
+    notes = [f"target: held-out top-1 >= {target:.2f} % (FP {scorer.held.fp_top1:.2f} % - {auto.max_drop:g})"]
+    if check(MAX_DROP_LADDER[hi])[1]["top1"] < target:
+        notes.append("even 8-bit weights miss the target: 8-bit weights chosen")
+        lo = hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if check(MAX_DROP_LADDER[mid])[1]["top1"] >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    widths, score = check(MAX_DROP_LADDER[lo])
+    notes.append(f"smallest budget that holds: {MAX_DROP_LADDER[lo]:g} bits/parameter")
+    return MixedChoice(str(auto), widths, cost_of(layers, widths), score, tuple(notes))
+
+
+def choose_widths(scorer: WidthScorer, layers: list[BudgetLayer], auto: AutoBits,
+                  progress: Callable[[str], None] = lambda m: None) -> MixedChoice:
+    """The mixed-precision choice for `auto` (a budget or a maximum drop)."""
+    if auto.max_drop is not None:
+        return choose_max_drop(scorer, layers, auto, progress)
+    if not math.isfinite(auto.weight_bits * auto.act_bits):
+        raise UserError(f"--bits {auto}: not a finite budget")
+    return choose_within_budget(scorer, layers, auto, progress)
