@@ -5,7 +5,7 @@ a QuantizedModel (export_tflite, verify, evaluate, predict, save); ``catdeploy.l
 Imported lazily, so that ``import catdeploy`` (and the CLI's start) stays cheap.
 """
 
-__all__ = ["quantize", "load", "QuantizedModel"]
+__all__ = ["quantize", "load", "sensitivity", "QuantizedModel"]
 
 
 def __getattr__(name: str):

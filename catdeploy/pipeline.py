@@ -215,6 +215,23 @@ def sensitivity_analysis(model: str, weights: str | None, data: str, calibration
     of every integer tensor of the uniform low-width program against the float graph."""
     import time
 
+    if calibration.mixed:
+        raise UserError("sensitivity measures one setting: give --bits wXaY (the low widths), not auto")
+    start = time.perf_counter()
+    torch_model, meta = api.load_float_model(model, weights)
+    prep = inputs.preprocessing(meta)
+    graph = api.capture(torch_model, (prep.height, prep.width), prep.channels)
+    calib = calibration_set(data, calibration.samples, calibration.seed, prep, inputs.data_root, log=log)
+    prep = replace(prep, normalization=calib.normalization)
+    held_out = held_out_set(data, calibration, prep, inputs.data_root, len(calib))
+    table = graph_sensitivity(graph, calibration, calib.images, held_out, sqnr_images, log)
+    return {"model": model, "weights": str(weights) if weights else None, "data": data, **table,
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
+def graph_sensitivity(graph, calibration: CalibrationOptions, images: np.ndarray,
+                      held_out: tuple[np.ndarray, np.ndarray], sqnr_images: int = 64, log=lambda m: None) -> dict:
+    """sensitivity_analysis on a captured graph, calibration images and held-out (images, labels)."""
     from catdeploy.integer.inputs import iterate_batches
     from catdeploy.ir.execute import float_logits_function, float_values
     from catdeploy.mixed.budget import budget_layers, uniform_widths
@@ -222,22 +239,14 @@ def sensitivity_analysis(model: str, weights: str | None, data: str, calibration
     from catdeploy.quant.calibrate_rtn import GridCache, collect_activation_samples
     from catdeploy.quant.plan import parse_bits
 
-    if calibration.mixed:
-        raise UserError("sensitivity measures one setting: give --bits wXaY (the low widths), not auto")
-    start = time.perf_counter()
     low = parse_bits(calibration.bits)
-    torch_model, meta = api.load_float_model(model, weights)
-    prep = inputs.preprocessing(meta)
-    graph = api.capture(torch_model, (prep.height, prep.width), prep.channels)
     layers = budget_layers(graph, calibration)
-    calib = calibration_set(data, calibration.samples, calibration.seed, prep, inputs.data_root, log=log)
-    prep = replace(prep, normalization=calib.normalization)
-    held_images, held_labels = held_out_set(data, calibration, prep, inputs.data_root, len(calib))
-    log(f"sensitivity: {len(layers)} layers of the budget, {len(calib)} calibration and {len(held_labels)} "
+    held_images, held_labels = held_out
+    log(f"sensitivity: {len(layers)} layers of the budget, {len(images)} calibration and {len(held_labels)} "
         f"held-out images")
-    samples = collect_activation_samples(graph, iterate_batches(calib.images, calibration.batch_size),
+    samples = collect_activation_samples(graph, iterate_batches(images, calibration.batch_size),
                                          calibration.seed, float_values)
-    held = HeldOut(held_images, held_labels, float_logits_function(graph)(held_images))
+    held = HeldOut(held_images, np.asarray(held_labels), float_logits_function(graph)(held_images))
     scorer = WidthScorer(GridCache(graph, samples), calibration, held)
     table = sensitivity_table(scorer, layers, low, progress=log)
     sqnr = tensor_sqnr(scorer.quantized(uniform_widths(layers, *low), low), held_images[:sqnr_images])
@@ -245,10 +254,8 @@ def sensitivity_analysis(model: str, weights: str | None, data: str, calibration
     macs = {layer.name: layer.macs for layer in layers}
     for row in table["rows"]:
         row["parameters"], row["macs"] = params[row["layer"]], macs[row["layer"]]
-    return {"model": model, "weights": str(weights) if weights else None, "data": data, "setting": calibration.bits,
-            "convention": "strict" if calibration.strict else calibration.convention, **table,
-            "sqnr": sqnr, "sqnr_images": int(min(sqnr_images, len(held_labels))),
-            "seconds": round(time.perf_counter() - start, 1)}
+    return {"setting": calibration.bits, "convention": "strict" if calibration.strict else calibration.convention,
+            **table, "sqnr": sqnr, "sqnr_images": int(min(sqnr_images, len(held_labels)))}
 
 
 def golden_path(out: Path) -> Path:

@@ -201,11 +201,14 @@ def quantize(model: Any, calibration_images: Any, *, bits: str = "w4a4", method:
              labels: Any = None, weights: str | Path | None = None, seed: int = 0, strict: bool = False,
              convention: str = "default", symmetric_weights: bool = False, observer: str = "lp",
              device: str = "cpu", iterations: int | None = None, progress=None, log=lambda m: None,
-             name: str | None = None) -> QuantizedModel:
+             name: str | None = None, max_drop: float | None = None, held_out_images: Any = None,
+             held_out_labels: Any = None) -> QuantizedModel:
     """Quantize `model` (an nn.Module, a torch.export ExportedProgram, a torchvision name,
     "path/model.py:factory" with `weights`, or "path/model.pt2") on `calibration_images` (float NCHW as the model takes them). Labels are optional
     (CAT and --affine-layers use them for their held-out selection when given). Same options,
-    defaults and results as ``catdeploy calibrate``."""
+    defaults and results as ``catdeploy calibrate``. ``bits="auto:wXaY"`` (or ``"auto"`` with
+    `max_drop`) chooses per-layer widths on `held_out_images` / `held_out_labels` (default: a
+    quarter of the labelled calibration images set aside)."""
     import torch
 
     from catdeploy import api
@@ -231,7 +234,9 @@ def quantize(model: Any, calibration_images: Any, *, bits: str = "w4a4", method:
                         f"got {type(model).__name__}")
     calibration = CalibrationOptions(bits=bits, method=method, samples=len(x), seed=seed, strict=strict,
                                      symmetric_weights=symmetric_weights, observer=observer, preset=preset,
-                                     convention=convention, device=device, iterations=iterations)
+                                     convention=convention, device=device, iterations=iterations,
+                                     max_drop=max_drop)
+    held_out = _held_out(held_out_images, held_out_labels)
     cat_options = CatOptions(enabled=cat, clusters=clusters, alpha=alpha, views=cat_views,
                              affine_layers=affine_layers, seed=seed)
     c, h, w = x.shape[1:]
@@ -241,8 +246,43 @@ def quantize(model: Any, calibration_images: Any, *, bits: str = "w4a4", method:
     qg = calibrate_graph(graph, qplan, x, y, calibration, cat_options, meta={
         "model": model_name, "weights": None if weights is None else str(weights), "data": "python-api",
         "input_size": h if h == w else [h, w], "preprocessing": prep.to_dict(), "samples": len(x),
-    }, log=log, progress=progress)
+    }, log=log, progress=progress, held_out=held_out)
     return QuantizedModel(qg)
+
+
+def _held_out(images: Any, labels: Any):
+    """(images, labels) of the held-out arguments, both or neither."""
+    if images is None and labels is None:
+        return None
+    if images is None or labels is None:
+        raise UserError("held_out_images and held_out_labels go together")
+    x, _ = as_images(images, "held_out_images")
+    return x, _as_labels(labels, len(x))
+
+
+def sensitivity(model: Any, calibration_images: Any, held_out_images: Any, held_out_labels: Any, *,
+                bits: str = "w4a4", weights: str | Path | None = None, seed: int = 0, strict: bool = False,
+                convention: str = "default", symmetric_weights: bool = False, observer: str = "lp",
+                log=lambda m: None) -> dict:
+    """``catdeploy sensitivity`` for the Python API: per-tensor damage / recovery at `bits` on the
+    held-out images (integer-exact simulator), per-tensor SQNR; the same dict as ``--json``."""
+    import torch
+
+    from catdeploy import api
+    from catdeploy.pipeline import graph_sensitivity
+    from catdeploy.quant.options import CalibrationOptions
+
+    x, _ = as_images(calibration_images, "calibration_images")
+    if isinstance(model, torch.nn.Module):
+        torch_model = model
+    elif isinstance(model, str):
+        torch_model, _ = api.load_float_model(model, weights)
+    else:
+        raise UserError(f"model: expected a torch.nn.Module or a model name, got {type(model).__name__}")
+    calibration = CalibrationOptions(bits=bits, samples=len(x), seed=seed, strict=strict, convention=convention,
+                                     symmetric_weights=symmetric_weights, observer=observer)
+    graph = api.capture(torch_model, tuple(x.shape[2:]), x.shape[1])
+    return graph_sensitivity(graph, calibration, x, _held_out(held_out_images, held_out_labels), log=log)
 
 
 def load(path: str | Path) -> QuantizedModel:

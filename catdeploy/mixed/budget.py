@@ -83,7 +83,7 @@ def input_bits(plan: QuantPlan, node_name: str) -> int:
 
 def budget_layers(graph: Graph, options: CalibrationOptions) -> list[BudgetLayer]:
     """The layers of the budget, in graph order (module docstring), under `options`' convention."""
-    lowest = plan_for(graph, replace(options, bits="w2a2", weight_overrides={}, act_overrides={}))
+    lowest = plan_for(graph, replace(options, bits="w2a2", weight_overrides={}, act_overrides={}, max_drop=None))
     layers = []
     for node in graph.nodes:
         if node.kind in WEIGHTED_OPS and lowest.weights[node.name] < 8:
