@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -197,7 +198,40 @@ def collect_model(model: RunModel, images: ImageCache, opts: ReportOptions) -> d
         "int_top1": int_top1, "fp_top1": fp_top1,
         "layers": layer_rows(passed, bits) if model.qg is not None else [],
         "levels": level_rows(passed, bits), "cat": cat, "verify": [],
+        "budget": budget_point(model.qg) if model.qg is not None else None,
     }
+
+
+def budget_point(qg) -> dict | None:
+    """Where a .qg sits on the storage axis of the Pareto front: the weight bits per parameter and
+    BOPs per MAC of its widths over the layers its convention quantizes below 8 bit (catdeploy/mixed),
+    the mixed-precision choice and its held-out top-1 when it has one."""
+    from catdeploy.mixed.budget import Widths, budget_layers, cost_of, input_bits
+    from catdeploy.quant.options import CalibrationOptions
+
+    try:
+        layers = budget_layers(qg.graph, CalibrationOptions(convention=qg.plan.convention))
+    except UserError:   # nothing below 8 bit under its convention
+        return None
+    widths = Widths({layer.name: qg.plan.weights[layer.name] for layer in layers},
+                    {layer.name: input_bits(qg.plan, layer.name) for layer in layers if layer.act_unit})
+    mixed = qg.meta.get("mixed_precision")
+    return {**cost_of(layers, widths).to_dict(), "mixed": mixed is not None,
+            "held_out_top1": (mixed or {}).get("held_out", {}).get("top1")}
+
+
+def sensitivity_tables(run_dir: Path) -> list[dict]:
+    """The `catdeploy sensitivity -o FILE.sensitivity.json` tables of the run folder, in name order
+    (a file that is not such a table is left out)."""
+    tables = []
+    for path in sorted(Path(run_dir).glob("*.sensitivity.json")):
+        try:
+            table = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{path}: cannot read JSON ({exc})") from None
+        if isinstance(table, dict) and isinstance(table.get("rows"), list) and "low" in table:
+            tables.append({"file": path.name, **table})
+    return tables
 
 
 def verify_all(models: list[RunModel], images: ImageCache, opts: ReportOptions) -> tuple[list[str], list[list[dict]]]:
@@ -247,5 +281,5 @@ def collect(models: list[RunModel], opts: ReportOptions, run_dir: str, log=lambd
         "samples": opts.samples, "n": rows[0]["n"] if rows else 0, "verify_samples": opts.verify_samples,
         "profile": reference_profile(), "interpreters": interpreters, "resolvers": list(opts.resolvers),
         "bit_exact": all(r["bit_exact"] for row in rows for r in row["verify"]) if interpreters else None,
-        "models": rows,
+        "models": rows, "sensitivity": sensitivity_tables(Path(run_dir)),
     }

@@ -206,12 +206,67 @@ def bitexact_png(report: dict) -> bytes | None:
     return _png(fig)
 
 
+def sensitivity_png(report: dict) -> bytes | None:
+    """Per-tensor held-out damage (KL to FP) when only that tensor is at the low width, weights and
+    activations side by side in graph order, one panel per sensitivity table of the run."""
+    tables = report.get("sensitivity") or []
+    if not tables:
+        return None
+    fig = _figure(10, 3.4 * len(tables))
+    for k, table in enumerate(tables):
+        ax = fig.add_subplot(len(tables), 1, k + 1)
+        layers = list(dict.fromkeys(r["layer"] for r in table["rows"]))
+        position = {name: i for i, name in enumerate(layers)}
+        for kind, offset, color in (("weight", -0.2, "C0"), ("activation", 0.2, "C1")):
+            rows = [r for r in table["rows"] if r["tensor"] == kind]
+            ax.bar([position[r["layer"]] + offset for r in rows], [max(r["damage_kl"], 1e-6) for r in rows], 0.4,
+                   color=color, label=f"{kind} at {table['low']['weight_bits' if kind == 'weight' else 'act_bits']} bit")
+        ax.set_yscale("log")
+        step = max(1, len(layers) // 60)
+        ax.set_xticks(range(0, len(layers), step), _short_names(layers[::step]), rotation=90, fontsize=6)
+        ax.set_ylabel("damage (KL, nats)")
+        ax.set_title(f"{table.get('model', table['file'])}: only this tensor low, the rest 8 bit "
+                     f"({table['held_out_images']} held-out images)", fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    return _png(fig)
+
+
+def pareto_png(report: dict) -> bytes | None:
+    """Integer top-1 against average weight bits per parameter of the budget, uniform settings and
+    mixed-precision choices (held-out top-1 as hollow markers), one colour per float model."""
+    models = [m for m in report["models"] if m.get("budget")]
+    if not any(m["budget"]["mixed"] for m in models):
+        return None
+    fig = _figure(8, 4.6)
+    ax = fig.add_subplot()
+    groups = sorted({(m.get("fp_top1") or 0.0) for m in models})
+    for m in models:
+        color = f"C{groups.index(m.get('fp_top1') or 0.0) % 10}"
+        b = m["budget"]
+        marker = "*" if b["mixed"] else "o"
+        ax.scatter(b["weight_bits_per_parameter"], m["int_top1"], marker=marker, s=80 if b["mixed"] else 40,
+                   color=color, zorder=3)
+        if b["held_out_top1"] is not None:
+            ax.scatter(b["weight_bits_per_parameter"], b["held_out_top1"], marker=marker, s=80, facecolors="none",
+                       edgecolors=color, zorder=3)
+        ax.annotate(m["setting"], (b["weight_bits_per_parameter"], m["int_top1"]), fontsize=7,
+                    xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("weight bits per parameter (layers of the budget)")
+    ax.set_ylabel("top-1 (%)")
+    ax.set_title("Storage vs accuracy: uniform (o) and mixed precision (*; hollow: held-out)", fontsize=10)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
 PLOTS = {
     "accuracy.png": accuracy_png,
     "sqnr.png": sqnr_png,
     "cat.png": cat_png,
     "levels.png": levels_png,
     "bitexact.png": bitexact_png,
+    "sensitivity.png": sensitivity_png,
+    "pareto.png": pareto_png,
 }
 
 

@@ -139,10 +139,42 @@ def bitexact_blocks(report: dict, figures: dict) -> list[Block]:
                                 "mismatched", "bit-exact"], rows)]
 
 
+def mixed_blocks(report: dict, figures: dict) -> list[Block]:
+    """Per-tensor sensitivity (catdeploy sensitivity -o *.sensitivity.json) and the Pareto front of
+    uniform and mixed-precision models."""
+    blocks: list[Block] = []
+    tables = report.get("sensitivity") or []
+    if tables:
+        blocks.append(("h2", "Per-layer sensitivity"))
+        if "sensitivity.png" in figures:
+            blocks.append(("img", "sensitivity.png", "Held-out KL to the FP logits when only one tensor is at the low "
+                           "width (the rest at 8 bit), integer-exact simulator (catdeploy sensitivity)."))
+        for t in tables:
+            worst = sorted(t["rows"], key=lambda r: -r["damage_kl"])[:10]
+            blocks.append(("p", f"{t['file']}: {t.get('model', '?')} at w{t['low']['weight_bits']}a{t['low']['act_bits']}, "
+                           f"{t['held_out_images']} held-out images; all 8 bit {_pct(t['all_8bit']['top1'])}, "
+                           f"all low {_pct(t['all_low']['top1'])}; the ten most damaging tensors:"))
+            blocks.append(("table", ["layer", "tensor", "damage top-1", "damage KL", "recovery top-1"],
+                           [[r["layer"], r["tensor"], f"{r['damage_top1']:+.2f}", f"{r['damage_kl']:.4f}",
+                             f"{r['recovery_top1']:+.2f}"] for r in worst]))
+    models = [m for m in report["models"] if m.get("budget")]
+    if any(m["budget"]["mixed"] for m in models):
+        blocks.append(("h2", "Mixed precision: storage against accuracy"))
+        if "pareto.png" in figures:
+            blocks.append(("img", "pareto.png", "Weight bits per parameter and BOPs per MAC over the layers the "
+                           "convention quantizes below 8 bit; test top-1 filled, held-out top-1 hollow."))
+        blocks.append(("table", ["model", "setting", "bits / parameter", "BOPs / MAC", "held-out top-1", "top-1"],
+                       [[m["name"], m["setting"], f"{m['budget']['weight_bits_per_parameter']:.3f}",
+                         f"{m['budget']['bops_per_mac']:.2f}", _pct(m["budget"]["held_out_top1"]), _pct(m["int_top1"])]
+                        for m in sorted(models, key=lambda m: m["budget"]["weight_bits_per_parameter"])]))
+    return blocks
+
+
 def report_blocks(report: dict, figures: dict) -> list[Block]:
     """The whole report as blocks, in page order."""
     return [*overview_blocks(report), *accuracy_blocks(report, figures), *sqnr_blocks(report, figures),
-            *cat_blocks(report, figures), *bitexact_blocks(report, figures), *levels_blocks(report, figures),
+            *cat_blocks(report, figures), *mixed_blocks(report, figures), *bitexact_blocks(report, figures),
+            *levels_blocks(report, figures),
             ("p", "How each number is computed: docs/REPORT.md of catdeploy. Numbers: report.json.")]
 
 

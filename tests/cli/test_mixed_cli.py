@@ -88,8 +88,8 @@ def test_max_drop_chooses_the_smallest_storage_that_holds(tiny_model):
 def test_sensitivity_table(tiny_model):
     d, model, weights = tiny_model
     table = _json(["sensitivity", model, "--weights", weights, *COMMON, "--bits", "w2a2", "--json",
-                   "-o", str(d / "sens.json")])
-    assert json.loads((d / "sens.json").read_text()) == table
+                   "-o", str(d / "net.sensitivity.json")])
+    assert json.loads((d / "net.sensitivity.json").read_text()) == table
     layers = budget_layers(load_quantized(d / "auto.qg").graph, CalibrationOptions()) \
         if (d / "auto.qg").exists() else None
     kinds = {(r["layer"], r["tensor"]) for r in table["rows"]}
@@ -114,3 +114,25 @@ def test_bad_mixed_requests_are_one_line(tiny_model, args, message):
                             str(d / "bad.qg")])
     assert r.exit_code == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (d / "bad.qg").exists()
+
+
+def test_report_plots_sensitivity_and_the_pareto_front(tiny_model):
+    d, model, weights = tiny_model
+    for name, args in (("auto.qg", ["--bits", "auto:w3a3"]), ("u.qg", ["--bits", "w3a3"])):
+        if not (d / name).exists():
+            _json(["calibrate", model, "--weights", weights, *COMMON, *args, "-o", str(d / name), "--json"])
+    if not (d / "net.sensitivity.json").exists():
+        _json(["sensitivity", model, "--weights", weights, *COMMON, "--bits", "w2a2", "--json",
+               "-o", str(d / "net.sensitivity.json")])
+    out = d / "report"
+    r = runner.invoke(app, ["report", str(d), "--data", "digits:test", "--samples", "64", "--verify-samples", "4",
+                            "-o", str(out), "--force"])
+    assert r.exit_code == 0, r.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert [t["file"] for t in report["sensitivity"]] == ["net.sensitivity.json"]
+    points = {m["name"]: m["budget"] for m in report["models"]}
+    assert points["auto.qg"]["mixed"] and not points["u.qg"]["mixed"]
+    assert points["u.qg"]["weight_bits_per_parameter"] == pytest.approx(3.0)
+    assert points["auto.qg"]["weight_bits_per_parameter"] <= 3.0 + 1e-9
+    assert (out / "pareto.png").stat().st_size > 0 and (out / "sensitivity.png").stat().st_size > 0
+    assert "Mixed precision: storage against accuracy" in (out / "report.md").read_text()
