@@ -52,6 +52,8 @@ HANG_SECONDS = 10.0
 DEFAULT_MEMORY_LIMIT_MB = 2048
 MAX_RUN_INPUT_ELEMENTS = 1 << 20       # inputs larger than this are constructed but not run
 WORKER_TARGET = "fuzz_reader:exercise"
+STARTUP_SECONDS = 600.0                # a worker's imports, before its first input is timed
+READY = b'{"status": "ready"}\n'
 
 # ================================================================================================
 # Seeds: real exported models
@@ -603,6 +605,14 @@ def worker_main(target_spec: str, memory_limit_mb: int) -> None:
     target = _resolve_target(target_spec)
     from catrt import CatrtError
 
+    # the one-line errors a target may raise for a rejected input, from its `rejected()` when it
+    # has one (fuzz_archives' .qg target: catdeploy's UserError); anything else is a crash
+    rejected = getattr(target, "rejected", lambda: (CatrtError,))()
+    warm_up = getattr(target, "warm_up", None)
+    if warm_up is not None:
+        warm_up()  # heavy imports (torch) before the first input, outside its time budget
+    reply.write(READY)
+    reply.flush()
     while True:
         header = stdin.read(4)
         if len(header) < 4:
@@ -611,7 +621,7 @@ def worker_main(target_spec: str, memory_limit_mb: int) -> None:
         data = stdin.read(length)
         try:
             outcome = {"status": "ok", "detail": target(data)}
-        except CatrtError as exc:
+        except rejected as exc:
             outcome = {"status": "rejected", "detail": str(exc)[:300]}
         except BaseException as exc:  # noqa: BLE001 - anything else is what we hunt
             tb = traceback.extract_tb(exc.__traceback__)[-4:]
@@ -644,6 +654,11 @@ class Worker:
              "--memory-limit-mb", str(self.memory_limit_mb)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env)
         self.starts += 1
+        ready, _, _ = select.select([self.proc.stdout], [], [], STARTUP_SECONDS)
+        if not ready or self.proc.stdout.readline() != READY:
+            tail = self._stderr_tail()
+            self.stop()
+            raise RuntimeError(f"the fuzz worker did not start within {STARTUP_SECONDS:.0f} s: {tail}")
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import torch
+from catrt.archive import MAX_MODEL_PARAMETERS, GiB, ArchiveError, ArchiveLimits, verify_members
 
 from catdeploy.errors import UserError
 
@@ -73,12 +74,38 @@ def _import_module(name: str):
         raise UserError(f"model {name}: importing it raised {type(exc).__name__}: {_first_line(exc)}") from None
 
 
+# What a .pt2 may hold (docs/RELIABILITY.md). torch.export.save stores every parameter and buffer
+# as one uncompressed member plus a few JSON members (mnasnet0_5: 323 members): float32 weights of
+# at most MAX_MODEL_PARAMETERS (2.8 GB), the largest tensor 103 M elements (vgg, 412 MB).
+PT2_LIMITS = ArchiveLimits(label="torch.export archive", max_members=65_536, max_member_bytes=2 * GiB,
+                           max_total_bytes=4 * MAX_MODEL_PARAMETERS + 1 * GiB)
+
+
+def check_pt2_archive(path: str | Path) -> None:
+    """Refuse a .pt2 whose zip members are over PT2_LIMITS (count, declared sizes, total, ratio,
+    and the actual inflated size of every compressed member) before torch reads it: torch's zip
+    reader trusts the sizes the archive declares. A missing file or one that is no zip archive is
+    left to the loader, which names those cases."""
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return
+    try:
+        verify_members(path, PT2_LIMITS)
+    except ArchiveError as exc:
+        raise UserError(f"model {path}: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"model {path}: cannot read ({exc.strerror})") from None
+
+
 def build_user_model(spec: str) -> torch.nn.Module:
     """The nn.Module (eval mode) that ``spec``'s factory returns; UserError naming the culprit."""
     text = str(spec)
     if text.endswith(".pt2"):
         from catdeploy.capture.exported import load_exported_model
 
+        check_pt2_archive(text)
         return load_exported_model(text)
     source, _, factory = text.rpartition(":")
     if not _DOTTED_NAME.match(factory):

@@ -170,14 +170,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             with open(args.model, "rb") as f:
                 model = f.read()
-            with open(args.golden, "rb") as f:
-                golden_bytes = f.read()
+            # read from the file, member by member under catrt.archive's limits (never whole)
+            golden = read_golden(args.golden, model)
         except OSError as exc:
-            raise BadInput(f"{exc.filename}: {exc.strerror}") from None
-        try:
-            golden = read_golden(golden_bytes, model)
-        except CatrtError as exc:
-            raise BadInput(f"{args.golden}: {exc}") from None
+            raise BadInput(f"{exc.filename or args.golden}: {exc.strerror}") from None
+        except (CatrtError, MemoryError) as exc:
+            raise BadInput(f"{args.golden}: {exc if isinstance(exc, CatrtError) else 'out of memory'}") from None
         print(f"{args.model}: {golden.n} golden inputs, outputs {golden.meta['outputs']}, "
               f"{platform.machine()}")
         explicit = args.resolver != "all"

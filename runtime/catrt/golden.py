@@ -2,7 +2,7 @@
 outputs that profile's interpreter build must produce for them (MODEL.golden.npz).
 
     arrays = make_golden(model_bytes, n=16)          # written by `catdeploy export --golden N`
-    golden = read_golden(npz_bytes, model_bytes)      # validated; used by `python -m catrt check`
+    golden = read_golden(npz_bytes_or_path, model_bytes)   # validated, bounded (catrt.archive)
 
 Format "catrt-golden/1", an .npz (zip of .npy, no pickles, no timestamps):
 
@@ -27,12 +27,24 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .archive import MiB, ArchiveLimits, Source, read_directory, read_npz
 from .errors import CatrtError
 from .interpreter import Interpreter, first_accepting_interpreter
 from .profiles import PROFILES, get_profile
 
 FORMAT = "catrt-golden/1"
 MAX_SAMPLES = 4096
+
+# What a golden file may hold (docs/RELIABILITY.md). It is read on the device, a Raspberry Pi with
+# 1-4 GB: at most 512 MiB of arrays in all, which holds 3,500 seeded samples of a 224x224x3 int8
+# input (150 KiB each) or the full MAX_SAMPLES = 4,096 at up to 128x128x3 (one array, 192 MiB); the
+# members are 'meta', one input_<i> per model input and one expected__<profile>__<j> per profile
+# and output (about 20 profiles today; 4,096 covers 200 outputs of 20 profiles). 'meta' is a few
+# KiB of JSON (the tensor and profile names).
+GOLDEN_LIMITS = ArchiveLimits(label="golden file", max_members=4096, max_member_bytes=512 * MiB,
+                              max_total_bytes=512 * MiB, max_array_elements=1 << 29,
+                              max_array_bytes=512 * MiB)
+MAX_META_BYTES = 4 * MiB
 
 
 @dataclass(frozen=True)
@@ -119,48 +131,58 @@ def _bad(message: str) -> CatrtError:
     return CatrtError(f"golden file: {message}")
 
 
-def read_golden(data: bytes, model_bytes: Optional[bytes] = None) -> Golden:
-    """Parse and validate golden bytes (untrusted: no pickles, every key, dtype and shape checked;
-    with model_bytes, the file must be for that model). Raises CatrtError."""
+def read_golden(source: Source, model_bytes: Optional[bytes] = None) -> Golden:
+    """Parse and validate a golden file, given as bytes or a path (untrusted: read under
+    GOLDEN_LIMITS by catrt.archive, no pickles, every key, dtype and shape checked; with
+    model_bytes, the file must be for that model). Raises CatrtError."""
     try:
-        npz = np.load(io.BytesIO(data), allow_pickle=False)
-        files = set(npz.files)
-    except Exception as exc:
-        raise _bad(f"not a readable .npz ({type(exc).__name__}: {exc})") from None
-    with npz:
-        if "meta" not in files:
-            raise _bad("no 'meta' entry")
-        try:
-            meta = json.loads(str(npz["meta"][()]))
-        except Exception:
-            raise _bad("'meta' is not a JSON string") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise _bad(f"format {meta.get('format') if isinstance(meta, dict) else None!r}, "
-                       f"expected {FORMAT!r}")
-        n = meta.get("n")
-        names_in, names_out = meta.get("inputs"), meta.get("outputs")
-        profiles = meta.get("profiles")
-        if (not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES or not isinstance(names_in, list)
-                or not isinstance(names_out, list) or not isinstance(profiles, dict)
-                or not names_out):
-            raise _bad("'meta' lacks n, inputs, outputs or profiles")
-        if model_bytes is not None and meta.get("model_sha256") != sha256(model_bytes):
-            raise _bad("it was made for another model (sha256 differs)")
+        members = read_directory(source, GOLDEN_LIMITS).by_name()
+    except OSError:
+        raise
+    except MemoryError:
+        raise _bad("out of memory reading the zip directory") from None
+    if "meta.npy" not in members:
+        raise _bad("no 'meta' entry")
+    if members["meta.npy"].size > MAX_META_BYTES:
+        raise _bad(f"'meta' declares {members['meta.npy'].size:,} bytes, over the limit of "
+                   f"{MAX_META_BYTES:,} (meta size)")
+    meta_array = read_npz(source, GOLDEN_LIMITS, ["meta"])["meta"]
+    try:
+        if meta_array.dtype.kind != "U" or meta_array.ndim != 0:
+            raise ValueError
+        meta = json.loads(str(meta_array[()]))
+    except Exception:
+        raise _bad("'meta' is not a JSON string") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise _bad(f"format {meta.get('format') if isinstance(meta, dict) else None!r}, "
+                   f"expected {FORMAT!r}")
+    n = meta.get("n")
+    names_in, names_out = meta.get("inputs"), meta.get("outputs")
+    profiles = meta.get("profiles")
+    if (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_SAMPLES
+            or not isinstance(names_in, list) or not isinstance(names_out, list)
+            or not isinstance(profiles, dict) or not names_out):
+        raise _bad("'meta' lacks n, inputs, outputs or profiles")
+    if model_bytes is not None and meta.get("model_sha256") != sha256(model_bytes):
+        raise _bad("it was made for another model (sha256 differs)")
+    input_keys = [f"input_{i}" for i in range(len(names_in))]
+    expected_keys = {str(name): [f"expected__{name}__{j}" for j in range(len(names_out))] for name in profiles}
+    wanted = input_keys + [key for keys in expected_keys.values() for key in keys]
+    for key in wanted:              # before reading: the entries named by meta must all be there
+        if f"{key}.npy" not in members:
+            raise _bad(f"missing entry {key!r}")
+    try:
+        arrays = read_npz(source, GOLDEN_LIMITS, wanted)
+    except MemoryError:
+        raise _bad("out of memory reading the arrays") from None
 
-        def load(key: str) -> np.ndarray:
-            if key not in files:
-                raise _bad(f"missing entry {key!r}")
-            try:
-                value = npz[key]
-            except Exception as exc:
-                raise _bad(f"entry {key!r} is unreadable ({type(exc).__name__})") from None
-            if value.dtype.kind not in "iuf" or value.ndim < 1 or value.shape[0] != n:
-                raise _bad(f"entry {key!r} has dtype {value.dtype} and shape {value.shape}; "
-                           f"expected numbers with {n} rows")
-            return value
+    def load(key: str) -> np.ndarray:
+        value = arrays[key]
+        if value.dtype.kind not in "iuf" or value.ndim < 1 or value.shape[0] != n:
+            raise _bad(f"entry {key!r} has dtype {value.dtype} and shape {value.shape}; "
+                       f"expected numbers with {n} rows")
+        return value
 
-        inputs = tuple(load(f"input_{i}") for i in range(len(names_in)))
-        expected = {}
-        for name in profiles:
-            expected[str(name)] = tuple(load(f"expected__{name}__{j}") for j in range(len(names_out)))
+    inputs = tuple(load(key) for key in input_keys)
+    expected = {name: tuple(load(key) for key in keys) for name, keys in expected_keys.items()}
     return Golden(meta=meta, inputs=inputs, expected=expected)
