@@ -136,3 +136,20 @@ def test_report_plots_sensitivity_and_the_pareto_front(tiny_model):
     assert points["auto.qg"]["weight_bits_per_parameter"] <= 3.0 + 1e-9
     assert (out / "pareto.png").stat().st_size > 0 and (out / "sensitivity.png").stat().st_size > 0
     assert "Mixed precision: storage against accuracy" in (out / "report.md").read_text()
+
+
+def test_auto_with_reconstruction_cat_affine_and_strict(tiny_model):
+    """The chosen widths go through every later stage: a reconstruction method, --affine-layers,
+    CAT, the strict convention (the stem and the classifier join the budget)."""
+    d, model, weights = tiny_model
+    out = d / "recon.qg"
+    result = _json(["calibrate", model, "--weights", weights, *COMMON, "--bits", "auto:w3a4", "--strict",
+                    "--method", "qdrop", "--iters", "4", "--affine-layers", "--cat", "--clusters", "2",
+                    "-o", str(out), "--json"])
+    qg = load_quantized(out)
+    mixed = result["mixed_precision"]
+    assert result["method"] == "qdrop" and qg.meta["method"] == "qdrop"
+    assert qg.plan.strict and len(mixed["weights"]) == sum(n.kind in WEIGHTED_OPS for n in qg.graph.nodes)
+    assert {k: qg.weight_qparams[k].bits for k in mixed["weights"]} == mixed["weights"]
+    assert mixed["cost"]["weight_bits_per_parameter"] <= 3.0 + 1e-9
+    assert result["cat"] is not None and result["affine_layers"] is not None
