@@ -1,4 +1,5 @@
-"""Range observers: min/max and the Lp-norm grid search (p = 2.4, 100 candidate clipping ranges).
+"""Range observers: min/max and the Lp-norm grid searches (LpSearch: weights p = 2.4 over 100 clipping
+ranges per channel; activations a 2-D search of both ends over a histogram, same p).
 
 Activation observers see float samples of one tensor; weight observers see one weight array with
 the output channel on axis 0. Both return clipping ranges (lo <= 0 <= hi); qparams.py turns ranges
@@ -29,23 +30,42 @@ FIXED_GRIDS = ("logistic", "unit_interval")
 
 @dataclass(frozen=True)
 class LpSearch:
+    """The range searches. Weights: per channel, the 1-D family [lo * f, hi * f], f = i / candidates,
+    minimising the Lp error (p = 2.4). Activations: a 2-D grid, the lower end lo * g
+    (g = j / low_steps) and the upper end hi * f chosen independently, minimising the same Lp error
+    (act_p = 2.4) over a histogram of the samples (`bins` bins over [lo, hi]: a bin is 1/256 of
+    the finest 4-bit step at most)."""
+
     p: float = 2.4
     candidates: int = 100
+    act_p: float = 2.4
+    low_steps: int = 10
+    bins: int = 4096
 
 
 def observe_activation(samples: np.ndarray, bits: int, observer: str, search: LpSearch = LpSearch()) -> ActQParams:
-    """Per-tensor asymmetric grid for float samples of one activation tensor."""
+    """Per-tensor asymmetric grid for float samples of one activation tensor.
+
+    The lower end is searched on its own because a 1-D family [lo * f, hi * f] ties it to the upper
+    end: for a small negative part (SiLU's -0.28, hard-swish's -0.375) and a wide positive one, the
+    Lp-best candidates there round the zero point to 0 at 4 bit and clip the whole negative part
+    (FMNIST-EffB0 W4A4 RTN, 500 held-out train images: 23.2 % top-1 with that family, 86.6 % with
+    this search; MBV2 90.2 -> 90.4, MBV3S 83.2 -> 82.2; docs/ARCHITECTURES.md)."""
     x = np.asarray(samples, np.float32).ravel()
     lo, hi = float(min(x.min(), 0.0)), float(max(x.max(), 0.0))
-    if observer == "minmax":
+    if observer == "minmax" or hi - lo <= 0:
         return act_qparams_from_range(lo, hi, bits)
+    counts, edges = np.histogram(x, bins=search.bins, range=(lo, hi))
+    centers = ((edges[:-1] + edges[1:]) / 2)[counts > 0]
+    weights = counts[counts > 0].astype(np.float64)
+    low_fractions = [j / search.low_steps for j in range(search.low_steps, -1, -1)] if lo < 0 else [1.0]
     best, best_err = None, np.inf
-    for i in range(1, search.candidates + 1):
-        frac = i / search.candidates
-        qp = act_qparams_from_range(lo * frac, hi * frac, bits)
-        err = float(np.mean(np.abs(fake_quant_act(x, qp) - x) ** search.p))
-        if err < best_err:
-            best, best_err = qp, err
+    for g in low_fractions:
+        for i in range(search.candidates, 0, -1):
+            qp = act_qparams_from_range(lo * g, hi * i / search.candidates, bits)
+            err = float(np.dot(weights, np.abs(fake_quant_act(centers, qp).astype(np.float64) - centers) ** search.act_p))
+            if err < best_err:
+                best, best_err = qp, err
     return best
 
 
