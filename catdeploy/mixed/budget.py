@@ -11,6 +11,9 @@ stem, the classifier, squeeze-excitation convs under the default convention) sta
 Costs over the layers of the budget (HAWQ-V3's definitions):
   weight storage = sum of parameters x weight bits             <= X bits per parameter
   BOPs           = sum of MACs x weight bits x input act bits  <= X x Y per MAC
+where a layer whose input the convention keeps at 8 bit counts X x 8 per MAC in the BOPs budget
+(its input is outside the budget, as the convention's 8-bit layers are): uniform wXaY meets
+`auto:wXaY` exactly.
 """
 from __future__ import annotations
 
@@ -57,8 +60,9 @@ class Cost:
     weight_storage_bits: int = 0
     bops: int = 0
 
-    def within(self, x: float, y: float) -> bool:
-        return self.weight_bits <= x + 1e-9 and self.bops_per_mac <= x * y + 1e-9
+    def within(self, x: float, y: float, layers: list["BudgetLayer"]) -> bool:
+        return (self.weight_bits <= x + 1e-9
+                and self.bops <= bops_budget(layers, x, y) * (1 + 1e-12) + 1e-6)
 
     def to_dict(self) -> dict:
         return {"weight_bits_per_parameter": round(self.weight_bits, 6), "bops_per_mac": round(self.bops_per_mac, 6),
@@ -102,6 +106,12 @@ def cost_of(layers: list[BudgetLayer], widths: Widths) -> Cost:
     params = sum(layer.params for layer in layers)
     macs = sum(layer.macs for layer in layers)
     return Cost(storage / params, bops / macs, storage, bops)
+
+
+def bops_budget(layers: list[BudgetLayer], x: float, y: float) -> float:
+    """The BOPs `auto:wXaY` allows: X x Y per MAC of the layers whose input is in the budget, X x 8
+    per MAC of those whose input the convention keeps at 8 bit."""
+    return float(sum(layer.macs * x * (y if layer.act_unit else 8) for layer in layers))
 
 
 def uniform_widths(layers: list[BudgetLayer], weight_bits: int, act_bits: int) -> Widths:

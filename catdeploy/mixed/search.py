@@ -30,8 +30,8 @@ import numpy as np
 
 from catdeploy.errors import UserError
 from catdeploy.ir.graph import Graph
-from catdeploy.mixed.budget import (CANDIDATE_BITS, AutoBits, BudgetLayer, MixedChoice, Widths, cost_of,
-                                    uniform_widths, widest_candidate_at_most)
+from catdeploy.mixed.budget import (CANDIDATE_BITS, AutoBits, BudgetLayer, MixedChoice, Widths, bops_budget,
+                                    cost_of, uniform_widths, widest_candidate_at_most)
 from catdeploy.mixed.sensitivity import WidthScorer, activation_error, weight_error, with_width
 
 MAX_DROP_LADDER = tuple(2 + 0.25 * i for i in range(25))   # 2, 2.25, ..., 8 bits per parameter
@@ -75,10 +75,11 @@ def damage_curves(scorer: WidthScorer, layers: list[BudgetLayer], damages: dict,
     return curves
 
 
-def solve_budget(layers: list[BudgetLayer], curves: dict, weight_budget: float, bops_budget: float | None,
+def solve_budget(layers: list[BudgetLayer], curves: dict, weight_budget: float, total_bops: float | None,
                  act_bits: tuple[int, ...], weight_bits: tuple[int, ...] = CANDIDATE_BITS) -> Widths | None:
     """The widths (weights from `weight_bits`, inputs from `act_bits`) minimising the summed
-    modelled damage under the two budgets (None: infeasible)."""
+    modelled damage within `weight_budget` bits per parameter and `total_bops` BOPs (None: no BOPs
+    budget); None when infeasible."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     pairs, owner, cost, storage, bops = [], [], [], [], []
@@ -101,8 +102,8 @@ def solve_budget(layers: list[BudgetLayer], curves: dict, weight_budget: float, 
     macs = sum(layer.macs for layer in layers)
     constraints = [LinearConstraint(one_hot, 1, 1),
                    LinearConstraint(np.asarray(storage, float)[None] / params, -np.inf, weight_budget + 1e-9)]
-    if bops_budget is not None:
-        constraints.append(LinearConstraint(np.asarray(bops, float)[None] / macs, -np.inf, bops_budget + 1e-9))
+    if total_bops is not None:
+        constraints.append(LinearConstraint(np.asarray(bops, float)[None] / macs, -np.inf, total_bops / macs + 1e-9))
     # a tiny tie-break toward fewer stored bits keeps the solution unique and small
     c = np.asarray(cost) + 1e-9 * np.asarray(storage) / params
     result = milp(c, constraints=constraints, integrality=np.ones(n), bounds=Bounds(0, 1),
@@ -124,16 +125,15 @@ def nothing_to_trade(layers: list[BudgetLayer], x: float, y: float, low: tuple[i
     the narrowest width and no single layer's weights fit one step wider, and the activations can
     neither be traded among themselves (they are at the narrowest too) nor one widened."""
     narrowest, step = CANDIDATE_BITS[0], CANDIDATE_BITS[1]
-    params, macs = sum(layer.params for layer in layers), sum(layer.macs for layer in layers)
-    base_bops = low[0] * low[1]
+    params = sum(layer.params for layer in layers)
     if low[0] != narrowest:
         return False
+    slack = bops_budget(layers, x, y) - cost_of(layers, uniform_widths(layers, *low)).bops
     weight_fits = any(layer.params / params <= x - narrowest + 1e-9
-                      and layer.macs * (step - narrowest) * low[1] / macs <= x * y - base_bops + 1e-9
+                      and layer.macs * (step - narrowest) * (low[1] if layer.act_unit else 8) <= slack + 1e-6
                       for layer in layers)
     act_fits = low[1] != narrowest or any(
-        layer.act_unit and layer.macs * narrowest * (step - narrowest) / macs <= x * y - base_bops + 1e-9
-        for layer in layers)
+        layer.act_unit and layer.macs * narrowest * (step - narrowest) <= slack + 1e-6 for layer in layers)
     if low[1] == CANDIDATE_BITS[-1]:
         act_fits = False
     return not weight_fits and not act_fits
@@ -167,7 +167,7 @@ def choose_within_budget(scorer: WidthScorer, layers: list[BudgetLayer], auto: A
     candidates = {"uniform": uniform}
     for name, (w_bits, a_bits) in {"ilp": (CANDIDATE_BITS, CANDIDATE_BITS),
                                    "ilp-near": (near(low[0]), near(low[1]))}.items():
-        solved = solve_budget(layers, curves, x, x * y, a_bits, w_bits)
+        solved = solve_budget(layers, curves, x, bops_budget(layers, x, y), a_bits, w_bits)
         if solved is not None:
             candidates[name] = solved
     scored = {name: (w, scorer.score(w, low), cost_of(layers, w).weight_storage_bits) for name, w in candidates.items()}

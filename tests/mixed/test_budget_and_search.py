@@ -10,8 +10,8 @@ import pytest
 
 from catdeploy.errors import UserError
 from catdeploy.ir.execute import float_logits, float_values
-from catdeploy.mixed.budget import (BudgetLayer, Widths, budget_layers, cost_of, options_for, parse_auto,
-                                    uniform_widths)
+from catdeploy.mixed.budget import (BudgetLayer, Widths, bops_budget, budget_layers, cost_of, options_for,
+                                    parse_auto, uniform_widths)
 from catdeploy.mixed.search import choose_within_budget, nothing_to_trade, solve_budget
 from catdeploy.mixed.sensitivity import HeldOut, WidthScorer, sensitivity_table, softmax_kl
 from catdeploy.quant.calibrate_rtn import GridCache, calibrate_from_cache, calibrate_rtn, collect_activation_samples
@@ -103,21 +103,28 @@ def test_milp_matches_exhaustive_search():
             d = np.sort(rng.uniform(0, 1, size=5))[::-1] * rng.uniform(0.5, 5)
             curves[(layer.name, kind)] = dict(zip(bits, list(d) + [0.0]))
     x, y = 3.5, 4.0
-    got = solve_budget(layers, curves, x, x * y, bits)
+    got = solve_budget(layers, curves, x, bops_budget(layers, x, y), bits)
     best, best_widths = np.inf, None
     for ws in itertools.product(bits, repeat=3):
         for a_a, a_b in itertools.product(bits, repeat=2):
             widths = Widths(dict(zip("abc", ws)), {"a": a_a, "b": a_b})
-            if not cost_of(layers, widths).within(x, y):
+            if not cost_of(layers, widths).within(x, y, layers):
                 continue
             loss = sum(curves[(k, "weight")][w] for k, w in zip("abc", ws)) + \
                 curves[("a", "activation")][a_a] + curves[("b", "activation")][a_b]
             if loss < best - 1e-12:
                 best, best_widths = loss, widths
-    assert cost_of(layers, got).within(x, y)
+    assert cost_of(layers, got).within(x, y, layers)
     loss_got = sum(curves[(k, "weight")][v] for k, v in got.weights.items()) + \
         sum(curves[(k, "activation")][v] for k, v in got.acts.items())
     assert loss_got == pytest.approx(best, abs=1e-6), (got, best_widths)
+
+
+def test_inputs_kept_at_8_bit_count_at_8_in_the_bops_budget():
+    layers = [BudgetLayer("a", 100, 1000, True), BudgetLayer("b", 100, 3000, False)]
+    assert bops_budget(layers, 4, 4) == 1000 * 16 + 3000 * 32
+    uniform = cost_of(layers, uniform_widths(layers, 4, 4))
+    assert uniform.within(4, 4, layers) and not uniform.within(4, 3.9, layers)
 
 
 def test_nothing_to_trade_at_the_lowest_width():
@@ -140,7 +147,8 @@ def test_sensitivity_table_and_checked_choice_on_held_out_images():
     scorer.score(uniform_widths(layers, 8, 8))
     assert scorer.evaluations == runs                   # scores are kept, never run twice
     choice = choose_within_budget(scorer, layers, parse_auto("auto:w3a3"))
-    assert choice.cost.within(3.0, 3.0)
+    assert choice.cost.within(3.0, 3.0, layers)
+    assert cost_of(layers, uniform_widths(layers, 3, 3)).within(3.0, 3.0, layers)
     uniform = scorer.score(uniform_widths(layers, 3, 3), (3, 3))
     assert (choice.held_out["top1"], -choice.held_out["kl"]) >= (uniform["top1"], -uniform["kl"])
     assert any(n.startswith("chosen: ") for n in choice.notes)
