@@ -1,4 +1,5 @@
-"""inspect: what a .tflite holds — ops, tensors, planned bit widths, distinct values, size breakdown.
+"""inspect: what a .tflite holds — ops, tensors, planned bit widths, distinct values, size breakdown,
+sizes with int8-container / packed INT4 / INT2 weights and gzip-compressed (export/sizes.py).
 
 Reads the file with catrt's validating reader. With evaluation images it also runs catrt and counts
 the distinct values each activation tensor takes, to show every tensor stays within 2^b values.
@@ -29,6 +30,7 @@ def inspect_model(model_bytes: bytes, manifest: dict | None = None, images_int8:
                   batch_size: int = 64) -> dict:
     from catrt.reader import read_model
 
+    from catdeploy.export.sizes import tflite_sizes
     from catdeploy.integer.runner import catrt_interpreter
 
     model = read_model(model_bytes)
@@ -58,13 +60,14 @@ def inspect_model(model_bytes: bytes, manifest: dict | None = None, images_int8:
         if bits is not None:
             row["bits"] = bits
         if t.is_constant:
-            nbytes = int(t.data.nbytes) if t.dtype != "int4" else (t.data.size + 1) // 2
-            kind = "weights" if t.dtype in ("int8", "int4") and t.data.ndim >= 2 else (
+            nbytes = (t.data.size + 1) // 2 if t.dtype == "int4" else (
+                (t.data.size + 3) // 4 if t.dtype == "int2" else int(t.data.nbytes))
+            kind = "weights" if t.dtype in ("int8", "int4", "int2") and t.data.ndim >= 2 else (
                 "biases" if t.dtype == "int32" and q is not None else "other constants")
             if t.buffer not in counted_buffers:  # a buffer named by several tensors is stored once
                 size[kind] += nbytes
                 counted_buffers.add(t.buffer)
-            if t.dtype in ("int8", "int4") and t.data.ndim >= 2 and q is not None:
+            if t.dtype in ("int8", "int4", "int2") and t.data.ndim >= 2 and q is not None:
                 axis = q.quantized_dimension if len(q.scale) > 1 else 0
                 distinct = _channel_distinct(np.asarray(t.data), axis)
                 row["max_distinct_per_channel"] = distinct
@@ -96,10 +99,13 @@ def inspect_model(model_bytes: bytes, manifest: dict | None = None, images_int8:
     return {
         "ops": op_rows, "op_counts": dict(Counter(r["op"] for r in op_rows)), "tensors": tensors,
         "float_ops": float_ops, "size_bytes": dict(size),
+        "sizes": tflite_sizes(model_bytes, {name: entry["bits"] for name, entry in planned.items()
+                                            if isinstance(entry, dict) and isinstance(entry.get("bits"), int)}),
         "weight_violations": weight_violations, "activation_violations": activation_violations,
         "activations_checked": images_int8 is not None,
         "n_images": 0 if images_int8 is None else int(len(images_int8)),
         "cat": (manifest or {}).get("cat"),
+        "mixed_precision": (manifest or {}).get("mixed_precision"),
         "cat_head": cat_head_summary(model, len(model_bytes), (manifest or {}).get("cat")),
     }
 

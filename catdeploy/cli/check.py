@@ -119,11 +119,32 @@ def inspect_command(
                                                   "distinct_values") if k in t)
         typer.echo(f"  {t['name']:40s} {t['dtype']:7s} {str(t['shape']):20s} {extra}")
     typer.echo(f"size: {info['size_bytes']}")
+    sizes = info["sizes"]
+    typer.echo("sizes (whole file in bytes; gzip -9):")
+    typer.echo(f"  {'as written (' + (sizes['written_layout'] or 'mixed') + ')':20s} "
+               f"{sizes['as_written']['bytes']:>11,}  gzip {sizes['as_written']['gzip_bytes']:>11,}")
+    for layout, row in sizes["layouts"].items():
+        elements = ", ".join(f"{n:,} {dtype}" for dtype, n in row["filter_elements"].items() if n)
+        kept = row["low_bit_filter_elements_int8"]
+        note = f" ({kept:,} of <= 4 bit kept int8: codes outside [-8, 7])" if kept and layout != "int8" else ""
+        typer.echo(f"  {layout:20s} {row['bytes']:>11,}  gzip {row['gzip_bytes']:>11,}  filters: "
+                   f"{elements or 'none'}{note}")
+    for layout in ("int4", "int4_int2"):
+        typer.echo(f"  {layout} loads in {sizes['layouts'][layout]['runs_on']}")
     typer.echo(f"float ops: {info['float_ops'] or 'none'}")
     if info["activations_checked"]:
         typer.echo(f"activation tensors over 2^b distinct values: {info['activation_violations'] or 'none'}"
                    f" ({info['n_images']} images)")
     typer.echo(f"weight channels over 2^b distinct values: {info['weight_violations'] or 'none'}")
+    mixed = info.get("mixed_precision")
+    if mixed:
+        cost = mixed["cost"]
+        typer.echo(f"mixed precision {mixed['request']}: {cost['weight_bits_per_parameter']:.3f} weight bits per "
+                   f"parameter, {cost['bops_per_mac']:.2f} BOPs per MAC; held-out top-1 "
+                   f"{mixed['held_out'].get('top1', float('nan')):.2f} %")
+        for layer, bits in mixed["weights"].items():
+            act = mixed["activations"].get(layer)
+            typer.echo(f"  {layer}: w{bits}" + (f" a{act}" if act is not None else " a8 (convention)"))
     head = info.get("cat_head")
     if head:
         gain = head.get("heldout_gain")

@@ -1,5 +1,5 @@
 """The JSON manifest written beside a .tflite: bit widths per tensor, requantization, CAT, versions,
-hashes."""
+hashes, sizes (int8 containers, packed INT4 / INT2, gzip)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,6 +7,7 @@ import platform
 
 import numpy as np
 
+from catdeploy.export.sizes import tflite_sizes
 from catdeploy.ir.int_program import IntProgram
 from catdeploy.lower import requant_table
 from catdeploy.quant.quantized_graph import QuantizedGraph
@@ -42,6 +43,7 @@ def tflite_manifest(qg: QuantizedGraph, program: IntProgram, model_bytes: bytes,
     return {
         "format": "catdeploy.tflite_manifest", "version": 1,
         "sha256": hashlib.sha256(model_bytes).hexdigest(), "size_bytes": len(model_bytes),
+        "sizes": tflite_sizes(model_bytes, planned_bits(program)),
         "setting": qg.plan.setting, "strict": qg.plan.strict,
         "weight_bits": dict(qg.plan.weights), "weight_symmetric": dict(qg.plan.weight_symmetric),
         "method": qg.meta.get("method"), "calibration": dict(qg.meta),
@@ -50,8 +52,14 @@ def tflite_manifest(qg: QuantizedGraph, program: IntProgram, model_bytes: bytes,
         "requantization": requant_table(program), "tensors": tensors,
         "cat": cat_manifest(qg),
         "affine_layers": qg.meta.get("affine_layers"),
+        "mixed_precision": qg.meta.get("mixed_precision"),
         "source": source, "versions": versions(),
     }
+
+
+def planned_bits(program: IntProgram) -> dict[str, int]:
+    """The planned bit width of each tensor that has one, by name (as written in the .tflite)."""
+    return {t.name: int(t.bits) for t in program.tensors.values() if t.bits is not None}
 
 
 def cat_manifest(qg: QuantizedGraph) -> dict | None:

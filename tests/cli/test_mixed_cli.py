@@ -154,3 +154,21 @@ def test_auto_with_reconstruction_cat_affine_and_strict(tiny_model):
     assert {k: qg.weight_qparams[k].bits for k in mixed["weights"]} == mixed["weights"]
     assert mixed["cost"]["weight_bits_per_parameter"] <= 3.0 + 1e-9
     assert result["cat"] is not None and result["affine_layers"] is not None
+
+
+def test_manifest_and_inspect_name_the_chosen_widths(tiny_model):
+    d, model, weights = tiny_model
+    if not (d / "auto.qg").exists():
+        _json(["calibrate", model, "--weights", weights, *COMMON, "--bits", "auto:w3a3", "-o", str(d / "auto.qg"),
+               "--json"])
+    out = d / "auto.tflite"
+    r = runner.invoke(app, ["export", str(d / "auto.qg"), "-o", str(out), "--force"])
+    assert r.exit_code == 0, r.stderr
+    mixed = load_quantized(d / "auto.qg").meta["mixed_precision"]
+    assert json.loads((d / "auto.tflite.json").read_text())["mixed_precision"] == mixed
+    info = _json(["inspect", str(out), "--json"])
+    assert info["mixed_precision"] == mixed
+    r = runner.invoke(app, ["inspect", str(out)])
+    assert r.exit_code == 0 and "mixed precision auto:w3a3" in r.stdout
+    first = next(iter(mixed["weights"]))
+    assert f"{first}: w{mixed['weights'][first]}" in r.stdout
