@@ -69,7 +69,7 @@ def section(rows: list[dict]) -> str:
              "calibration on the default 1024 train images (seed 0); `auto:wXaY` chooses per-layer widths from "
              "2, 3, 4, 5, 6, 8 within X weight bits per parameter and X*Y BOPs per MAC over the layers the default "
              "convention quantizes below 8 bit, selected on the 512 train images after the calibration draw "
-             "(held-out), never on the test split. Activation ranges: the 2-D MSE search (quant/observers.py). "
+             "(held-out), never on the test split. Activation ranges: the 2-D Lp search of both ends, p = 2.4 (quant/observers.py). "
              "Produced by `python bench/bench_mixed.py`.", "",
              "| model | sha256 | setting | method | top-1 | n | bits / param | BOPs / MAC | held-out top-1 | "
              "choice | calibration s | date | CPU |", "|" + "---|" * 13]

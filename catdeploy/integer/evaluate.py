@@ -54,11 +54,29 @@ def eval_profile(interpreter: str, resolver: str) -> str:
         raise UserError(f"--engine catrt --interpreter {interpreter} --resolver {resolver}: {exc}") from None
 
 
+CATRT_BATCH_BYTES = 8 * 2**20   # float input images per catrt invoke under the reference kernels
+
+
+def catrt_batch(profile: str, x: np.ndarray, batch_size: int = EVAL_BATCH) -> int:
+    """Images per catrt invoke: `batch_size`, except under the reference kernels (BUILTIN_REF)
+    on large images, where it is cut to 8 MiB of input images (13 at 224x224; every 32x32 set
+    keeps 256). The reference kernels compute each image on its own, so the batch changes no
+    value there; the optimized resolvers' NEON vector / scalar splits depend on the element
+    count of an invoke, so their batches stay as given."""
+    from catrt.profiles import get_profile
+
+    if get_profile(profile).resolver != "BUILTIN_REF":
+        return batch_size
+    per_image = max(1, int(np.prod(x.shape[1:])) * 4)
+    return max(1, min(batch_size, CATRT_BATCH_BYTES // per_image))
+
+
 def engine_logits(model_bytes: bytes, x: np.ndarray, engine: Engine, resolver: str) -> tuple[np.ndarray, str]:
     """(raw first output, label) of the engine with `resolver` on images x."""
     if engine.run_interpreter is None:
         profile = eval_profile(engine.interpreter, resolver)
-        return run_catrt(model_bytes, x, batch_size=engine.batch_size, profile=profile), f"catrt ({profile})"
+        return (run_catrt(model_bytes, x, batch_size=catrt_batch(profile, x, engine.batch_size), profile=profile),
+                f"catrt ({profile})")
     out, version = engine.run_interpreter(model_bytes, x, engine.interpreter, resolver, engine.batch_size)
     return out, f"{engine.interpreter} {version} ({resolver})"
 
@@ -67,12 +85,15 @@ def integer_logits_with_and_without_cat(qg: QuantizedGraph, x_nchw: np.ndarray) 
     """Integer (catrt) logits of `qg` with its CAT head and without it (base classifier), from one
     run of the network: the classifier's int8 input is computed once and fed to both
     classifier-only programs (the same ops and constants as the exported graphs). Dequantized."""
+    from catrt.profiles import DEFAULT_PROFILE
+
     from catdeploy.lower import classifier_node
 
     node = classifier_node(qg.graph)
     base = replace(qg, cat=None)
     x_name = qg.plan.node_inputs[node.name][0]
-    features = catrt_tensors(program_bytes(base), x_nchw, [x_name])[x_name]
+    features = catrt_tensors(program_bytes(base), x_nchw, [x_name],
+                             batch_size=catrt_batch(DEFAULT_PROFILE, x_nchw, 64))[x_name]
     out = {}
     for key, variant in (("without_cat", base), ("with_cat", qg)):
         if key == "with_cat" and qg.cat is None:
@@ -96,11 +117,23 @@ def chunk_outputs(model_bytes: bytes, qg: QuantizedGraph | None, x: np.ndarray, 
     if qg is not None:
         from catdeploy.quant.simulate import simulate_batches
 
+        profile = eval_profile(engine.interpreter, engine.resolver)
         out["simulated"] = (out["logits"] if engine.kind == "catrt" else
-                            run_catrt(model_bytes, x, batch_size=engine.batch_size,
-                                      profile=eval_profile(engine.interpreter, engine.resolver)))
-        out["fake_quant"] = simulate_batches(qg, x)
+                            run_catrt(model_bytes, x, batch_size=catrt_batch(profile, x, engine.batch_size),
+                                      profile=profile))
+        out["fake_quant"] = simulate_batches(qg, x, batch_size=simulator_batch(x))
     return out
+
+
+SIMULATOR_BATCH_BYTES = 16 * 2**20   # float input images per fake-quant batch
+
+
+def simulator_batch(x: np.ndarray) -> int:
+    """Fake-quant batch for images x: EVAL_BATCH (256) up to 16 MiB of input images (every
+    32x32 set), fewer for large images (the surrogate's float activations of 256 images at
+    224x224 take gigabytes)."""
+    per_image = max(1, int(np.prod(x.shape[1:])) * 4)
+    return max(1, min(EVAL_BATCH, SIMULATOR_BATCH_BYTES // per_image))
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,26 @@ def catrt_interpreter(model_bytes: bytes, profile: str | None = None):
     return Interpreter(model_bytes, profile=profile) if profile else Interpreter(model_bytes)
 
 
+QUANTIZE_ROWS = 16   # images quantized at a time (the float temporaries of a 224x224 batch)
+
+
+def model_inputs(io, xb: np.ndarray) -> np.ndarray:
+    """inputs_for over `xb` a few images at a time (the formula is per element: same values),
+    so that quantizing a large batch never holds several float copies of all of it."""
+    if len(xb) <= QUANTIZE_ROWS:
+        return inputs_for(io, xb)
+    return np.concatenate([inputs_for(io, xb[i:i + QUANTIZE_ROWS]) for i in range(0, len(xb), QUANTIZE_ROWS)])
+
+
 def catrt_batches(model_bytes: bytes, x_nchw: np.ndarray, batch_size: int = 64, profile: str | None = None,
-                  keep_all: bool = False, interpreter=None) -> Iterator[tuple[np.ndarray, dict]]:
-    """(float batch, {tensor name: values}) per batch of x: the outputs, or every tensor with
-    keep_all. Streams: one batch's tensors are held at a time."""
+                  keep_all: bool = False, interpreter=None, keep: tuple = ()) -> Iterator[tuple[np.ndarray, dict]]:
+    """(float batch, {tensor name: values}) per batch of x: the outputs (and the tensors named
+    in `keep`), or every tensor with keep_all. Streams: one batch's live tensors are held at a
+    time (catrt drops an intermediate after its last reader)."""
     rt = interpreter if interpreter is not None else catrt_interpreter(model_bytes, profile)
     io = model_io(model_bytes)
     for xb in iterate_batches(x_nchw, batch_size):
-        yield xb, rt.run([inputs_for(io, xb)], keep_all=keep_all)
+        yield xb, rt.run([model_inputs(io, xb)], keep_all=keep_all, keep=keep)
 
 
 def run_catrt(model_bytes: bytes, x_nchw: np.ndarray, batch_size: int = 64,
@@ -45,7 +57,7 @@ def catrt_tensors(model_bytes: bytes, x_nchw: np.ndarray, names: list[str], batc
                   profile: str | None = None) -> dict[str, np.ndarray]:
     """The int8 / int32 values of the named tensors of the program on float images x."""
     parts: dict[str, list] = {n: [] for n in names}
-    for _, values in catrt_batches(model_bytes, x_nchw, batch_size, profile, keep_all=True):
+    for _, values in catrt_batches(model_bytes, x_nchw, batch_size, profile, keep=tuple(names)):
         for n in names:
             parts[n].append(values[n])
     return {n: np.concatenate(p) for n, p in parts.items()}

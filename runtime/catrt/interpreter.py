@@ -77,6 +77,7 @@ class Interpreter:
                 raise CatrtError(f"{op.label}: has {len(op.outputs)} outputs, expected 1")
             prepared.append((op, module, module.prepare(op, self.model.tensors, self.profile)))
         self._prepared = tuple(prepared)
+        self._release = self._release_plan()
 
     # -- graph checks ---------------------------------------------------------------------------
 
@@ -102,6 +103,21 @@ class Interpreter:
         for i in self.model.outputs:
             if i not in available:
                 raise CatrtError(f"graph output {self._names[i]!r} is never computed")
+
+    def _release_plan(self) -> tuple:
+        """For each op, the intermediate tensors no later op reads (and that are not graph
+        outputs): run() drops them once that op is done, so a batch holds only its live tensors."""
+        keep = set(self.model.outputs)
+        last_use: dict = {}
+        for index, op in enumerate(self.model.operators):
+            for i in list(op.inputs) + list(op.outputs):
+                if i >= 0 and not self.model.tensors[i].is_constant:
+                    last_use[i] = index
+        release: list = [[] for _ in self.model.operators]
+        for i, index in last_use.items():
+            if i not in keep:
+                release[index].append(i)
+        return tuple(tuple(r) for r in release)
 
     # -- details --------------------------------------------------------------------------------
 
@@ -158,18 +174,29 @@ class Interpreter:
             return arr.astype(want)
         raise CatrtError(f"input {name!r}: dtype {arr.dtype} given, {want.name} expected")
 
-    def run(self, inputs, keep_all: bool = False) -> dict:
+    def run(self, inputs, keep_all: bool = False, keep: Sequence[str] = ()) -> dict:
         """Run the model. `inputs`: {name: array}, a list in input order, or one array.
 
-        Returns {output name: array}, or with keep_all=True {tensor name: array} for every tensor
-        that has a value (constants, inputs and all intermediates).
+        Returns {output name: array}, with the tensors named in `keep` beside them, or with
+        keep_all=True {tensor name: array} for every tensor that has a value (constants, inputs
+        and all intermediates). Without keep_all an intermediate tensor is dropped after the
+        last op that reads it (memory: the live tensors of the batch, not all of them).
         """
+        kept = {self.tensor_index(name) for name in keep}
         values = self.initial_values(inputs)
         for index in range(len(self._prepared)):
             self.evaluate_op(index, values)
+            if not keep_all:
+                for i in self._release[index]:
+                    if i not in kept:
+                        del values[i]
         if keep_all:
             return {self._names[i]: np.array(v) for i, v in sorted(values.items())}
-        return {self._names[i]: np.array(values[i]) for i in self.model.outputs}
+        wanted = list(self.model.outputs) + sorted(kept - set(self.model.outputs))
+        missing = [self._names[i] for i in wanted if i not in values]
+        if missing:
+            raise CatrtError(f"tensors {missing} have no value (not computed by this model)")
+        return {self._names[i]: np.array(values[i]) for i in wanted}
 
     # -- stepping (used by calibration passes that fit one layer at a time) ---------------------
 

@@ -15,7 +15,8 @@ from typing import Optional
 import numpy as np
 
 from ..fixed_point import float_to_int32_x86, round_half_away, wrap_int32
-from .common import exact_matmul, max_abs, requantize
+from .common import (exact_matmul, float_requantizer, input_bound, max_abs, requantize,
+                     sum_dtype)
 
 
 def fully_connected_accumulate(x2d: np.ndarray, weights: np.ndarray, bias: Optional[np.ndarray], *,
@@ -24,13 +25,24 @@ def fully_connected_accumulate(x2d: np.ndarray, weights: np.ndarray, bias: Optio
     w = np.asarray(weights, dtype=np.int64)
     if weights_offset:
         w = w + int(weights_offset)
-    bound = w.shape[1] * max_abs(w) * (128.0 + abs(int(input_zero_point)))
-    dtype = np.float64 if bound < 2.0 ** 53 else np.int64
-    lhs = np.asarray(x2d).astype(dtype) - dtype(input_zero_point)
-    acc = exact_matmul(lhs, w.T, bound)
+    bound = w.shape[1] * max_abs(w) * input_bound(input_zero_point)
+    if sum_dtype(bound) is np.int64:
+        lhs = np.asarray(x2d).astype(np.int64) - np.int64(input_zero_point)
+        acc = exact_matmul(lhs, w.T, bound)
+    else:
+        acc = _float_accumulators(x2d, w, input_zero_point, bound).astype(np.int64)
     if bias is not None:
         acc += np.asarray(bias, dtype=np.int64)
     return acc
+
+
+def _float_accumulators(x2d: np.ndarray, w: np.ndarray, input_zero_point: int,
+                        bound: float) -> np.ndarray:
+    """sum_k w[o, k] * (x[b, k] - z_in) as float64, exact (float32 GEMM while bound < 2^24,
+    float64 GEMM below 2^53: see kernels/common.py)."""
+    dtype = sum_dtype(bound)
+    lhs = np.subtract(x2d, dtype(input_zero_point), dtype=dtype)
+    return np.asarray(lhs @ w.T.astype(dtype), dtype=np.float64)
 
 
 def requantize_float64_rha(acc: np.ndarray, effective_scale: np.ndarray, output_zero_point: int,
@@ -47,6 +59,20 @@ def fully_connected(x2d: np.ndarray, weights: np.ndarray, bias: Optional[np.ndar
                     multiplier: Optional[np.ndarray] = None, shift: Optional[np.ndarray] = None,
                     effective_scale: Optional[np.ndarray] = None) -> np.ndarray:
     """int8 [B, K] x, [O, K] weights, optional int32 bias [O] -> int8 [B, O]."""
+    if requant != "float64_rha":
+        w = np.asarray(weights, dtype=np.int64)
+        if weights_offset:
+            w = w + int(weights_offset)
+        bound = w.shape[1] * max_abs(w) * input_bound(input_zero_point)
+        fast = float_requantizer(multiplier, shift, requant, output_zero_point, activation_min,
+                                 activation_max, bound + (0.0 if bias is None else max_abs(bias)))
+        if fast is not None and sum_dtype(bound) is not np.int64:
+            acc = _float_accumulators(x2d, w, input_zero_point, bound)
+            if bias is not None:
+                acc += np.asarray(bias, dtype=np.int64)
+            out = np.empty(acc.shape, dtype=np.int8)
+            fast.apply_inplace(acc, out)
+            return out
     acc = fully_connected_accumulate(x2d, weights, bias, input_zero_point=input_zero_point,
                                      weights_offset=weights_offset)
     if requant == "float64_rha":
