@@ -295,7 +295,9 @@ def test_cat_export_is_bit_exact_and_inspect_shows_the_head(cat_workdir):
         k = manifest["cat"]["clusters"]
         assert head["clusters"] == k and sum(head["cluster_sizes"]) == payload["cat"]["fit_logits"]
         assert head["weight_buffer_tensors"] == (k + 1 if k > 1 else 1)
-        assert head["weight_buffer_distinct_scales"] == head["weight_buffer_tensors"]
+        # the heads differ from the base by their scales; two clusters may share a scale set (and
+        # differ by their int32 biases only)
+        assert 2 <= head["weight_buffer_distinct_scales"] <= head["weight_buffer_tensors"]
         assert manifest["cat"]["negative_scale_handling"] == "floor"
         assert "top1_with_cat" in ev and ev["top1"] == ev["top1_with_cat"]
         assert ev["top1_without_cat"] >= 0
