@@ -1,7 +1,13 @@
-"""MUL int8 (mul.cc Prepare + reference Mul eval), §2.6."""
+"""MUL int8 (mul.cc Prepare + reference Mul eval), §2.6.
+
+Eval is a function of the two int8 input values alone (each algorithm below is elementwise), so
+prepare evaluates it once on all 65 536 pairs and eval looks the outputs up, broadcasting as
+NumPy: the same integers without the 64-bit requantization per element (MUL was 76-82 % of
+catrt's time on EfficientNet-B0).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,6 +31,7 @@ class MulParams:
     rounding: str
     algorithm: str = "ref"        # "ref", "xnnpack_fp32" (x86) or "xnnpack_rndnu" (Arm)
     xnnpack_scale: float = 0.0    # float32 s1 * s2 / s_out
+    table: np.ndarray | None = None  # int8 [65536]: the output of (a, b) at (a + 128) * 256 + b + 128
 
 
 def prepare(op: Operator, tensors, profile: Profile) -> MulParams:
@@ -38,12 +45,22 @@ def prepare(op: Operator, tensors, profile: Profile) -> MulParams:
         algorithm = "xnnpack_rndnu" if profile.arch == "aarch64" else "xnnpack_fp32"
         xnn_scale = float(real)
         lo, hi = xnnpack.activation_range(op.options["fused_activation_function"], s_out, z_out)
-    return MulParams(input1_zero_point=z1, input2_zero_point=z2, multiplier=multiplier,
-                     shift=shift, output_zero_point=z_out, activation_min=lo, activation_max=hi,
-                     rounding=profile.mul_rounding, algorithm=algorithm, xnnpack_scale=xnn_scale)
+    params = MulParams(input1_zero_point=z1, input2_zero_point=z2, multiplier=multiplier,
+                       shift=shift, output_zero_point=z_out, activation_min=lo, activation_max=hi,
+                       rounding=profile.mul_rounding, algorithm=algorithm, xnnpack_scale=xnn_scale)
+    every = np.arange(-128, 128, dtype=np.int64).astype(np.int8)
+    table = _kernel(params, [np.repeat(every, 256), np.tile(every, 256)])
+    return replace(params, table=np.ascontiguousarray(table, dtype=np.int8))
 
 
 def evaluate(params: MulParams, inputs: list) -> np.ndarray:
+    a, b = np.asarray(inputs[0]), np.asarray(inputs[1])
+    if params.table is not None and a.dtype == np.int8 and b.dtype == np.int8:
+        return params.table[(a.astype(np.int32) + 128) * 256 + (b.astype(np.int32) + 128)]
+    return _kernel(params, [a, b])
+
+
+def _kernel(params: MulParams, inputs: list) -> np.ndarray:
     if params.algorithm != "ref":
         product = ((np.asarray(inputs[0], np.int64) - params.input1_zero_point)
                    * (np.asarray(inputs[1], np.int64) - params.input2_zero_point))
