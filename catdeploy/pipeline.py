@@ -179,25 +179,33 @@ def _set_aside(images: np.ndarray, labels: np.ndarray | None, calibration: Calib
     return images[kept], labels[kept], (images[held], labels[held])
 
 
-def choose_mixed_precision(graph, calibration: CalibrationOptions, images: np.ndarray,
-                           held_out: tuple[np.ndarray, np.ndarray], log=lambda m: None):
-    """(the calibration record with the chosen per-layer widths, the MixedChoice) for
-    `--bits auto:wXaY` / `--bits auto --max-drop P` (catdeploy/mixed/search.py)."""
+def width_scorer(graph, calibration: CalibrationOptions, images: np.ndarray,
+                 held_out: tuple[np.ndarray, np.ndarray]):
+    """The WidthScorer of mixed precision and sensitivity: RTN grids of the float samples of the
+    calibration `images` (searched once per tensor and width), scored on the held-out (images, labels)."""
     from catdeploy.integer.inputs import iterate_batches
     from catdeploy.ir.execute import float_logits_function, float_values
-    from catdeploy.mixed.budget import budget_layers, options_for, widest_candidate_at_most
-    from catdeploy.mixed.search import choose_widths
     from catdeploy.mixed.sensitivity import HeldOut, WidthScorer
-    from catdeploy.quant.auto_bits import parse_auto
     from catdeploy.quant.calibrate_rtn import GridCache, collect_activation_samples
 
-    auto = parse_auto(calibration.bits, calibration.max_drop)
-    layers = budget_layers(graph, calibration)
     samples = collect_activation_samples(graph, iterate_batches(images, calibration.batch_size), calibration.seed,
                                          float_values)
     held_images, held_labels = held_out
     held = HeldOut(held_images, np.asarray(held_labels), float_logits_function(graph)(held_images))
-    scorer = WidthScorer(GridCache(graph, samples), calibration, held)
+    return WidthScorer(GridCache(graph, samples), calibration, held)
+
+
+def choose_mixed_precision(graph, calibration: CalibrationOptions, images: np.ndarray,
+                           held_out: tuple[np.ndarray, np.ndarray], log=lambda m: None):
+    """(the calibration record with the chosen per-layer widths, the MixedChoice) for
+    `--bits auto:wXaY` / `--bits auto --max-drop P` (catdeploy/mixed/search.py)."""
+    from catdeploy.mixed.budget import budget_layers, options_for, widest_candidate_at_most
+    from catdeploy.mixed.search import choose_widths
+    from catdeploy.quant.auto_bits import parse_auto
+
+    auto = parse_auto(calibration.bits, calibration.max_drop)
+    layers = budget_layers(graph, calibration)
+    scorer = width_scorer(graph, calibration, images, held_out)
     choice = choose_widths(scorer, layers, auto, progress=log)
     for note in choice.notes:
         log(f"mixed precision: {note}")
@@ -232,11 +240,8 @@ def sensitivity_analysis(model: str, weights: str | None, data: str, calibration
 def graph_sensitivity(graph, calibration: CalibrationOptions, images: np.ndarray,
                       held_out: tuple[np.ndarray, np.ndarray], sqnr_images: int = 64, log=lambda m: None) -> dict:
     """sensitivity_analysis on a captured graph, calibration images and held-out (images, labels)."""
-    from catdeploy.integer.inputs import iterate_batches
-    from catdeploy.ir.execute import float_logits_function, float_values
     from catdeploy.mixed.budget import budget_layers, uniform_widths
-    from catdeploy.mixed.sensitivity import HeldOut, WidthScorer, sensitivity_table, tensor_sqnr
-    from catdeploy.quant.calibrate_rtn import GridCache, collect_activation_samples
+    from catdeploy.mixed.sensitivity import sensitivity_table, tensor_sqnr
     from catdeploy.quant.plan import parse_bits
 
     low = parse_bits(calibration.bits)
@@ -244,10 +249,7 @@ def graph_sensitivity(graph, calibration: CalibrationOptions, images: np.ndarray
     held_images, held_labels = held_out
     log(f"sensitivity: {len(layers)} layers of the budget, {len(images)} calibration and {len(held_labels)} "
         f"held-out images")
-    samples = collect_activation_samples(graph, iterate_batches(images, calibration.batch_size),
-                                         calibration.seed, float_values)
-    held = HeldOut(held_images, np.asarray(held_labels), float_logits_function(graph)(held_images))
-    scorer = WidthScorer(GridCache(graph, samples), calibration, held)
+    scorer = width_scorer(graph, calibration, images, held_out)
     table = sensitivity_table(scorer, layers, low, progress=log)
     sqnr = tensor_sqnr(scorer.quantized(uniform_widths(layers, *low), low), held_images[:sqnr_images])
     params = {layer.name: layer.params for layer in layers}
