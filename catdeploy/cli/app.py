@@ -68,8 +68,26 @@ def report_errors(func: Callable) -> Callable:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            if not raised_by_interrupt(exc):
+                raise
+            print("interrupted", file=sys.stderr)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper
+
+
+def raised_by_interrupt(exc: BaseException) -> bool:
+    """Whether Ctrl-C caused ``exc``: an extension module whose import is interrupted (scipy's
+    HiGHS wrapper, for one) reports ``ImportError: initialization failed`` with the
+    KeyboardInterrupt as its cause."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def command(name: str, examples: list[str], **kwargs: Any) -> Callable:

@@ -342,6 +342,34 @@ def test_sigint_during_export_exits_130_and_leaves_nothing(inputs, tmp_path):
     assert files_in(tmp_path) == []
 
 
+def test_ctrl_c_inside_an_extension_import_is_still_an_interrupt(capsys):
+    """Ctrl-C landing while scipy's compiled HiGHS wrapper initialises surfaces as
+    ``ImportError: initialization failed`` caused by the KeyboardInterrupt (seen in CI): the command
+    still ends "interrupted", exit 130; an ImportError of its own stays an error."""
+    import typer
+
+    from catdeploy.cli.app import EXIT_INTERRUPTED, report_errors
+
+    @report_errors
+    def interrupted_import():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise ImportError("initialization failed") from exc
+
+    with pytest.raises(typer.Exit) as exit_info:
+        interrupted_import()
+    assert exit_info.value.exit_code == EXIT_INTERRUPTED == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["interrupted"]
+
+    @report_errors
+    def broken_import():
+        raise ImportError("initialization failed")
+
+    with pytest.raises(ImportError):
+        broken_import()
+
+
 def test_interrupt_while_writing_leaves_no_partial_file(exported, tmp_path, monkeypatch):
     """Ctrl-C inside the atomic write (before the rename) or between the model and its manifest:
     neither the model, nor the manifest, nor a temp file remains."""
