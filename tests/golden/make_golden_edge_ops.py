@@ -86,6 +86,18 @@ def case_logistic_scales(rng):
                       "LUT, saturation at both ends, tiny inputs, an output zero point other than -128")
 
 
+def case_logistic_sweep(rng):
+    """Dyadic input grids 2^-7 .. 2^-13 (three zero points each), where sigma * 256 lands on
+    exact ties near 0 and XNNPACK's table (exp in double, half away after a float32 rescale) and
+    TFLite's (float expf, 1 / (1 + e)) part ways, plus three random grids."""
+    qparams = [((2.0 ** -k, z), (1 / 256, -128)) for k in range(7, 14) for z in (-64, 0, 127)]
+    qparams += [((float(2.0 ** rng.uniform(-9.0, 1.0)), int(rng.integers(-128, 128))), (1 / 256, 0))
+                for _ in range(3)]
+    return unary_case("LOGISTIC", qparams,
+                      "LOGISTIC on all 256 int8 codes under 21 dyadic input grids (ties of the table) and 3 "
+                      "random ones: XNNPACK's reference-kernel table against TFLite's LUT")
+
+
 def mul_case(shape_a, shape_b, qa, qb, qy, description, activation="NONE", x_range=(-128, 127)) -> Case:
     rng = np.random.default_rng(zlib.crc32(description.encode()))
     out_shape = tuple(np.broadcast_shapes(shape_a, shape_b))

@@ -18,11 +18,11 @@ FILES = sorted(GOLDEN.glob("*.npz"))
 INTERPRETERS = ("tflite-runtime", "tensorflow", "litert")
 RESOLVERS = ("builtin", "nodelegate", "auto")
 # Ops whose optimized-kernel and XNNPACK arithmetic the profiles model (docs/PROFILES.md). A
-# golden case with another op (LOGISTIC, HARD_SWISH: XNNPACK / LUT variants not modelled yet) is
+# golden case with another op (none now) is
 # skipped here, with its op named; its ref outputs are still checked by test_golden_files.py.
 MODELLED_OPS = {"ADD", "ARG_MAX", "AVERAGE_POOL_2D", "CAST", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D",
                 "DEQUANTIZE", "FULLY_CONNECTED", "GATHER", "MAX_POOL_2D", "MAXIMUM", "MINIMUM", "MUL", "PAD",
-                "QUANTIZE", "RESHAPE", "LEAKY_RELU", "PRELU"}
+                "QUANTIZE", "RESHAPE", "LEAKY_RELU", "PRELU", "LOGISTIC", "HARD_SWISH"}
 # USE_NEON broadcast ADD (BinaryBroadcastFiveFold + AddScalarBroadcast) is not modelled either:
 # catrt refuses it with those profiles rather than guess, and the test accepts only that refusal.
 

@@ -7,6 +7,12 @@ Table, in float32 as the C code computes it (float * int, float std::exp = expf)
   sigma    = f32(1 / f32(1 + expf(-v)))
   lut[q]   = clamp(int32(round_half_away(f32(sigma * f32(1 / s_out))) + z_out), -128, 127)
 Eval: y = lut[x].
+
+XNNPACK (TF 2.19 / LiteRT 2.1.0 delegates, XNNPACK @ 77468446) has no qs8 sigmoid kernel: it
+fills a 256-byte table with its reference unary kernel (src/operators/unary-elementwise-nc.c
+init_lut_op_with_config; src/reference/unary-elementwise.cc unary_ukernel_quantized + SigmoidOp;
+src/xnnpack/reference-utils.h dequantize / quantize / round_float_to_int), see
+logistic_table_xnnpack.
 """
 from __future__ import annotations
 
@@ -55,6 +61,24 @@ def logistic_table(input_scale: float, input_zero_point: int, output_scale: floa
         rescaled = round_half_away(sigma * inverse)
     quantized = rescaled + float(np.float32(output_zero_point))
     return np.clip(quantized, -128, 127).astype(np.int8)
+
+
+def logistic_table_xnnpack(input_scale: float, input_zero_point: int, output_scale: float,
+                           output_zero_point: int) -> np.ndarray:
+    """XNNPACK's int8 sigmoid table indexed by x + 128, all in float32 except the exponential:
+      v      = f32(f32(q - z_in) * s_in)
+      sigma  = 1 if v > 100, 0 if v < -100, else f32(e / (1 + e)) with e = exp(double(v))
+      lut[q] = clamp(round_half_away(f32(f32(sigma * f32(1 / s_out)) + z_out)), -128, 127)
+    (no fused multiply-add on x86_64)."""
+    codes = np.arange(-128, 128, dtype=np.float32)
+    inverse = np.float32(np.float32(1.0) / np.float32(output_scale))
+    v = (codes - np.float32(input_zero_point)) * np.float32(input_scale)
+    with np.errstate(over="ignore"):
+        e = np.exp(v.astype(np.float64))
+        sigma = (e / (1.0 + e)).astype(np.float32)
+    sigma = np.where(v > 100, np.float32(1), np.where(v < -100, np.float32(0), sigma)).astype(np.float32)
+    shifted = (sigma * inverse).astype(np.float32) + np.float32(output_zero_point)
+    return np.clip(round_half_away(shifted.astype(np.float32)), -128, 127).astype(np.int8)
 
 
 def logistic(x: np.ndarray, *, table: np.ndarray) -> np.ndarray:

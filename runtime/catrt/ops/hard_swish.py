@@ -8,6 +8,12 @@ M >= 2^31 - 1 - 2^15.
 Eval is a function of the int8 input value alone, so prepare evaluates the kernel once on all 256
 int8 values and eval looks the outputs up: the same integers, without the int16 fixed-point steps
 per element (HARD_SWISH was 57-78 % of catrt's time on MobileNetV3).
+
+Every x86_64 resolver runs this reference arithmetic: the optimized kernel's vector loop
+(optimized_ops.h HardSwish<T>) is compiled only under __ARM_NEON (not through NEON_2_SSE), so on
+x86 it hands every element to reference_ops::HardSwish, and XNNPACK takes HARD_SWISH in float32
+only (xnnpack_delegate.cc VisitUnaryNode: CheckTensorFloatType). Golden edge_hard_swish_scales:
+builtin / nodelegate / auto equal ref on all three wheels.
 """
 from __future__ import annotations
 
