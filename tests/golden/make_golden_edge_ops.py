@@ -145,6 +145,42 @@ def case_add_const_relu(rng):
                 "second op; int8 saturation is the upper clip)")
 
 
+# (shape a, shape b, b constant?, qparams a, b, y, fused activation): every way BroadcastAddDispatch
+# walks a broadcast (ProcessBroadcastShapes' y0..y4): runs of y4 > 1 elements with a NEON tail,
+# runs of y3 against one scalar (AddScalarBroadcast, 8-lane blocks and a tail), rank extension,
+# the generic fallback, and one node whose scales keep it out of XNNPACK (so builtin / auto run it
+# too). Operands without the interpreter's leading batch of 2 are constants.
+BROADCAST_ADDS = (
+    ((2, 4, 4, 24), (2, 1, 1, 24), False, (2.0 ** -3, 3), (2.0 ** -4, -2), (2.0 ** -1, 1), "NONE"),  # y4 = 24
+    ((2, 4, 4, 24), (2, 1, 1, 24), False, (0.045, -7), (0.031, 20), (0.06, -3), "NONE"),
+    ((2, 1, 4, 20), (2, 3, 1, 20), False, (2.0 ** -5, 3), (2.0 ** -6, -1), (2.0 ** -4, 0), "RELU"),
+    ((2, 3, 4, 1), (2, 1, 4, 12), False, (0.0731 / 6, -20), (2.0 ** -7, 0), (1 / 15, 112), "NONE"),
+    ((2, 1, 1, 41), (1, 1, 1, 1), True, (0.02, -128), (2.0 ** -7, 0), (1 / 15, -128), "RELU"),  # y3 = 82
+    ((2, 1, 1, 21), (1,), True, (0.013, 5), (0.1, -60), (0.05, 9), "NONE"),                # rank 4 + 1
+    ((2, 1, 3, 1), (1, 2, 1, 3), True, (0.04, 1), (0.03, -2), (0.05, 0), "NONE"),          # generic
+    ((2, 2, 2, 24), (2, 1, 1, 24), False, (1e-4, 0), (0.5, 3), (0.5, -1), "NONE"),        # no XNNPACK
+)
+
+
+def case_add_broadcast_neon(rng):
+    tensors, ops, inputs, outputs, values = [], [], [], [], []
+    for i, (shape_a, shape_b, b_constant, qa, qb, qy, activation) in enumerate(BROADCAST_ADDS):
+        out_shape = tuple(np.broadcast_shapes(shape_a, shape_b))
+        b = (IntTensor(f"b{i}", shape_b, "int8", (f32(qb[0]),), (qb[1],), data=int8_inputs(rng, shape_b))
+             if b_constant else act(f"b{i}", shape_b, *qb))
+        tensors += [act(f"a{i}", shape_a, *qa), b, act(f"y{i}", out_shape, *qy)]
+        ops.append(IntOp("ADD", (f"a{i}", f"b{i}"), (f"y{i}",), dict(fused_activation=activation), name=f"add{i}"))
+        inputs.append(f"a{i}")
+        values.append(int8_inputs(rng, shape_a))
+        if not b_constant:
+            inputs.append(f"b{i}")
+            values.append(int8_inputs(rng, shape_b))
+        outputs.append(f"y{i}")
+    return Case(program(tensors, ops, inputs, outputs), tuple(values),
+                "broadcast ADD in every shape class of BroadcastAddDispatch (five-fold runs with NEON tails, "
+                "scalar broadcast in 8-lane blocks, rank extension, the generic fallback, a node XNNPACK refuses)")
+
+
 def case_gather_shuffle(rng):
     q = (0.05, -4)
     groups, channels = 2, 12

@@ -23,8 +23,6 @@ RESOLVERS = ("builtin", "nodelegate", "auto")
 MODELLED_OPS = {"ADD", "ARG_MAX", "AVERAGE_POOL_2D", "CAST", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D",
                 "DEQUANTIZE", "FULLY_CONNECTED", "GATHER", "MAX_POOL_2D", "MAXIMUM", "MINIMUM", "MUL", "PAD",
                 "QUANTIZE", "RESHAPE", "LEAKY_RELU", "PRELU", "LOGISTIC", "HARD_SWISH"}
-# USE_NEON broadcast ADD (BinaryBroadcastFiveFold + AddScalarBroadcast) is not modelled either:
-# catrt refuses it with those profiles rather than guess, and the test accepts only that refusal.
 
 
 @pytest.mark.skipif(not FILES, reason="no golden files in tests/golden")
@@ -47,12 +45,7 @@ def test_golden_optimized_outputs(path, interpreter, resolver):
         pytest.skip(f"{', '.join(unmodelled)}: no optimized-profile model yet")
     inputs = [data[f"input_{i}"] for i in range(len(meta["inputs"]))]
     profile = profile_for(interpreter, resolver, arch="x86_64")
-    try:
-        interp = catrt.Interpreter(data["model"].tobytes(), profile)
-    except catrt.CatrtError as exc:
-        if "broadcast ADD" in str(exc):
-            return    # refused on purpose (see REFUSED)
-        raise
+    interp = catrt.Interpreter(data["model"].tobytes(), profile)
     got = interp.run(inputs)
     for key, name in zip(keys, meta["outputs"]):
         expected = data[key]

@@ -61,3 +61,31 @@ def test_xnnpack_convert_and_add_parameters():
     a_mult, b_mult, bias, shift = xnnpack.add_parameters(0.5, 0, 0.25, 0, 1.0)
     assert (a_mult, b_mult, shift) == (1 << 20, 1 << 19, 21) and bias == 1 << 20
     assert xnnpack.activation_range(3, 12.0, 0) == (0, 0)                 # lrintf(0.5) = 0 (TFLite: 1)
+
+
+def test_five_fold_shape_follows_process_broadcast_shapes():
+    from catrt.kernels.add_optimized import five_fold_shape
+
+    # the header's own example: ..., 1, 3, 1, 7, 9, 5 against ..., 2, 3, 1, 7, 1, 1
+    assert five_fold_shape((1, 3, 1, 7, 9, 5), (2, 3, 1, 7, 1, 1)) == ("five-fold", (1, 2, 21, 45, 1))
+    assert five_fold_shape((2, 4, 4, 24), (2, 1, 1, 24)) == ("five-fold", (1, 1, 2, 16, 24))   # SE gate
+    assert five_fold_shape((1, 1, 1, 40), (1,)) == ("five-fold", (1, 1, 1, 40, 1))           # constant
+    assert five_fold_shape((2, 3, 4, 1), (2, 1, 4, 12)) == ("five-fold", (2, 3, 4, 12, 1))
+    assert five_fold_shape((1, 8), (8,)) == ("elementwise", None)
+    assert five_fold_shape((2, 1, 3, 1), (1, 2, 1, 3)) == ("generic", None)
+
+
+def test_broadcast_add_routes_vector_lanes_to_the_scalar_broadcast_formula():
+    """With a left shift of 0 the NEON scalar-broadcast rescale (SRDHM, then a floor shift) and
+    the reference one (SRDHM, then RoundingDivideByPOT) differ on ordinary values: the differences
+    fall exactly in the 8-lane blocks of each y3 run, never in its tail."""
+    from catrt.kernels.add import add
+    from catrt.kernels.add_optimized import add_neon_broadcast
+
+    params = dict(input1_zero_point=0, input2_zero_point=0, left_shift=0, input1_multiplier=1 << 30,
+                  input1_shift=-1, input2_multiplier=1 << 30, input2_shift=-1, output_multiplier=1 << 30,
+                  output_shift=0, output_zero_point=0, activation_min=-128, activation_max=127)
+    a = np.arange(-60, 60, dtype=np.int8).reshape(2, 1, 1, 60)      # y3 = 60 per run of b's element
+    b = np.full((2, 1, 1, 1), 3, dtype=np.int8)
+    differs = (add_neon_broadcast(a, b, **params) != add(a, b, **params)).reshape(2, 60)
+    assert differs[:, :56].any() and not differs[:, 56:].any()

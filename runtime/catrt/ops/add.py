@@ -1,4 +1,7 @@
-"""ADD int8 (add.cc Prepare, general 8-bit path + reference Add eval), §2.5."""
+"""ADD int8 (add.cc Prepare, general 8-bit path + reference Add eval), §2.5. Under the USE_NEON
+optimized kernels (profile.add_algorithm "neon") equal shapes take AddElementwiseInt8 and
+broadcasts BroadcastAddDispatch (kernels/add_optimized.py); XNNPACK's formula is elementwise, so
+broadcasting does not change it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +13,7 @@ from ..errors import CatrtError
 from ..fixed_point import quantize_multiplier_smaller_than_one_exp
 from .. import xnnpack
 from ..kernels.add import add
-from ..kernels.add_optimized import add_neon, add_xnnpack
+from ..kernels.add_optimized import add_neon, add_neon_broadcast, add_xnnpack
 from ..profiles import Profile
 from ..reader import Operator
 from .common import activation_range, binary_int8_qparams
@@ -49,17 +52,11 @@ def prepare(op: Operator, tensors, profile: Profile) -> AddParams:
     except CatrtError as exc:
         raise CatrtError(f"{op.label}: scales {s1}, {s2} -> {s_out}: {exc}") from None
     lo, hi = activation_range(op, out, op.options["fused_activation_function"])
-    a, b = (tensors[i] for i in op.inputs)
-    same_shape = tuple(a.shape) == tuple(b.shape) == tuple(out.shape)
     algorithm, xnn = profile.add_algorithm, None
     if profile.xnnpack and xnnpack.add_scales_supported(s1, s2, s_out):
         algorithm = "xnnpack"
         xnn = xnnpack.add_parameters(s1, z1, s2, z2, s_out) + xnnpack.activation_range(
             op.options["fused_activation_function"], s_out, z_out)
-    elif algorithm == "neon" and not same_shape:
-        # BroadcastAddDispatch is not modelled; catrt's exports never broadcast ADD.
-        raise CatrtError(f"{op.label}: {profile.name} has no model of the optimized broadcast "
-                         "ADD (operand shapes differ)")
     return AddParams(input1_zero_point=z1, input2_zero_point=z2, left_shift=LEFT_SHIFT_INT8,
                      input1_multiplier=m1, input1_shift=e1, input2_multiplier=m2, input2_shift=e2,
                      output_multiplier=mo, output_shift=eo, output_zero_point=z_out,
@@ -73,7 +70,7 @@ def evaluate(params: AddParams, inputs: list) -> np.ndarray:
         return add_xnnpack(inputs[0], inputs[1], a_multiplier=a_mult, b_multiplier=b_mult,
                            bias=bias, shift=shift, output_zero_point=params.output_zero_point,
                            activation_min=lo, activation_max=hi)
-    kernel = add_neon if params.algorithm == "neon" else add
+    kernel = add_neon_broadcast if params.algorithm == "neon" else add
     return kernel(inputs[0], inputs[1], input1_zero_point=params.input1_zero_point,
                input2_zero_point=params.input2_zero_point, left_shift=params.left_shift,
                input1_multiplier=params.input1_multiplier, input1_shift=params.input1_shift,
