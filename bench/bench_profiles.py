@@ -8,6 +8,12 @@ bench/results/profiles.json and prints the Markdown table of docs/PROFILES.md.
 
     .venv/bin/python bench/bench_profiles.py [--models fmnist-r18,fmnist-mbv2] [--bits w8a8,w4a4,w2a2]
         [--heads plain,cat] [--samples 64] [--out-dir /tmp/catdeploy-profiles] [--reuse]
+    .venv/bin/python bench/bench_profiles.py --models random:mobilenet_v3_large,random:regnet_y_400mf \
+        --bits w4a4 --heads plain --input-size 64
+
+`random:ARCH` is a torchvision architecture with its random initialisation (torch.manual_seed(0),
+10 classes, saved as a state dict beside the exports): no trained weights are needed to exercise
+its ops. `--bits` also takes `auto:wXaY` (mixed precision; the file name spells it autowXaY).
 """
 from __future__ import annotations
 
@@ -21,14 +27,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "profiles.json"
-ARCH = {"fmnist-r18": "resnet18", "fmnist-mbv2": "mobilenet_v2", "fmnist-mnas": "mnasnet0_5"}
+ARCH = {"fmnist-r18": "resnet18", "fmnist-mbv2": "mobilenet_v2", "fmnist-mnas": "mnasnet0_5",
+        "fmnist-mbv3s": "mobilenet_v3_small", "fmnist-effb0": "efficientnet_b0"}
+RANDOM = "random:"
 CACHE = Path.home() / ".cache" / "catdeploy" / "reference"
 
 
-def export(ref: str, bits: str, head: str, out: Path, io: str) -> float:
-    command = [str(Path(sys.executable).with_name("catdeploy")), "export", ARCH[ref],
-               "--weights", str(CACHE / f"{ref}.pt"), "--data", "fashion-mnist", "--bits", bits,
+def random_weights(arch: str, out_dir: Path) -> Path:
+    """The seeded random initialisation of a torchvision architecture (10 classes), as a state dict."""
+    import torch
+
+    from catdeploy.data.float_model import build_model
+
+    path = out_dir / f"{arch}_random.pt"
+    if not path.exists():
+        torch.manual_seed(0)
+        torch.save(build_model(arch, 10).state_dict(), path)
+    return path
+
+
+def export(ref: str, bits: str, head: str, out: Path, io: str, input_size: int | None = None) -> float:
+    if ref.startswith(RANDOM):
+        arch, weights = ref[len(RANDOM):], random_weights(ref[len(RANDOM):], out.parent)
+    else:
+        arch, weights = ARCH[ref], CACHE / f"{ref}.pt"
+    command = [str(Path(sys.executable).with_name("catdeploy")), "export", arch,
+               "--weights", str(weights), "--data", "fashion-mnist", "--bits", bits,
                "--io", io, "-o", str(out)]
+    if input_size:
+        command += ["--input-size", str(input_size)]
     if head == "cat":
         command.append("--cat")
     t0 = time.perf_counter()
@@ -40,10 +67,10 @@ def verify(path: Path, samples: int) -> list[dict]:
     from catdeploy.check.interpreters import available_interpreters
     from catdeploy.check.verify import RESOLVERS, verify_model
     from catdeploy.integer import prepare_inputs
-    from catdeploy.pipeline import eval_images
+    from catdeploy.pipeline import eval_images, preprocessing_for_model
 
     model = path.read_bytes()
-    x, _ = eval_images("fashion-mnist:test", samples)
+    x, _ = eval_images("fashion-mnist:test", samples, prep=preprocessing_for_model(path, model))
     inputs = prepare_inputs(model, x)
     return [r.to_dict() for r in verify_model(model, inputs, available_interpreters(), list(RESOLVERS))]
 
@@ -72,6 +99,7 @@ def main(argv=None) -> int:
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--out-dir", default="/tmp/catdeploy-profiles")
     parser.add_argument("--reuse", action="store_true", help="Verify existing exports, do not re-export.")
+    parser.add_argument("--input-size", type=int, default=None, help="--input-size of the exports (random: models)")
     parser.add_argument("--results", default=str(RESULTS))
     args = parser.parse_args(argv)
     out_dir = Path(args.out_dir)
@@ -82,11 +110,12 @@ def main(argv=None) -> int:
     for ref in args.models.split(","):
         for bits in args.bits.split(","):
             for head in args.heads.split(","):
-                name = f"{ref}_{bits}_{head}" + ("" if args.io == "int8" else f"_{args.io}io")
+                name = (f"{ref.replace(RANDOM, 'random-')}_{bits.replace(':', '')}_{head}"
+                        + ("" if args.io == "int8" else f"_{args.io}io"))
                 path = out_dir / f"{name}.tflite"
                 export_s = None
                 if not (args.reuse and path.exists()):
-                    export_s = export(ref, bits, head, path, args.io)
+                    export_s = export(ref, bits, head, path, args.io, args.input_size)
                 t0 = time.perf_counter()
                 runs = verify(path, args.samples)
                 row = {"name": name, "model": ref, "bits": bits, "head": head, "io": args.io,

@@ -91,6 +91,10 @@ class Profile:
     # use "dr_up" (MultiplyByQuantizedMultiplier4Rows). 0 = off.
     requantize_neon_block: int = 0
     add_algorithm: str = "ref"
+    # optimized_ops::HardSwish<int8> under __ARM_NEON (true NEON only, not NEON_2_SSE): the leading
+    # multiple of 8 flat elements take the vector loop (vrshl rounds its two right shifts half
+    # up), the rest reference_ops::HardSwish. 0 = off (x86, reference resolvers).
+    hard_swish_neon_block: int = 0
     quantize_float: str = "f32_divide_rha"
     dequantize_algorithm: str = "ref"
     xnnpack: str = ""
@@ -130,7 +134,7 @@ class Profile:
             if getattr(self, name) not in allowed:
                 raise CatrtError(f"profile {self.name}: {name} {getattr(self, name)!r} "
                                  f"not in {allowed}")
-        for name in ("depthwise_neon_channel_block", "requantize_neon_block"):
+        for name in ("depthwise_neon_channel_block", "requantize_neon_block", "hard_swish_neon_block"):
             if getattr(self, name) not in (0, 8, 16):
                 raise CatrtError(f"profile {self.name}: {name} must be 0, 8 or 16")
         object.__setattr__(self, "int4_filter_ops", frozenset(self.int4_filter_ops))
@@ -246,11 +250,11 @@ OPT_LITERT21_AUTO = Profile(
 _NEON_ARM = dict(
     arch="aarch64", conv_rounding=SR_UP, fully_connected_requant=SR_UP, gemv_rounding=DR_UP,
     depthwise_neon_channel_block=8, requantize_neon_block=16, add_algorithm="neon",
-    quantize_float="neon_reciprocal_rne", dequantize_algorithm="neon_fma",
+    quantize_float="neon_reciprocal_rne", dequantize_algorithm="neon_fma", hard_swish_neon_block=8,
 )
 _TFLITE214_ARM = dict(_NEON_ARM, interpreter="tflite_runtime", interpreter_version="2.14.0",
                       conv_rounding=DR_AWAY, fully_connected_requant=DR_AWAY,
-                      int4_filter_ops=frozenset({"CONV_2D"}), fc_int4_per_channel=False)
+                      int4_filter_ops=frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"}), fc_int4_per_channel=False)
 OPT_TFLITE214_ARM_NODELEGATE = Profile(
     name="nodelegate-tflite214-arm64", resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES",
     description="tflite-runtime 2.14.0 optimized kernels on aarch64 (gemmlowp, NEON)", **_TFLITE214_ARM)
@@ -262,17 +266,17 @@ OPT_TFLITE214_ARM_AUTO = Profile(
     description="tflite-runtime 2.14.0 AUTO on aarch64 (XNNPACK takes no int8 op)", **_TFLITE214_ARM)
 OPT_LITERT21_ARM_NODELEGATE = Profile(
     name="nodelegate-litert21-arm64", interpreter="ai_edge_litert", interpreter_version="2.1.0",
-    fc_16x8_requant=FLOAT64_RHA,
+    fc_16x8_requant=FLOAT64_RHA, fc_int2=True,
     resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES",
     description="ai-edge-litert 2.1.0 optimized kernels on aarch64 (ruy arm64, NEON)", **_NEON_ARM)
 OPT_LITERT21_ARM_BUILTIN = Profile(
     name="builtin-litert21-arm64", interpreter="ai_edge_litert", interpreter_version="2.1.0",
-    fc_16x8_requant=FLOAT64_RHA,
+    fc_16x8_requant=FLOAT64_RHA, fc_int2=True,
     resolver="BUILTIN", xnnpack="litert21",
     description="ai-edge-litert 2.1.0 BUILTIN on aarch64: XNNPACK for the int8 ops it takes", **_NEON_ARM)
 OPT_LITERT21_ARM_AUTO = Profile(
     name="auto-litert21-arm64", interpreter="ai_edge_litert", interpreter_version="2.1.0",
-    fc_16x8_requant=FLOAT64_RHA,
+    fc_16x8_requant=FLOAT64_RHA, fc_int2=True,
     resolver="AUTO", xnnpack="litert21",
     description="ai-edge-litert 2.1.0 AUTO on aarch64: XNNPACK for the int8 ops it takes", **_NEON_ARM)
 

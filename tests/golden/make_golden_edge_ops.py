@@ -80,6 +80,32 @@ def case_hard_swish_scales(rng):
                       "< 0, output exponent 0 and -12, dyadic ties, saturation")
 
 
+def case_hard_swish_sweep(rng):
+    """24 qparam pairs (input scales in [2^-8, 2], output scales 1/128 to 8 times smaller, accepted
+    by HardSwishPrepare; every other pair dyadic, where the fixed-point steps land on ties), each
+    on all 256 codes in a random order plus 7 more: 256 elements in the aarch64 NEON loop (half-up
+    shifts, floor doubling high-mul), 7 in its reference tail."""
+    tensors, ops, inputs, outputs, values = [], [], [], [], []
+    for i in range(24):
+        exponents = rng.uniform(-8.0, 1.0), rng.uniform(-3.0, 6.5)
+        if i % 2:
+            exponents = tuple(float(np.round(e)) for e in exponents)
+        s_in = float(2.0 ** exponents[0])
+        s_out = s_in / float(2.0 ** exponents[1])
+        z_in, z_out = (int(v) for v in rng.integers(-128, 128, size=2))
+        if s_in / (128 * s_out) >= 1:
+            s_out = s_in / 100
+        tensors += [act(f"x{i}", (1, 263), s_in, z_in), act(f"y{i}", (1, 263), s_out, z_out)]
+        ops.append(IntOp("HARD_SWISH", (f"x{i}",), (f"y{i}",), name=f"hard_swish{i}"))
+        inputs.append(f"x{i}")
+        outputs.append(f"y{i}")
+        codes = np.concatenate([rng.permutation(ALL_CODES.reshape(-1)), int8_inputs(rng, (7,))])
+        values.append(codes.astype(np.int8).reshape(1, 263))
+    return Case(program(tensors, ops, inputs, outputs), tuple(values),
+                "HARD_SWISH under 24 qparam pairs (half dyadic), all 256 codes + 7 (the NEON loop's 8-element "
+                "blocks and a 7-element reference tail on aarch64)")
+
+
 def case_logistic_scales(rng):
     return unary_case("LOGISTIC", LOGISTIC_QPARAMS,
                       "LOGISTIC on all 256 int8 codes under 7 input grids (output 1/256): the float "

@@ -10,6 +10,14 @@ Per element, in int16 fixed point (C int16 semantics reproduced exactly):
   y      = RDBPOT(SatDoublingHighMul16(r, pre), -e_out) + z_out, clamped to int8
 SRDHM16 = gemmlowp SaturatingRoundingDoublingHighMul<int16> (nudge 2^14 or 1 - 2^14, C division
 by 2^15); SatDoublingHighMul16 truncates toward zero (C division by 2^15).
+
+hard_swish_neon: the vector loop of optimized_ops::HardSwish<int8> (optimized_ops.h), compiled
+under __ARM_NEON only (the aarch64 wheels; the x86 wheels' NEON_2_SSE build skips it). The same
+steps with the NEON instructions of the same names (vqrdmulh = SRDHM16, vqshl = SatLeftShift16,
+vrhadd(r, 32767) = (r + 2^15) >> 1), except two: vqdmulh is (2ab) >> 16, a floor where the
+reference's SaturatingDoublingHighMul truncates toward zero, and both right shifts are vrshl by a
+negative amount, (r + 2^(n-1)) >> n, ties rounded up rather than away from zero. Measured under
+qemu on the aarch64 wheels: both differences show (golden edge_hard_swish_scales).
 """
 from __future__ import annotations
 
@@ -69,6 +77,21 @@ def rounding_divide_by_pot_int16(x, exponent: int) -> np.ndarray:
     return wrap_int16((v >> exponent) + (remainder > threshold))
 
 
+def saturating_doubling_high_mul_floor_int16(a, b) -> np.ndarray:
+    """vqdmulh_s16: (2ab) >> 16, saturated (only -32768 x -32768 saturates)."""
+    a64 = np.asarray(a, dtype=np.int64)
+    b64 = np.asarray(b, dtype=np.int64)
+    return np.minimum((a64 * b64) >> 15, INT16_MAX)
+
+
+def rounding_shift_right_half_up_int16(x, exponent: int) -> np.ndarray:
+    """vrshlq_s16(x, -exponent): (x + 2^(exponent-1)) >> exponent in wide arithmetic, as int16."""
+    v = np.asarray(x, dtype=np.int64)
+    if exponent <= 0:
+        return v
+    return wrap_int16((v + (1 << (exponent - 1))) >> exponent)
+
+
 def hard_swish(x: np.ndarray, *, input_zero_point: int, output_zero_point: int,
                output_multiplier: int, output_exponent: int, reluish_multiplier: int,
                reluish_exponent: int) -> np.ndarray:
@@ -86,5 +109,22 @@ def hard_swish(x: np.ndarray, *, input_zero_point: int, output_zero_point: int,
     reluish = wrap_int16((reluish + (1 << 15)) >> 1)
     pre_out = saturating_doubling_high_mul_int16(reluish, preshift)
     out = rounding_divide_by_pot_int16(pre_out, -output_exponent)
+    out = wrap_int16(out + int(output_zero_point))
+    return np.clip(out, -128, 127).astype(np.int8)
+
+
+def hard_swish_neon(x: np.ndarray, *, input_zero_point: int, output_zero_point: int,
+                    output_multiplier: int, output_exponent: int, reluish_multiplier: int,
+                    reluish_exponent: int) -> np.ndarray:
+    value = wrap_int16(np.asarray(x, dtype=np.int64) - int(input_zero_point))
+    hires = wrap_int16(value * (1 << 7))
+    preshift = srdhm_int16(hires, output_multiplier)
+    reluish = saturating_left_shift_int16(hires, max(0, reluish_exponent - 1))
+    reluish = srdhm_int16(reluish, reluish_multiplier)
+    reluish = saturating_left_shift_int16(reluish, 1 if reluish_exponent > 0 else 0)
+    reluish = rounding_shift_right_half_up_int16(reluish, -min(0, reluish_exponent))
+    reluish = (reluish + (1 << 15)) >> 1
+    pre_out = saturating_doubling_high_mul_floor_int16(reluish, preshift)
+    out = rounding_shift_right_half_up_int16(pre_out, -output_exponent)
     out = wrap_int16(out + int(output_zero_point))
     return np.clip(out, -128, 127).astype(np.int8)

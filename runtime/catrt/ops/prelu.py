@@ -3,8 +3,8 @@
 Prepare, as TFLite: (M_1, e_1) = QuantizeMultiplier(f32(s_in / s_out)), (M_2, e_2) =
 QuantizeMultiplier(f32(f32(s_in * s_alpha) / s_out)); alpha of the input's type, broadcast onto
 the input (the output shape must stay the input's), ranks up to 4. Every resolver runs this
-reference kernel for int8 (XNNPACK takes float32 PRELU only; measured: golden edge_prelu_*);
-aarch64 profiles refuse the op (not measured there).
+reference kernel for int8 (XNNPACK takes float32 PRELU only; measured: golden edge_prelu_*),
+on aarch64 too (measured under qemu: tests/golden/arm64/edge_prelu_channels).
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from ..kernels.prelu import prelu
 from ..profiles import Profile
 from ..reader import Operator
 from .common import check_arity, expect_dtype, input_tensor, output_tensor, per_tensor_qparams
-from .leaky_relu import refuse_on_unmeasured_arch
 
 MAX_RANK = 4
 
@@ -36,7 +35,6 @@ class PreluParams:
 
 def prepare(op: Operator, tensors, profile: Profile) -> PreluParams:
     check_arity(op, (2,))
-    refuse_on_unmeasured_arch(op, profile)
     x = input_tensor(op, tensors, 0, "input")
     alpha = input_tensor(op, tensors, 1, "alpha")
     out = output_tensor(op, tensors)
