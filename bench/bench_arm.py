@@ -75,13 +75,13 @@ def main(argv=None) -> int:
 
     from catdeploy.check.verify import RESOLVERS, verify_model
     from catdeploy.integer import prepare_inputs
-    from catdeploy.pipeline import eval_images
+    from catdeploy.pipeline import eval_images, preprocessing_for_model
 
     run = launcher(args.root, args.site)
-    x, _ = eval_images("fashion-mnist:test", args.samples)
     rows, ok = [], True
     for path in map(Path, args.models):
         model = path.read_bytes()
+        x, _ = eval_images("fashion-mnist:test", args.samples, prep=preprocessing_for_model(path, model))
         reports = verify_model(model, prepare_inputs(model, x), list(run.packages), list(RESOLVERS), launcher=run)
         for r in reports:
             status = "bit-exact" if r.bit_exact else (f"ERROR {r.error}" if r.error else f"MISMATCH {r.first_mismatch}")

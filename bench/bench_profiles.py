@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -46,7 +47,8 @@ def random_weights(arch: str, out_dir: Path) -> Path:
     return path
 
 
-def export(ref: str, bits: str, head: str, out: Path, io: str, input_size: int | None = None) -> float:
+def export(ref: str, bits: str, head: str, out: Path, io: str, input_size: int | None = None,
+           extra: tuple[str, ...] = ()) -> float:
     if ref.startswith(RANDOM):
         arch, weights = ref[len(RANDOM):], random_weights(ref[len(RANDOM):], out.parent)
     else:
@@ -58,6 +60,7 @@ def export(ref: str, bits: str, head: str, out: Path, io: str, input_size: int |
         command += ["--input-size", str(input_size)]
     if head == "cat":
         command.append("--cat")
+    command += list(extra)
     t0 = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, text=True)
     return time.perf_counter() - t0
@@ -100,6 +103,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", default="/tmp/catdeploy-profiles")
     parser.add_argument("--reuse", action="store_true", help="Verify existing exports, do not re-export.")
     parser.add_argument("--input-size", type=int, default=None, help="--input-size of the exports (random: models)")
+    parser.add_argument("--export-args", default="", help="More `catdeploy export` options, e.g. "
+                        "'--symmetric-weights --int4-weights' (name them with --tag)")
+    parser.add_argument("--tag", default="", help="Suffix of the export names (e.g. int4)")
     parser.add_argument("--results", default=str(RESULTS))
     args = parser.parse_args(argv)
     out_dir = Path(args.out_dir)
@@ -111,14 +117,15 @@ def main(argv=None) -> int:
         for bits in args.bits.split(","):
             for head in args.heads.split(","):
                 name = (f"{ref.replace(RANDOM, 'random-')}_{bits.replace(':', '')}_{head}"
-                        + ("" if args.io == "int8" else f"_{args.io}io"))
+                        + ("" if args.io == "int8" else f"_{args.io}io") + (f"_{args.tag}" if args.tag else ""))
                 path = out_dir / f"{name}.tflite"
                 export_s = None
                 if not (args.reuse and path.exists()):
-                    export_s = export(ref, bits, head, path, args.io, args.input_size)
+                    export_s = export(ref, bits, head, path, args.io, args.input_size,
+                                      tuple(shlex.split(args.export_args)))
                 t0 = time.perf_counter()
                 runs = verify(path, args.samples)
-                row = {"name": name, "model": ref, "bits": bits, "head": head, "io": args.io,
+                row = {"name": name, "model": ref, "bits": bits, "head": head, "io": args.io, "export_args": args.export_args,
                        "samples": args.samples, "export_s": export_s,
                        "verify_s": round(time.perf_counter() - t0, 1), "runs": runs}
                 rows[name] = row

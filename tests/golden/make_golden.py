@@ -303,6 +303,17 @@ def case_fc_int2_ties(rng):
                                "v14, and its XNNPACK leaves the node to the built-in kernel")
 
 
+def case_fc_int4_per_channel(rng):
+    s_in, s_out = 2.0**-4, 2.0**-3
+    multipliers = TIE_MULTIPLIERS[:6]
+    return fc_case(rng, x_shape=(16, 24), units=len(multipliers), s_in=s_in, z_in=2,
+                   s_w=dyadic_weight_scales(s_in, s_out, multipliers), s_out=s_out, z_out=-3,
+                   w_range=(-8, 7), x_range=(-10, 10), bias_range=(-40, 40), filter_dtype="int4",
+                   description="FULLY_CONNECTED v10 with packed per-channel INT4 weights (even depth) and dyadic "
+                               "multipliers: LiteRT 2.1's XNNPACK takes it (fp32 RNE), TF 2.19's leaves it to the "
+                               "built-in kernel (ruy DR-up); tflite-runtime 2.14 refuses it in Prepare")
+
+
 def case_add_scales(rng):
     return add_case(rng, shape=(2, 5, 5, 8), qa=(0.071, -4), qb=(0.023, 9), qy=(0.09, 2),
                     description="ADD with three different scales and zero points")

@@ -34,7 +34,7 @@ DEFAULT_CASES = (
     "edge_add_broadcast_neon", "edge_add_const_relu", "edge_mul_se_broadcast", "edge_mul_ties",
     "edge_mul_gt1_relu", "edge_mul_const_identity", "edge_leaky_relu_scales",
     "edge_leaky_relu_outside_xnnpack", "edge_prelu_channels", "edge_gather_shuffle", "edge_concat_requantized",
-    "conv_int4_ties", "dw_int4_ties", "fc_int2_ties",
+    "conv_int4_ties", "dw_int4_ties", "fc_int2_ties", "fc_int4_per_channel",
     "dw_neon_tail_ties", "add_neon_tail", "quantize_i8_ties_tail", "quantize_f32_tail", "dequantize_tail",
     "fc_batch1_ties", "conv_ties",
 )
