@@ -155,6 +155,9 @@ def calibrate_graph(graph, qplan, images: np.ndarray, labels: np.ndarray | None,
         qplan = plan_for(graph, calibration)
         meta = {**(meta or {}), "mixed_precision": choice.to_dict()}
     qg = api.calibrate(graph, qplan, images, calibration, meta=meta, progress=progress)
+    if choice is not None and calibration.method != "rtn":
+        qg, choice = _scored_after_reconstruction(graph, qg, choice, calibration.method, held_out)
+        log(f"mixed precision: {choice.notes[-1]}")
     if cat.affine_layers:
         qg = api.apply_affine_layers(qg, images, labels, cat, log=log)
     if cat.enabled:
@@ -162,6 +165,23 @@ def calibrate_graph(graph, qplan, images: np.ndarray, labels: np.ndarray | None,
     if choice is not None:
         qg = replace(qg, plan=replace(qg.plan, setting=choice.request))
     return qg
+
+
+def _scored_after_reconstruction(graph, qg: QuantizedGraph, choice, method: str,
+                                 held_out: tuple[np.ndarray, np.ndarray]):
+    """(qg, choice) with the held-out score of the reconstructed program (the search ranked RTN
+    grids with the reconstruction credit; this is what `method` actually gave, same images)."""
+    from dataclasses import replace as replace_record
+
+    from catdeploy.ir.execute import float_logits_function
+    from catdeploy.mixed.sensitivity import HeldOut, held_out_score
+
+    held_images, held_labels = held_out
+    held = HeldOut(held_images, np.asarray(held_labels), float_logits_function(graph)(held_images))
+    score = held_out_score(qg, held)
+    kept = replace_record(choice, held_out=score, notes=choice.notes + (
+        f"after {method}: held-out top-1 {score['top1']:.2f} %, KL {score['kl']:.4f}",))
+    return replace(qg, meta={**qg.meta, "mixed_precision": kept.to_dict()}), kept
 
 
 def _set_aside(images: np.ndarray, labels: np.ndarray | None, calibration: CalibrationOptions):
@@ -206,7 +226,7 @@ def choose_mixed_precision(graph, calibration: CalibrationOptions, images: np.nd
     auto = parse_auto(calibration.bits, calibration.max_drop)
     layers = budget_layers(graph, calibration)
     scorer = width_scorer(graph, calibration, images, held_out)
-    choice = choose_widths(scorer, layers, auto, progress=log)
+    choice = choose_widths(scorer, layers, auto, progress=log, reconstructed=calibration.method != "rtn")
     for note in choice.notes:
         log(f"mixed precision: {note}")
     floor = (8, 8) if auto.max_drop is not None else (widest_candidate_at_most(auto.weight_bits),

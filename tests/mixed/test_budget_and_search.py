@@ -154,6 +154,38 @@ def test_sensitivity_table_and_checked_choice_on_held_out_images():
     assert any(n.startswith("chosen: ") for n in choice.notes)
 
 
+def test_reconstruction_credit_moves_weight_damage_one_width_wider():
+    from catdeploy.mixed.search import credited_curves, one_width_wider, weights_one_width_wider
+
+    assert [one_width_wider(b) for b in (2, 3, 4, 5, 6, 8)] == [3, 4, 5, 6, 8, 8]
+    curves = {("a", "weight"): {2: 9.0, 3: 4.0, 4: 1.0, 5: 0.5, 6: 0.2, 8: 0.0},
+              ("a", "activation"): {2: 7.0, 3: 3.0, 4: 1.0, 5: 0.5, 6: 0.2, 8: 0.0}}
+    credited = credited_curves(curves)
+    assert credited[("a", "weight")] == {2: 4.0, 3: 1.0, 4: 0.5, 5: 0.2, 6: 0.0, 8: 0.0}
+    assert credited[("a", "activation")] == curves[("a", "activation")]     # activations: no credit
+    assert weights_one_width_wider(Widths({"a": 2, "b": 8}, {"a": 3})) == Widths({"a": 3, "b": 8}, {"a": 3})
+
+
+def test_reconstruction_methods_rank_with_the_credit_within_the_budget():
+    """With `reconstructed`, a third solution joins and the candidates are ranked with weights one
+    width wider: the choice is the best credited score among them, within the budget."""
+    from catdeploy.mixed.search import one_width_wider, weights_one_width_wider
+
+    g, cal, held = _tiny_setup()
+    options = CalibrationOptions(bits="auto:w3a3", method="qdrop")
+    layers = budget_layers(g, options)
+    scorer = WidthScorer(GridCache(g, collect_activation_samples(g, [cal], 0, float_values)), options, held)
+    rtn = choose_within_budget(scorer, layers, parse_auto("auto:w3a3"))
+    assert not any("reconstruction credit" in n for n in rtn.notes)
+    choice = choose_within_budget(scorer, layers, parse_auto("auto:w3a3"), reconstructed=True)
+    assert cost_of(layers, choice.widths).within(3.0, 3.0, layers)
+    credited = [n for n in choice.notes if "reconstruction credit" in n]
+    assert len(credited) >= 3
+    best = max(float(n.split("top-1 ")[1].split(" %")[0]) for n in credited)
+    mine = scorer.score(weights_one_width_wider(choice.widths), (one_width_wider(3), 3))
+    assert round(mine["top1"], 2) == best
+
+
 def test_softmax_kl_is_zero_for_equal_logits_and_positive_otherwise():
     z = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 5.0]])
     assert softmax_kl(z, z) == pytest.approx(0.0, abs=1e-12)
