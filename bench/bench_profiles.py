@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "profiles.json"
 ARCH = {"fmnist-r18": "resnet18", "fmnist-mbv2": "mobilenet_v2", "fmnist-mnas": "mnasnet0_5",
-        "fmnist-mbv3s": "mobilenet_v3_small", "fmnist-effb0": "efficientnet_b0"}
+        "fmnist-mbv3s": "mobilenet_v3_small", "fmnist-effb0": "efficientnet_b0",
+        "fmnist-timm-mbv3s050": "timm:mobilenetv3_small_050"}
 RANDOM = "random:"
 CACHE = Path.home() / ".cache" / "catdeploy" / "reference"
 
