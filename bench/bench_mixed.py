@@ -63,6 +63,34 @@ def run_row(ref: str, setting: str, method: str, preset: str, eval_samples: int)
             "date": date.today().isoformat(), "cpu": cpu_name()}
 
 
+def pareto_checks(rows: list[dict]) -> list[str]:
+    """Per model, method and preset: mixed against uniform at the integer budgets (same X and Y),
+    and whether test top-1 rises with the budget along the auto:wXaX rows."""
+    lines = []
+    groups: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        groups.setdefault((r["model"], r["method"], r["preset"]), {})[r["setting"]] = r
+    for (model, method, preset), by_setting in sorted(groups.items()):
+        autos = sorted((r for k, r in by_setting.items() if k.startswith("auto:")), key=lambda r: r["weight_bits"])
+        if not autos:
+            continue
+        parts = []
+        for k, r in sorted(by_setting.items()):
+            if not k.startswith("auto:") or k[len("auto:"):] not in by_setting:
+                continue
+            u = by_setting[k[len("auto:"):]]
+            verdict = "at least as accurate" if r["top1"] >= u["top1"] else "LESS accurate"
+            parts.append(f"{k} {r['top1']:.2f} vs uniform {u['top1']:.2f} ({verdict}; {r['weight_bits']:.2f} vs "
+                         f"{u['weight_bits']:.2f} bits/param)")
+        budgets = sorted(autos, key=lambda r: float(r["setting"].split("auto:w")[1].split("a")[0]))
+        tops = [r["top1"] for r in budgets]
+        monotone = all(b >= a for a, b in zip(tops, tops[1:]))
+        parts.append("auto rows by budget: " + " -> ".join(f"{r['setting'][5:]} {r['top1']:.2f}" for r in budgets)
+                     + (" (monotone)" if monotone else " (NOT monotone)"))
+        lines.append(f"- {model}, {method} {preset}: " + "; ".join(parts))
+    return lines
+
+
 def section(rows: list[dict]) -> str:
     lines = [BEGIN, "## Mixed precision and uniform settings (issue 25)", "",
              "Integer top-1 (catrt = BUILTIN_REF, bit-exact) of the exported program on the first N test images; "
@@ -78,7 +106,8 @@ def section(rows: list[dict]) -> str:
         lines.append(f"| {r['model']} | `{r['sha256']}` | {r['setting']} | {r['method']} {r['preset']} | "
                      f"{r['top1']:.2f} | {r['n']} | {r['weight_bits']:.3f} | {r['bops_per_mac']:.2f} | {held} | "
                      f"{r['chosen'] or '-'} | {r['calibration_seconds']:.0f} | {r['date']} | {r['cpu']} |")
-    return "\n".join(lines + ["", END])
+    return "\n".join(lines + ["", "Checks (mixed against uniform at the same integer budget; test top-1 along the budgets):", ""]
+                     + pareto_checks(rows) + ["", END])
 
 
 def main() -> None:
