@@ -97,8 +97,11 @@ def section(rows: list[dict]) -> str:
              "calibration on the default 1024 train images (seed 0); `auto:wXaY` chooses per-layer widths from "
              "2, 3, 4, 5, 6, 8 within X weight bits per parameter and X*Y BOPs per MAC over the layers the default "
              "convention quantizes below 8 bit, selected on the 512 train images after the calibration draw "
-             "(held-out), never on the test split. Activation ranges: the 2-D Lp search of both ends, p = 2.4 (quant/observers.py). "
-             "Produced by `python bench/bench_mixed.py`.", "",
+             "(held-out), never on the test split; with a reconstruction method the candidates are ranked with weights one "
+             "width wider (the reconstruction credit, catdeploy/mixed/search.py) and \"held-out top-1\" is the reconstructed "
+             "program's. Activation ranges: the 2-D Lp search of both ends, p = 2.4 (quant/observers.py). "
+             "Calibration seconds were measured with other benchmarks running on the same 2 cores (load 3-6): "
+             "compare them only within a row's date. Produced by `python bench/bench_mixed.py`.", "",
              "| model | sha256 | setting | method | top-1 | n | bits / param | BOPs / MAC | held-out top-1 | "
              "choice | calibration s | date | CPU |", "|" + "---|" * 13]
     for r in sorted(rows, key=lambda r: (r["model"], r["method"], r["preset"], -r["weight_bits"], r["setting"])):
