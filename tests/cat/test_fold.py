@@ -82,6 +82,34 @@ def test_heads_share_one_weight_buffer_with_different_scales(heads):
             assert len({t.quantization.scale for t in head_w}) == k, name
 
 
+def test_int4_weights_leave_the_shared_head_weights_int8_and_stay_bit_exact():
+    """--int4-weights with a K > 1 CAT head on a strict W2A2 model (the classifier at 2 bits too):
+    the classifier weight that the heads share stays an int8 buffer (it used to be packed beside
+    int8 heads: "share buffer_key but hold different data"), the other layers are packed, and
+    under the built-in kernels (which unpack INT4 and run the int8 arithmetic; XNNPACK would take
+    only the int8 file's convolutions) every output equals the int8 export's."""
+    from catdeploy.lower.options import LoweringOptions
+
+    for fn in (tiny_resnet, tiny_mobilenet):
+        g = fn(0)
+        x = np.random.default_rng(0).normal(size=(128, 3, 8, 8)).astype(np.float32) * 1.5
+        qg = api.calibrate(g, api.plan(g, "w2a2", symmetric_weights=True, strict=True), x[:64])
+        model = program_bytes(qg)
+        out_name = qg.graph.outputs[0]
+        q = dequantize(integer_tensors(model, x, [out_name])[out_name], *output_qparams(model))
+        params = fit_cat(q, float_logits_function(g)(x), clusters=4, alpha=0.6, pca=2, seed=0)
+        qg = with_cat(qg, params, q, "fc")
+        plain = api.export_tflite(api.lower(qg))
+        packed = api.export_tflite(api.lower(qg, LoweringOptions(int4_weights=True)))
+        types = {t.name: t.dtype for t in read_model(packed).tensors}
+        assert types["fc/weight"] == "int8", fn.__name__
+        assert "int4" in types.values(), fn.__name__
+        inputs = prepare_inputs(plain, x[:16])
+        profile = "nodelegate-litert21-x86"
+        got, want = Interpreter(packed, profile).run([inputs]), Interpreter(plain, profile).run([inputs])
+        assert all(np.array_equal(got[k], want[k]) for k in want), fn.__name__
+
+
 def test_k1_adds_no_op_and_k_clusters_add_the_stock_head(heads):
     for name, qg, _, _ in heads:
         base_ops = len(api.lower(replace(qg, cat=None)).ops)

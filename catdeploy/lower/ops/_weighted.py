@@ -20,8 +20,11 @@ def weight_and_bias(b: ProgramBuilder, node: Node, weight_q: np.ndarray, quantiz
     w_scale = wq.scale.astype(np.float32)
     n = w_scale.size
     codes = weight_q.astype(np.int8)
-    # Packed INT4 (two values per byte) when asked for and every code fits a signed nibble.
-    packed = b.lowering.int4_weights and wq.bits <= 4 and codes.min() >= -8 and codes.max() <= 7
+    # Packed INT4 (two values per byte) when asked for and every code fits a signed nibble. A
+    # weight shared with the CAT heads (buffer_key) stays int8: the heads' FULLY_CONNECTED read the
+    # same buffer as int8 codes (a packed base beside int8 heads cannot share one buffer).
+    packed = (b.lowering.int4_weights and buffer_key is None and wq.bits <= 4
+              and codes.min() >= -8 and codes.max() <= 7)
     # Packed INT2 (four per byte; FULLY_CONNECTED v14 only) when asked for and every code fits [-2, 1].
     packed2 = (b.lowering.int2_weights and node.kind is OpKind.LINEAR and buffer_key is None and wq.bits <= 2
                and codes.min() >= -2 and codes.max() <= 1)
