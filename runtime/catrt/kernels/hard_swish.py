@@ -11,7 +11,7 @@ Per element, in int16 fixed point (C int16 semantics reproduced exactly):
 SRDHM16 = gemmlowp SaturatingRoundingDoublingHighMul<int16> (nudge 2^14 or 1 - 2^14, C division
 by 2^15); SatDoublingHighMul16 truncates toward zero (C division by 2^15).
 
-hard_swish_neon: the vector loop of optimized_ops::HardSwish<int8> (optimized_ops.h), compiled
+hard_swish(..., neon=True): the vector loop of optimized_ops::HardSwish<int8> (optimized_ops.h), compiled
 under __ARM_NEON only (the aarch64 wheels; the x86 wheels' NEON_2_SSE build skips it). The same
 steps with the NEON instructions of the same names (vqrdmulh = SRDHM16, vqshl = SatLeftShift16,
 vrhadd(r, 32767) = (r + 2^15) >> 1), except two: vqdmulh is (2ab) >> 16, a floor where the
@@ -94,37 +94,20 @@ def rounding_shift_right_half_up_int16(x, exponent: int) -> np.ndarray:
 
 def hard_swish(x: np.ndarray, *, input_zero_point: int, output_zero_point: int,
                output_multiplier: int, output_exponent: int, reluish_multiplier: int,
-               reluish_exponent: int) -> np.ndarray:
-    value = wrap_int16(np.asarray(x, dtype=np.int64) - int(input_zero_point))
-    hires = wrap_int16(value * (1 << 7))
-    preshift = srdhm_int16(hires, output_multiplier)
-    reluish = hires
-    if reluish_exponent > 0:
-        reluish = saturating_left_shift_int16(reluish, reluish_exponent - 1)
-    reluish = srdhm_int16(reluish, reluish_multiplier)
-    if reluish_exponent > 0:
-        reluish = saturating_left_shift_int16(reluish, 1)
-    if reluish_exponent < 0:
-        reluish = rounding_divide_by_pot_int16(reluish, -reluish_exponent)
-    reluish = wrap_int16((reluish + (1 << 15)) >> 1)
-    pre_out = saturating_doubling_high_mul_int16(reluish, preshift)
-    out = rounding_divide_by_pot_int16(pre_out, -output_exponent)
-    out = wrap_int16(out + int(output_zero_point))
-    return np.clip(out, -128, 127).astype(np.int8)
-
-
-def hard_swish_neon(x: np.ndarray, *, input_zero_point: int, output_zero_point: int,
-                    output_multiplier: int, output_exponent: int, reluish_multiplier: int,
-                    reluish_exponent: int) -> np.ndarray:
+               reluish_exponent: int, neon: bool = False) -> np.ndarray:
+    """reference_ops::HardSwish, or with `neon` the aarch64 vector loop (module docstring): the
+    same steps, the two right shifts rounding ties up and the doubling high-mul flooring."""
+    shift_right = rounding_shift_right_half_up_int16 if neon else rounding_divide_by_pot_int16
+    doubling_high_mul = saturating_doubling_high_mul_floor_int16 if neon else saturating_doubling_high_mul_int16
     value = wrap_int16(np.asarray(x, dtype=np.int64) - int(input_zero_point))
     hires = wrap_int16(value * (1 << 7))
     preshift = srdhm_int16(hires, output_multiplier)
     reluish = saturating_left_shift_int16(hires, max(0, reluish_exponent - 1))
     reluish = srdhm_int16(reluish, reluish_multiplier)
     reluish = saturating_left_shift_int16(reluish, 1 if reluish_exponent > 0 else 0)
-    reluish = rounding_shift_right_half_up_int16(reluish, -min(0, reluish_exponent))
+    reluish = shift_right(reluish, -min(0, reluish_exponent))
     reluish = (reluish + (1 << 15)) >> 1
-    pre_out = saturating_doubling_high_mul_floor_int16(reluish, preshift)
-    out = rounding_shift_right_half_up_int16(pre_out, -output_exponent)
+    pre_out = doubling_high_mul(reluish, preshift)
+    out = shift_right(pre_out, -output_exponent)
     out = wrap_int16(out + int(output_zero_point))
     return np.clip(out, -128, 127).astype(np.int8)

@@ -15,7 +15,7 @@ x86 it hands every element to reference_ops::HardSwish, and XNNPACK takes HARD_S
 only (xnnpack_delegate.cc VisitUnaryNode: CheckTensorFloatType). Golden edge_hard_swish_scales:
 builtin / nodelegate / auto equal ref on all three wheels. On aarch64 (profile.hard_swish_neon_block
 8) the built-in kernel's NEON loop takes the leading multiple of 8 flat elements of each invoke
-(kernels.hard_swish.hard_swish_neon: half-up rounding shifts), the rest the reference loop; a
+(kernels.hard_swish.hard_swish with neon=True: half-up rounding shifts, floor high-mul), the rest the reference loop; a
 second table holds the vector loop's outputs. Measured under qemu: golden edge_hard_swish_scales,
 the 2 elements where the aarch64 wheels differ from ref are reproduced.
 """
@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import CatrtError
 from ..fixed_point import quantize_multiplier
-from ..kernels.hard_swish import hard_swish, hard_swish_neon
+from ..kernels.hard_swish import hard_swish
 from ..profiles import Profile
 from ..reader import Operator
 from .common import unary_int8_qparams
@@ -74,7 +74,7 @@ def prepare(op: Operator, tensors, profile: Profile) -> HardSwishParams:
     every_input = np.arange(-128, 128, dtype=np.int64).astype(np.int8)
     neon = profile.hard_swish_neon_block
     return replace(params, table=_kernel(params, every_input),
-                   neon_table=_kernel(params, every_input, hard_swish_neon) if neon else None, neon_block=neon)
+                   neon_table=_kernel(params, every_input, neon=True) if neon else None, neon_block=neon)
 
 
 def evaluate(params: HardSwishParams, inputs: list) -> np.ndarray:
@@ -91,8 +91,8 @@ def evaluate(params: HardSwishParams, inputs: list) -> np.ndarray:
     return out
 
 
-def _kernel(params: HardSwishParams, x: np.ndarray, kernel=hard_swish) -> np.ndarray:
-    return kernel(x, input_zero_point=params.input_zero_point,
+def _kernel(params: HardSwishParams, x: np.ndarray, neon: bool = False) -> np.ndarray:
+    return hard_swish(x, neon=neon, input_zero_point=params.input_zero_point,
                       output_zero_point=params.output_zero_point,
                       output_multiplier=params.output_multiplier,
                       output_exponent=params.output_exponent,
