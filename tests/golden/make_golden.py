@@ -694,6 +694,23 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
                 np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
 
 
+def store_or_check(name: str, path: Path, arrays: dict[str, np.ndarray], check: bool) -> bool:
+    """Write one case's arrays to `path` and print its size and differences, or with `check`
+    compare them (all but meta) with the stored file; False when a checked file differs."""
+    if check:
+        stored = load_golden(path)
+        same = all(key in stored and np.array_equal(stored[key], value)
+                   for key, value in arrays.items() if key != "meta")
+        print(f"{name}: {'ok' if same else 'DIFFERS'}")
+        return same
+    save_npz(path, arrays)
+    meta = json.loads(str(arrays["meta"]))
+    errors = sorted(k[len("error__"):] for k in arrays if k.startswith("error__"))
+    print(f"{name}: {path.stat().st_size} bytes, differs from ref: {meta['elements_differing_from_ref']}"
+          + (f", does not load: {errors}" if errors else ""))
+    return True
+
+
 def load_golden(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
@@ -714,20 +731,7 @@ def main(argv=None) -> int:
     results = run_cases(names, interpreters, resolvers)
     failures = 0
     for name in names:
-        arrays = npz_arrays(name, results[name])
-        path = args.out / f"{name}.npz"
-        if args.check:
-            stored = load_golden(path)
-            same = all(key in stored and np.array_equal(stored[key], value)
-                       for key, value in arrays.items() if key != "meta")
-            failures += not same
-            print(f"{name}: {'ok' if same else 'DIFFERS'}")
-            continue
-        save_npz(path, arrays)
-        meta = json.loads(str(arrays["meta"]))
-        errors = [k for k in arrays if k.startswith("error__")]
-        print(f"{name}: {path.stat().st_size} bytes, differs from ref: {meta['elements_differing_from_ref']}"
-              + (f", errors: {errors}" if errors else ""))
+        failures += not store_or_check(name, args.out / f"{name}.npz", npz_arrays(name, results[name]), args.check)
     return 1 if failures else 0
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from bench.bench_arm import DEFAULT_ROOT, DEFAULT_SITE, launcher, missing
 from catdeploy.check.interpreters import RESOLVERS, RunRequest, run_requests
-from tests.golden.make_golden import load_golden, save_npz
+from tests.golden.make_golden import load_golden, store_or_check
 
 GOLDEN_DIR = Path(__file__).resolve().parent
 ARM64_DIR = GOLDEN_DIR / "arm64"
@@ -102,20 +102,7 @@ def main(argv=None) -> int:
     ARM64_DIR.mkdir(exist_ok=True)
     failures = 0
     for case in cases:
-        arrays = npz_arrays(case, results[case])
-        path = ARM64_DIR / f"{case}.npz"
-        if args.check:
-            stored = load_golden(path)
-            same = all(key in stored and np.array_equal(stored[key], value)
-                       for key, value in arrays.items() if key != "meta")
-            failures += not same
-            print(f"{case}: {'ok' if same else 'DIFFERS'}")
-            continue
-        save_npz(path, arrays)
-        meta = json.loads(str(arrays["meta"]))
-        errors = sorted(k[len("error__"):] for k in arrays if k.startswith("error__"))
-        print(f"{case}: {path.stat().st_size} bytes, differs from ref: {meta['elements_differing_from_ref']}"
-              + (f", does not load: {errors}" if errors else ""))
+        failures += not store_or_check(case, ARM64_DIR / f"{case}.npz", npz_arrays(case, results[case]), args.check)
     return 1 if failures else 0
 
 

@@ -25,7 +25,7 @@ from catdeploy.export.tflite import write_tflite
 from catdeploy.check.interpreters import RESOLVERS, RunRequest, available_interpreters, run_requests
 from catdeploy.ir.int_program import IntOp, IntTensor
 from tests.golden.make_golden import (
-    Case, act, f32, int8_inputs, int32_const, load_golden, program, save_npz,
+    Case, act, f32, int8_inputs, int32_const, program, store_or_check,
 )
 
 GOLDEN_DIR = Path(__file__).resolve().parent
@@ -366,20 +366,8 @@ def main(argv=None) -> int:
     results = run_cases(names, available_interpreters(), resolvers)
     failures = 0
     for name in names:
-        arrays = npz_arrays(name, results[name])
-        path = GOLDEN_DIR / f"{PREFIX}{name}.npz"
-        if args.check:
-            stored = load_golden(path)
-            same = all(key in stored and np.array_equal(stored[key], value)
-                       for key, value in arrays.items() if key != "meta")
-            failures += not same
-            print(f"{name}: {'ok' if same else 'DIFFERS'}")
-            continue
-        save_npz(path, arrays)
-        meta = json.loads(str(arrays["meta"]))
-        errors = [k for k in arrays if k.startswith("error__")]
-        print(f"{name}: {path.stat().st_size} bytes, differs from ref: {meta['elements_differing_from_ref']}"
-              + (f", errors: {errors}" if errors else ""))
+        failures += not store_or_check(name, GOLDEN_DIR / f"{PREFIX}{name}.npz", npz_arrays(name, results[name]),
+                                       args.check)
     return 1 if failures else 0
 
 
