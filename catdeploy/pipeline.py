@@ -151,12 +151,12 @@ def calibrate_graph(graph, qplan, images: np.ndarray, labels: np.ndarray | None,
     if calibration.mixed:
         if held_out is None:
             images, labels, held_out = _set_aside(images, labels, calibration)
-        calibration, choice = choose_mixed_precision(graph, calibration, images, held_out, log)
+        calibration, choice, held = choose_mixed_precision(graph, calibration, images, held_out, log)
         qplan = plan_for(graph, calibration)
         meta = {**(meta or {}), "mixed_precision": choice.to_dict()}
     qg = api.calibrate(graph, qplan, images, calibration, meta=meta, progress=progress)
     if choice is not None and calibration.method != "rtn":
-        qg, choice = _scored_after_reconstruction(graph, qg, choice, calibration.method, held_out)
+        qg, choice = _scored_after_reconstruction(qg, choice, calibration.method, held)
         log(f"mixed precision: {choice.notes[-1]}")
     if cat.affine_layers:
         qg = api.apply_affine_layers(qg, images, labels, cat, log=log)
@@ -167,17 +167,14 @@ def calibrate_graph(graph, qplan, images: np.ndarray, labels: np.ndarray | None,
     return qg
 
 
-def _scored_after_reconstruction(graph, qg: QuantizedGraph, choice, method: str,
-                                 held_out: tuple[np.ndarray, np.ndarray]):
+def _scored_after_reconstruction(qg: QuantizedGraph, choice, method: str, held):
     """(qg, choice) with the held-out score of the reconstructed program (the search ranked RTN
-    grids with the reconstruction credit; this is what `method` actually gave, same images)."""
+    grids with the reconstruction credit; this is what `method` actually gave, on the same
+    held-out images and FP logits, `held`)."""
     from dataclasses import replace as replace_record
 
-    from catdeploy.ir.execute import float_logits_function
-    from catdeploy.mixed.sensitivity import HeldOut, held_out_score
+    from catdeploy.mixed.sensitivity import held_out_score
 
-    held_images, held_labels = held_out
-    held = HeldOut(held_images, np.asarray(held_labels), float_logits_function(graph)(held_images))
     score = held_out_score(qg, held)
     kept = replace_record(choice, held_out=score, notes=choice.notes + (
         f"after {method}: held-out top-1 {score['top1']:.2f} %, KL {score['kl']:.4f}",))
@@ -217,8 +214,9 @@ def width_scorer(graph, calibration: CalibrationOptions, images: np.ndarray,
 
 def choose_mixed_precision(graph, calibration: CalibrationOptions, images: np.ndarray,
                            held_out: tuple[np.ndarray, np.ndarray], log=lambda m: None):
-    """(the calibration record with the chosen per-layer widths, the MixedChoice) for
-    `--bits auto:wXaY` / `--bits auto --max-drop P` (catdeploy/mixed/search.py)."""
+    """(the calibration record with the chosen per-layer widths, the MixedChoice, the HeldOut
+    images / labels / FP logits it was scored on) for `--bits auto:wXaY` / `--bits auto
+    --max-drop P` (catdeploy/mixed/search.py)."""
     from catdeploy.mixed.budget import budget_layers, options_for, widest_candidate_at_most
     from catdeploy.mixed.search import choose_widths
     from catdeploy.quant.auto_bits import parse_auto
@@ -231,7 +229,7 @@ def choose_mixed_precision(graph, calibration: CalibrationOptions, images: np.nd
         log(f"mixed precision: {note}")
     floor = (8, 8) if auto.max_drop is not None else (widest_candidate_at_most(auto.weight_bits),
                                                        widest_candidate_at_most(auto.act_bits))
-    return options_for(calibration, choice.widths, floor), choice
+    return options_for(calibration, choice.widths, floor), choice, scorer.held
 
 
 def sensitivity_analysis(model: str, weights: str | None, data: str, calibration: CalibrationOptions,
