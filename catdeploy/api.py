@@ -78,21 +78,29 @@ def calibrate(graph: Graph, qplan: QuantPlan, calib_images: np.ndarray,
 
 def apply_affine_layers(qg: QuantizedGraph, images: np.ndarray, labels: np.ndarray | None,
                         options: CatOptions = NO_CAT, *, log=lambda m: None) -> QuantizedGraph:
-    """Per-channel affine inside the network, folded into each layer (catdeploy.cat.affine_layers)."""
+    """Per-channel affine inside the network, folded into each layer (catdeploy.cat.affine_layers);
+    `images` (and `labels`) are the CAT images, one array or, with labels None, an iterable of
+    (images, labels) chunks."""
     from catdeploy.cat.affine_layers import calibrate_affine_layers
     from catdeploy.ir.execute import float_logits_function
 
-    return calibrate_affine_layers(qg, float_logits_function(qg.graph), images, labels,
-                                   held_out_fraction=options.held_out_fraction, seed=options.seed, log=log)
+    return calibrate_affine_layers(qg, float_logits_function(qg.graph), _chunks(images, labels),
+                                   seed=options.seed, log=log)
+
+
+def _chunks(images, labels):
+    """[(images, labels)] for one array, the iterable itself for chunks."""
+    return [(images, labels)] if isinstance(images, np.ndarray) else images
 
 
 def apply_cat(qg: QuantizedGraph, images: np.ndarray, labels: np.ndarray | None,
               options: CatOptions = NO_CAT, *, log=lambda m: None) -> QuantizedGraph:
-    """Fit CAT on any QuantizedGraph (integer logits, held-out selection); see catdeploy.cat.select."""
-    from catdeploy.cat.select import calibrate_cat
+    """Fit CAT on any QuantizedGraph (integer logits of the CAT images `images`, one array or an
+    iterable of (images, labels) chunks; cross-fitted selection); see catdeploy.cat.select."""
+    from catdeploy.cat.select import calibrate_cat_on_chunks
     from catdeploy.ir.execute import float_logits_function
 
-    return calibrate_cat(qg, float_logits_function(qg.graph), images, labels, options, log=log)
+    return calibrate_cat_on_chunks(qg, float_logits_function(qg.graph), _chunks(images, labels), options, log=log)
 
 
 def lower(qg: QuantizedGraph, options: LoweringOptions = DEFAULT_LOWERING) -> IntProgram:

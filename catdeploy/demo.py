@@ -86,11 +86,21 @@ def run_demo(out_dir: Path, *, bits: tuple[str, ...] = ("w4a4", "w2a4"), method:
             "clusters": None if qg.cat is None else int(qg.cat["clusters"]),
             "alpha": None if qg.cat is None else float(qg.cat["alpha"]),
             "heldout_top1_without_cat": sel.get("heldout_top1_none"), "heldout_top1_with_cat": sel.get("heldout_top1"),
+            **cat_evidence(sel),
             "bit_exact": all(r.bit_exact for r in reports), "verify": [r.to_dict() for r in reports],
             "calibrate_s": calib_s,
         })
     return {"model": model, "method": method, "fp_top1": fp_top1, "n_eval": int(len(y_eval)),
             "n_verify": int(len(x_ver)), "rows": rows, "bit_exact": all(r["bit_exact"] for r in rows)}
+
+
+def cat_evidence(selection: dict) -> dict:
+    """The CAT selection's estimate for the demo's table: the gain and interval of the applied
+    head, or of the best candidate when none was significant, on how many CAT images, and why."""
+    rows = [r for r in selection.get("candidates", []) if "gain" in r and r.get("clusters")]
+    shown = next((r for r in rows if r["chosen"]), max(rows, key=lambda r: r["gain"], default=None))
+    return {"cat_images": selection.get("cat_images"), "cat_reason": selection.get("reason"),
+            "cat_gain": None if shown is None else [shown["gain"], shown["gain_low"], shown["gain_high"]]}
 
 
 def integer_top1_without_and_with_cat(qg, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -87,18 +87,55 @@ def calibrate_model(model: str, weights: str | None, data: str, calibration: Cal
     graph = api.capture(torch_model, (prep.height, prep.width), prep.channels)
     qplan = plan_checks(graph, calibration, cat)
     calib = calibration_set(data, calibration.samples, calibration.seed, prep, inputs.data_root, log=log)
-    if cat.enabled and len(calib) < calibration.most_samples:  # the default took fewer: check K again
-        from catdeploy.cat.select import check_clusters
-
-        check_clusters(cat.clusters, len(calib), cat.views)
     held_out = held_out_set(data, calibration, prep, inputs.data_root, len(calib)) if calibration.mixed else None
     prep = replace(prep, normalization=calib.normalization)
+    cat_images = None
+    if cat.enabled or cat.affine_layers:
+        skip = len(calib) + (len(held_out[1]) if held_out is not None else 0)
+        cat_images = cat_image_source(data, cat, prep, inputs.data_root, calibration.seed, skip, log)
     # No timings in meta: the archive (and the manifest) must be byte-identical for equal inputs.
     return calibrate_graph(graph, qplan, calib.images, calib.labels, calibration, cat, meta={
         "model": model, "weights": str(weights) if weights else None, "data": data,
         "input_size": prep.height if prep.height == prep.width else [prep.height, prep.width],
         "preprocessing": prep.to_dict(), "samples": len(calib),
-    }, log=log, progress=progress, held_out=held_out)
+    }, log=log, progress=progress, held_out=held_out, cat_images=cat_images)
+
+
+CAT_CHUNK_IMAGES = 512   # CAT images preprocessed and run at a time
+
+
+def cat_image_source(data: str, cat: CatOptions, prep, data_root: str | None, seed: int, skip: int,
+                     log=lambda m: None):
+    """A callable giving the CAT images as chunks of (images, labels): `cat.samples` train images
+    of the calibration's seeded permutation after its first `skip` (the calibration draw and mixed
+    precision's held-out images), or all of them for `--cat-samples all`. Where fewer remain than
+    asked, the last `cat.samples` of the permutation are taken, calibration images included, and
+    the log says so."""
+    from catdeploy.data.datasets import has_splits, load_dataset, with_split
+
+    spec = with_split(data, "train") if has_splits(data) and ":" not in data else data
+    ds = load_dataset(spec, data_root, input_size=(prep.height, prep.width), default_split="train",
+                      normalization=prep.normalization, channels=prep.channels)
+    order = np.random.default_rng(seed).permutation(len(ds))
+    wanted = len(ds) - skip if cat.samples is None else cat.samples
+    chosen = order[skip:skip + wanted]
+    short = len(chosen) < wanted or len(chosen) < 16
+    if short:
+        chosen = order[-min(max(wanted, 16), len(ds)):]
+    if cat.enabled:
+        from catdeploy.cat.select import check_clusters
+
+        check_clusters(cat.clusters, len(chosen), cat.views, cat.folds)
+    if short:
+        log(f"CAT: {data} has {max(len(ds) - skip, 0)} train images beyond the {skip} calibration images; "
+            f"the CAT images include calibration images ({len(chosen)} in all)")
+    chosen = np.sort(chosen).astype(np.int64)
+
+    def chunks():
+        for start in range(0, len(chosen), CAT_CHUNK_IMAGES):
+            yield ds.batch(chosen[start:start + CAT_CHUNK_IMAGES])
+
+    return chunks
 
 
 def held_out_set(data: str, calibration: CalibrationOptions, prep, data_root: str | None, calibration_count: int):
@@ -132,20 +169,23 @@ def plan_checks(graph, calibration: CalibrationOptions, cat: CatOptions = NO_CAT
         from catdeploy.cat.select import check_clusters
         from catdeploy.lower import classifier_node
 
-        check_clusters(cat.clusters, calibration.most_samples, cat.views)
+        if cat.samples is not None:
+            check_clusters(cat.clusters, cat.samples, cat.views, cat.folds)
         classifier_node(graph)  # a model whose logits do not come from a plain FC: say so now
     return qplan
 
 
 def calibrate_graph(graph, qplan, images: np.ndarray, labels: np.ndarray | None, calibration: CalibrationOptions,
                     cat: CatOptions = NO_CAT, meta: dict | None = None, log=lambda m: None,
-                    progress=None, held_out: tuple[np.ndarray, np.ndarray] | None = None) -> QuantizedGraph:
+                    progress=None, held_out: tuple[np.ndarray, np.ndarray] | None = None,
+                    cat_images=None) -> QuantizedGraph:
     """Calibrate (RTN or a reconstruction method) a captured Graph with its plan on preprocessed
-    calibration `images`, then the in-network affine and CAT when asked (both selected on a
-    held-out part of the images; `labels` may be None). With `--bits auto...` the widths are
-    chosen first (catdeploy/mixed) on `held_out` (images, labels), by default a quarter of the
-    labelled calibration images set aside."""
-    if (cat.enabled or cat.affine_layers) and len(images) < 8:
+    calibration `images`, then the in-network affine and CAT when asked, both fitted and selected
+    on the CAT images: `cat_images()` gives them as chunks of (images, labels) (cat_image_source);
+    None: the calibration images (and `labels`, which may be None). With `--bits auto...` the
+    widths are chosen first (catdeploy/mixed) on `held_out` (images, labels), by default a
+    quarter of the labelled calibration images set aside."""
+    if (cat.enabled or cat.affine_layers) and cat_images is None and len(images) < 8:
         raise UserError(f"--samples {len(images)}: CAT and --affine-layers need at least 8 calibration images")
     choice = None
     if calibration.mixed:
@@ -158,10 +198,12 @@ def calibrate_graph(graph, qplan, images: np.ndarray, labels: np.ndarray | None,
     if choice is not None and calibration.method != "rtn":
         qg, choice = _scored_after_reconstruction(qg, choice, calibration.method, held)
         log(f"mixed precision: {choice.notes[-1]}")
+    if cat_images is None:
+        cat_images = lambda: [(images, labels)]  # noqa: E731
     if cat.affine_layers:
-        qg = api.apply_affine_layers(qg, images, labels, cat, log=log)
+        qg = api.apply_affine_layers(qg, cat_images(), None, cat, log=log)
     if cat.enabled:
-        qg = api.apply_cat(qg, images, labels, cat, log=log)
+        qg = api.apply_cat(qg, cat_images(), None, cat, log=log)
     if choice is not None:
         qg = replace(qg, plan=replace(qg.plan, setting=choice.request))
     return qg

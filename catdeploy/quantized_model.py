@@ -202,11 +202,14 @@ def quantize(model: Any, calibration_images: Any, *, bits: str = "w4a4", method:
              convention: str = "default", symmetric_weights: bool = False, observer: str = "lp",
              device: str = "cpu", iterations: int | None = None, progress=None, log=lambda m: None,
              name: str | None = None, max_drop: float | None = None, held_out_images: Any = None,
-             held_out_labels: Any = None) -> QuantizedModel:
+             held_out_labels: Any = None, cat_images: Any = None, cat_labels: Any = None,
+             cat_max_cost: float = 0.05) -> QuantizedModel:
     """Quantize `model` (an nn.Module, a torch.export ExportedProgram, a torchvision name,
     "path/model.py:factory" with `weights`, or "path/model.pt2") on `calibration_images` (float NCHW as the model takes them). Labels are optional
-    (CAT and --affine-layers use them for their held-out selection when given). Same options,
-    defaults and results as ``catdeploy calibrate``. ``bits="auto:wXaY"`` (or ``"auto"`` with
+    (CAT and --affine-layers score on them when given, else on the FP top-1). CAT and
+    `affine_layers` are fitted and selected on `cat_images` / `cat_labels` (default: the calibration
+    images; the CLI takes thousands of other train images, --cat-samples). Same options, defaults
+    and results as ``catdeploy calibrate``. ``bits="auto:wXaY"`` (or ``"auto"`` with
     `max_drop`) chooses per-layer widths on `held_out_images` / `held_out_labels` (default: a
     quarter of the labelled calibration images set aside)."""
     import torch
@@ -238,7 +241,12 @@ def quantize(model: Any, calibration_images: Any, *, bits: str = "w4a4", method:
                                      max_drop=max_drop)
     held_out = _held_out(held_out_images, held_out_labels)
     cat_options = CatOptions(enabled=cat, clusters=clusters, alpha=alpha, views=cat_views,
-                             affine_layers=affine_layers, seed=seed)
+                             affine_layers=affine_layers, max_cost=cat_max_cost, seed=seed)
+    cat_source = None
+    if cat_images is not None:
+        cx, cy = as_images(cat_images, "cat_images")
+        cy = _as_labels(cat_labels, len(cx)) if cat_labels is not None else cy
+        cat_source = lambda: [(cx, cy)]  # noqa: E731
     c, h, w = x.shape[1:]
     graph = api.capture(torch_model, (h, w), c)
     qplan = plan_checks(graph, calibration, cat_options)
@@ -246,7 +254,7 @@ def quantize(model: Any, calibration_images: Any, *, bits: str = "w4a4", method:
     qg = calibrate_graph(graph, qplan, x, y, calibration, cat_options, meta={
         "model": model_name, "weights": None if weights is None else str(weights), "data": "python-api",
         "input_size": h if h == w else [h, w], "preprocessing": prep.to_dict(), "samples": len(x),
-    }, log=log, progress=progress, held_out=held_out)
+    }, log=log, progress=progress, held_out=held_out, cat_images=cat_source)
     return QuantizedModel(qg)
 
 

@@ -1,7 +1,8 @@
 """CAT and the in-network affine on any QuantizedGraph, with the Python API.
 
 Quantizes the embedded default model (or yours) with RTN, then applies --affine-layers and CAT
-on that base (both selected on a held-out quarter of the calibration images), exports the integer
+on that base (both fitted on 4096 train images the calibration did not use and applied only on
+evidence: cross-fitted gains with simultaneous intervals, docs/CAT.md), exports the integer
 graph with the CAT head folded in, verifies it bit for bit and prints integer top-1 without and
 with the corrections.
 
@@ -13,7 +14,9 @@ from pathlib import Path
 from catdeploy import api
 from catdeploy.demo import default_model
 from catdeploy.check.interpreters import available_interpreters
-from catdeploy.pipeline import calibrate_model, calibration_data, eval_images, export_quantized
+from catdeploy.cat.options import CatOptions
+from catdeploy.data.preprocess import preprocessing_from_meta
+from catdeploy.pipeline import calibrate_model, cat_image_source, eval_images, export_quantized
 from catdeploy.quant.options import CalibrationOptions
 from catdeploy.check.verify import verify_model
 from catdeploy.integer import prepare_inputs, run_catrt, top_k
@@ -30,9 +33,11 @@ def main() -> None:
         args.model, weights, _ = default_model()
         args.weights = str(weights)
     base = calibrate_model(args.model, args.weights, "fashion-mnist", CalibrationOptions(bits=args.bits))
-    images, labels = calibration_data("fashion-mnist", 1024, seed=0)   # the same draw as the base
-    corrected = api.apply_affine_layers(base, images, labels, log=print)
-    corrected = api.apply_cat(corrected, images, labels, log=print)       # K, alpha selected on held-out
+    # the CAT images: train images after the base's calibration draw, streamed in chunks
+    cat_images = cat_image_source("fashion-mnist", CatOptions(), preprocessing_from_meta(base.meta), None, 0,
+                                  base.meta["samples"])
+    corrected = api.apply_affine_layers(base, cat_images(), None, log=print)
+    corrected = api.apply_cat(corrected, cat_images(), None, log=print)   # K, alpha cross-fitted, applied on evidence
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     manifest = export_quantized(corrected, out, force=True)

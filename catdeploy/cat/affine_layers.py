@@ -11,9 +11,10 @@ through the catrt program: each layer is fitted on the integer values its correc
 produces, then the program is re-prepared with the corrected layer and the sweep continues.
 
 Robustness: a_c is pulled toward 1 with strength `strength` and weight n / (n + SHRINK_TAU),
-clipped to [1 / A_CAP, A_CAP]; channels with (near) constant y only get an offset. Strength
-candidates (and "off") are scored on the held-out images by integer top-1 (ties: squared error
-to the FP logits); off wins ties, so the held-out top-1 never drops.
+clipped to [1 / A_CAP, A_CAP]; channels with (near) constant y only get an offset. Selection: the
+same evidence rule as CAT (cat/evidence.py): every strength is fitted on the first CAT images and
+compared with "off" on the others, pairwise, and applied only when its gain's interval lies above
+zero (the weaker strength when within one standard error of the stronger).
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from dataclasses import replace
 import numpy as np
 
 from catdeploy.cat.fit import SHRINK_TAU, VAR_FLOOR
+from catdeploy.errors import UserError
 from catdeploy.integer.inputs import prepare_inputs
-from catdeploy.integer.metrics import dequantize, top_k
+from catdeploy.integer.metrics import dequantize
 from catdeploy.integer.program import lowered, program_bytes
 from catdeploy.integer.runner import catrt_interpreter, catrt_tensors, output_qparams
 from catdeploy.quant.quantized_graph import QuantizedGraph, bias_codes_for
@@ -31,7 +33,8 @@ from catdeploy.quant.qparams import WeightQParams
 
 A_CAP = 2.0
 STRENGTHS = (0.5, 1.0)
-MAX_FIT_IMAGES = 256
+MAX_FIT_IMAGES = 256      # images the sweep fits on (the first of the CAT images)
+MAX_SCORE_IMAGES = 2048   # images each strength is scored on (the next ones)
 
 
 def fit_channel_affine(y: np.ndarray, t: np.ndarray, mask: np.ndarray | None, strength: float) -> tuple[np.ndarray, np.ndarray]:
@@ -120,40 +123,68 @@ def sweep(qg: QuantizedGraph, images: np.ndarray, strength: float, log=lambda m:
     return qg
 
 
-def calibrate_affine_layers(qg: QuantizedGraph, fp_logits_of, images: np.ndarray, labels: np.ndarray | None,
-                            held_out_fraction: float = 0.25, seed: int = 0, log=lambda m: None) -> QuantizedGraph:
-    """Select and apply the in-network affine (strength in STRENGTHS or off) on held-out data."""
-    from catdeploy.data.splits import held_out_split
+def calibrate_affine_layers(qg: QuantizedGraph, fp_logits_of, chunks, seed: int = 0,
+                            log=lambda m: None) -> QuantizedGraph:
+    """Select and apply the in-network affine on the CAT images, streamed as `chunks` of (images,
+    labels or None): fitted on the first MAX_FIT_IMAGES (at most half of them), each strength
+    scored against "off" on up to MAX_SCORE_IMAGES of the rest with the evidence rule of cat/evidence.py (paired gain with its
+    interval, the weaker strength within one standard error of the best, applied only when the
+    interval lies above zero; the affine costs no op and no byte)."""
+    from catdeploy.cat.evidence import choose_by_evidence, correct_top1, paired_gain, simultaneous_z
 
-    fit_idx, held_idx = held_out_split(np.arange(len(images)), held_out_fraction, seed)
-    fit_idx = fit_idx[:MAX_FIT_IMAGES]
-    x_fit, x_held = images[fit_idx], images[held_idx]
-    f_held = np.asarray(fp_logits_of(x_held), np.float64)
-    y_held = labels[held_idx] if labels is not None else np.argmax(f_held, axis=1)
+    kept, label_parts, has_labels, total = [], [], True, 0
+    for images, labels in chunks:
+        take = images[:MAX_FIT_IMAGES + MAX_SCORE_IMAGES - total]
+        kept.append(take)
+        total += len(take)
+        if labels is None:
+            has_labels = False
+        else:
+            label_parts.append(np.asarray(labels)[:len(take)])
+        if total >= MAX_FIT_IMAGES + MAX_SCORE_IMAGES:
+            break
+    x_all = np.concatenate(kept)
+    n_fit = min(MAX_FIT_IMAGES, len(x_all) // 2)
+    if n_fit < 8:
+        raise UserError(f"--affine-layers needs at least 16 images (got {len(x_all)}); raise --cat-samples or --samples")
+    x_fit, x_score = x_all[:n_fit], x_all[n_fit:]
+    f_score = np.asarray(fp_logits_of(x_score), np.float64)
+    y_score = np.concatenate(label_parts)[n_fit:] if has_labels else np.argmax(f_score, axis=1)
     out_name = qg.graph.outputs[0]
 
-    def score(candidate: QuantizedGraph) -> tuple[float, float]:
+    def logits_of(candidate: QuantizedGraph) -> np.ndarray:
         model_bytes = program_bytes(candidate)
         scale, zp = output_qparams(model_bytes)
-        z = dequantize(catrt_tensors(model_bytes, x_held, [out_name])[out_name], scale, zp)
-        return top_k(z, y_held, 1) * 100, float(np.mean((z - f_held) ** 2))
+        return dequantize(catrt_tensors(model_bytes, x_score, [out_name])[out_name], scale, zp)
 
-    base_top1, base_mse = score(qg)
-    rows = [{"strength": 0.0, "heldout_top1": base_top1, "heldout_mse": base_mse}]
-    best_key, best = (base_top1, -base_mse), None
+    base_logits = logits_of(qg)
+    base_correct = correct_top1(base_logits, y_score)
+    base_top1 = 100.0 * float(base_correct.mean())
+    rows = [{"strength": 0.0, "heldout_top1": base_top1,
+             "heldout_mse": float(np.mean((base_logits - f_score) ** 2)), "gain": 0.0}]
+    gains, candidates = [], []
     for strength in STRENGTHS:
         cand = sweep(qg, x_fit, strength, log)
-        top1, mse = score(cand)
-        rows.append({"strength": strength, "heldout_top1": top1, "heldout_mse": mse})
-        log(f"affine layers: strength {strength}: held-out top-1 {base_top1:.2f} -> {top1:.2f} %")
-        if (top1, -mse) > best_key:
-            best_key, best = (top1, -mse), (strength, cand)
-    chosen = 0.0 if best is None else best[0]
+        z = logits_of(cand)
+        correct = correct_top1(z, y_score)
+        gain = paired_gain(correct, base_correct, simultaneous_z(len(STRENGTHS)))
+        gains.append(gain)
+        candidates.append(cand)
+        rows.append({"strength": strength, "heldout_top1": 100.0 * float(correct.mean()),
+                     "heldout_mse": float(np.mean((z - f_score) ** 2)), **gain.to_dict()})
+        log(f"affine layers: strength {strength}: gain {gain}")
+    choice = choose_by_evidence(gains, [0.0] * len(gains), [True] * len(gains), [(s,) for s in STRENGTHS])
+    chosen = 0.0 if choice.index is None else STRENGTHS[choice.index]
     for r in rows:
         r["chosen"] = r["strength"] == chosen
-    info = {"applied": best is not None, "strength": chosen, "fit_images": int(len(fit_idx)),
-            "held_out_images": int(len(held_idx)), "heldout_top1_none": base_top1,
-            "heldout_top1": best_key[0], "heldout_gain": best_key[0] - base_top1, "candidates": rows,
+    best_row = rows[0] if choice.index is None else rows[choice.index + 1]
+    info = {"applied": choice.index is not None, "strength": chosen, "fit_images": int(len(x_fit)),
+            "held_out_images": int(len(x_score)), "heldout_top1_none": base_top1,
+            "heldout_top1": best_row["heldout_top1"], "heldout_gain": best_row["heldout_top1"] - base_top1,
+            "reason": choice.reason, "candidates": rows,
             "layers": len([n for n in qg.graph.nodes if n.name in qg.weight_qparams])}
-    result = qg if best is None else best[1]
+    if choice.index is not None:
+        info.update(gains[choice.index].to_dict())
+    log(f"affine layers: {choice.reason}")
+    result = qg if choice.index is None else candidates[choice.index]
     return replace(result, meta={**qg.meta, "affine_layers": info})

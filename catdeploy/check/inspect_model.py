@@ -140,6 +140,8 @@ def cat_head_summary(model, file_size: int, cat: dict | None) -> dict | None:
         "head_only_constant_bytes": head_bytes, "head_only_share_of_file": head_bytes / file_size,
         "heldout_top1_none": held.get("heldout_top1_none"), "heldout_top1": held.get("heldout_top1"),
         "heldout_gain": held.get("heldout_gain"), "held_out_images": held.get("held_out_images"),
-        "fit_logits": held.get("fit_logits"), "negative_scale_handling": cat.get("negative_scale_handling"),
+        "fit_logits": held.get("fit_logits"), "gain_low": held.get("gain_low"), "gain_high": held.get("gain_high"),
+        "selection": held.get("selection"), "latency_share": held.get("latency_share"),
+        "negative_scale_handling": cat.get("negative_scale_handling"),
         "a_floor": cat.get("a_floor"), "floored_channels": cat.get("floored_channels"),
     }

@@ -155,7 +155,10 @@ def inspect_command(
                    f"stored once); head-only constants {head['head_only_constant_bytes']} bytes "
                    f"({head['head_only_share_of_file'] * 100:.2f} % of the file)")
         if gain is not None:
+            interval = "" if head.get("gain_low") is None else \
+                f" [{head['gain_low']:+.2f}, {head['gain_high']:+.2f}] cross-fitted, modelled latency share " \
+                f"{head['latency_share'] * 100:.1f} %"
             typer.echo(f"  held-out top-1 {head['heldout_top1_none']:.2f} -> {head['heldout_top1']:.2f} % "
-                       f"({gain:+.2f}, {head['held_out_images']} images; fitted on {head['fit_logits']} logits); "
+                       f"({gain:+.2f}{interval}, {head['held_out_images']} images; fitted on {head['fit_logits']} logits); "
                        f"A <= 0 handling: {head['negative_scale_handling']} at {head['a_floor']} "
                        f"({head['floored_channels']} channels floored)")

@@ -45,16 +45,22 @@ def demo_command(
         typer.echo(f"{summary['model']} (embedded), base {bases}, FP top-1 {summary['fp_top1'] * 100:.2f} %; integer "
                    f"top-1 by catrt on the first {n} of 10000 test images" + (" (a subset, to stay within minutes; "
                    "--eval-samples 10000 for all)" if n < 10000 else ""))
-        typer.echo(f"{'bits':6s} {'CAT':14s} {'int top-1':>10s} {'held-out':>9s}  bit-exact (every tensor, "
-                   f"{summary['n_verify']} images, reference resolvers)")
+        typer.echo(f"{'bits':6s} {'CAT':14s} {'int top-1':>10s} {'held-out':>9s}  CAT gain estimated by cross-fitting "
+                   f"[simultaneous 95 % interval]; bit-exact (every tensor, {summary['n_verify']} images, reference "
+                   "resolvers)")
         for r in summary["rows"]:
             exact = ", ".join(f"{v['interpreter']} {v['version']}: {'yes' if v['bit_exact'] else 'NO'}"
                               for v in r["verify"])
             typer.echo(f"{r['bits']:6s} {'none':14s} {r['int_top1_without_cat'] * 100:9.2f}% "
                        f"{_pct(r['heldout_top1_without_cat'])}")
-            cat = f"K={r['clusters']} a={r['alpha']}" if r["cat_applied"] else "not selected"
+            cat = f"K={r['clusters']} a={r['alpha']}" if r["cat_applied"] else "not applied"
+            gain = r.get("cat_gain")
+            estimate = "-" if gain is None else (f"{gain[0]:+.2f} [{gain[1]:+.2f}, {gain[2]:+.2f}] points on "
+                                                 f"{r['cat_images']} CAT images" + ("" if r["cat_applied"] else
+                                                                                   " (best candidate, not significant)"))
             typer.echo(f"{r['bits']:6s} {cat:14s} {r['int_top1_with_cat'] * 100:9.2f}% "
-                       f"{_pct(r['heldout_top1_with_cat'])}  {exact}")
+                       f"{_pct(r['heldout_top1_with_cat'] if r['cat_applied'] else r['heldout_top1_without_cat'])}  "
+                       f"{estimate}; {exact}")
     if not summary["bit_exact"]:
         raise CheckFailed("demo: catrt and a TFLite interpreter disagree")
 

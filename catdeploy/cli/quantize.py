@@ -45,9 +45,10 @@ def calibration_records(*, bits: str, method: str, samples: int | None, seed: in
                         convention: str, device: str, iterations: int | None, input_size: str | None,
                         mean: str | None, std: str | None, grayscale: bool | None,
                         data_root: Path | None, max_drop: float | None = None,
-                        held_out: int = 512) -> CalibrationRecords:
+                        held_out: int = 512, cat_samples: str = "4096",
+                        cat_max_cost: float = 0.05) -> CalibrationRecords:
     """The calibration, CAT and input records of the command line's options (each checks itself)."""
-    from catdeploy.cat.options import CatOptions, parse_alpha, parse_clusters
+    from catdeploy.cat.options import CatOptions, parse_alpha, parse_cat_samples, parse_clusters
     from catdeploy.data.preprocess import user_normalization
     from catdeploy.pipeline import InputOptions
     from catdeploy.quant.options import CalibrationOptions
@@ -61,7 +62,8 @@ def calibration_records(*, bits: str, method: str, samples: int | None, seed: in
     inputs = InputOptions(input_size=input_size, grayscale=grayscale, normalization=user_normalization(mean, std),
                           data_root=None if data_root is None else str(data_root))
     cat_options = CatOptions(enabled=cat, clusters=parse_clusters(clusters), alpha=parse_alpha(alpha),
-                             views=cat_views, affine_layers=affine_layers, seed=seed)
+                             views=cat_views, affine_layers=affine_layers, samples=parse_cat_samples(cat_samples),
+                             max_cost=cat_max_cost, seed=seed)
     return CalibrationRecords(calibration, cat_options, inputs)
 
 
@@ -90,13 +92,21 @@ SeedOption = typer.Option(0, "--seed", help="Seed of the calibration draw.")
 StrictOption = typer.Option(False, "--strict", help="Configured bits everywhere except input and logits.")
 SymmetricOption = typer.Option(False, "--symmetric-weights", help="Symmetric weight grids (zero point 0).")
 ObserverOption = typer.Option("lp", "--observer", help="Range observer: lp (p=2.4 grid search) or minmax.")
-CatOption = typer.Option(False, "--cat/--no-cat", help="Fit CAT on the integer logits and fold it into the "
-                         "exported graph (K, alpha selected on a held-out part of the calibration images).")
-ClustersOption = typer.Option("auto", "--clusters", help="CAT clusters K, or auto (held-out selection among 1..64).")
-AlphaOption = typer.Option("auto", "--alpha", help="CAT blend alpha in (0, 1], or auto (held-out selection).")
+CatOption = typer.Option(False, "--cat/--no-cat", help="Fit CAT on the integer logits of the CAT images and fold "
+                         "it into the exported graph (K, alpha selected by cross-fitting; applied only when its "
+                         "gain is significant and it pays for its cost).")
+CatSamplesOption = typer.Option("4096", "--cat-samples", help="CAT images: train images beyond the calibration "
+                                "draw, streamed (an integer, or all); also what --affine-layers fits and is "
+                                "selected on.")
+CatMaxCostOption = typer.Option(0.05, "--cat-max-cost", help="Largest CAT head applied without a gain of at least "
+                                "1 point at the lower end of its 95 % interval: modelled latency share or file "
+                                "share of the model (0.05 = 5 %).")
+ClustersOption = typer.Option("auto", "--clusters", help="CAT clusters K, or auto (cross-fitted selection among 1..64).")
+AlphaOption = typer.Option("auto", "--alpha", help="CAT blend alpha in (0, 1], or auto (cross-fitted selection).")
 CatViewsOption = typer.Option(0, "--cat-views", help="Augmented views (flips / shifts) per fit image for CAT.")
 AffineLayersOption = typer.Option(False, "--affine-layers/--no-affine-layers", help="Per-channel affine "
-                                  "correction inside the network, folded into each layer (held-out selected).")
+                                  "correction inside the network, folded into each layer (fitted on the first "
+                                  "256 CAT images, applied only when its gain on the others is significant).")
 ReportOption = typer.Option(None, "--report", help="After writing OUTPUT, write the report of OUTPUT's folder "
                             "(every model there: accuracy, per-layer SQNR, CAT, levels, bit-exactness) into this folder.")
 ReportDataOption = typer.Option(None, "--report-data", help="Evaluation images of --report (default: the test "
@@ -131,6 +141,7 @@ def calibrate_command(
     seed: int = SeedOption, strict: bool = StrictOption, symmetric_weights: bool = SymmetricOption,
     observer: str = ObserverOption, cat: bool = CatOption, clusters: str = ClustersOption,
     alpha: str = AlphaOption, cat_views: int = CatViewsOption, affine_layers: bool = AffineLayersOption,
+    cat_samples: str = CatSamplesOption, cat_max_cost: float = CatMaxCostOption,
     weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
     preset: str = PresetOption, convention: str = ConventionOption, device: str = DeviceOption,
     iters: Optional[int] = ItersOption, max_drop: Optional[float] = MaxDropOption, held_out: int = HeldOutOption,
@@ -156,7 +167,8 @@ def calibrate_command(
     records = calibration_records(
         bits=bits, method=method, samples=samples, seed=seed, strict=strict, symmetric_weights=symmetric_weights,
         observer=observer, weight_bits=weight_bits, act_bits=act_bits, cat=cat, clusters=clusters, alpha=alpha,
-        cat_views=cat_views, affine_layers=affine_layers, preset=preset, convention=convention, device=device,
+        cat_views=cat_views, affine_layers=affine_layers, cat_samples=cat_samples, cat_max_cost=cat_max_cost,
+        preset=preset, convention=convention, device=device,
         iterations=iters, input_size=input_size, mean=mean, std=std, grayscale=grayscale, data_root=data_root,
         max_drop=max_drop, held_out=held_out)
     t0 = time.perf_counter()
@@ -195,6 +207,7 @@ def export_command(
     seed: int = SeedOption, strict: bool = StrictOption, symmetric_weights: bool = SymmetricOption,
     observer: str = ObserverOption, cat: bool = CatOption, clusters: str = ClustersOption,
     alpha: str = AlphaOption, cat_views: int = CatViewsOption, affine_layers: bool = AffineLayersOption,
+    cat_samples: str = CatSamplesOption, cat_max_cost: float = CatMaxCostOption,
     weight_bits: Optional[List[str]] = WeightBitsOption, act_bits: Optional[List[str]] = ActBitsOption,
     preset: str = PresetOption, convention: str = ConventionOption, device: str = DeviceOption,
     iters: Optional[int] = ItersOption, max_drop: Optional[float] = MaxDropOption, held_out: int = HeldOutOption,
@@ -244,6 +257,7 @@ def export_command(
             bits=bits, method=method, samples=samples, seed=seed, strict=strict,
             symmetric_weights=symmetric_weights, observer=observer, weight_bits=weight_bits, act_bits=act_bits,
             cat=cat, clusters=clusters, alpha=alpha, cat_views=cat_views, affine_layers=affine_layers,
+            cat_samples=cat_samples, cat_max_cost=cat_max_cost,
             preset=preset, convention=convention, device=device, iterations=iters, input_size=input_size,
             mean=mean, std=std, grayscale=grayscale, data_root=data_root, max_drop=max_drop, held_out=held_out)
         with reconstruction_progress(method) as progress:

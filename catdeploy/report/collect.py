@@ -158,7 +158,8 @@ def cat_info(model: RunModel, inspected: dict, x: np.ndarray, y: np.ndarray) -> 
         "pca": head.get("pca") if head else None, "cluster_sizes": (head or {}).get("cluster_sizes") or [],
         "held_out_images": selection.get("held_out_images"),
         "heldout_top1_none": selection.get("heldout_top1_none"), "heldout_top1": selection.get("heldout_top1"),
-        "heldout_gain": selection.get("heldout_gain"),
+        "heldout_gain": selection.get("heldout_gain"), "gain_low": selection.get("gain_low"),
+        "gain_high": selection.get("gain_high"), "reason": selection.get("reason"),
         "candidates": [{k: c.get(k) for k in ("clusters", "alpha", "pca", "heldout_top1", "chosen")}
                        for c in selection.get("candidates", [])],
         "int_top1_without_cat": None, "int_top1_with_cat": None, "eval_gain": None,

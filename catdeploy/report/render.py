@@ -103,7 +103,9 @@ def cat_blocks(report: dict, figures: dict) -> list[Block]:
         rows.append([m["name"], "yes" if c["applied"] else "no", _text(c["clusters"]), _text(c["alpha"]),
                      ", ".join(map(str, c["cluster_sizes"])) or "–",
                      _gain(c["heldout_top1_none"], c["heldout_top1"]) + (
-                         f", {c['held_out_images']} images" if c["held_out_images"] else ""),
+                         f", {c['held_out_images']} images" if c["held_out_images"] else "") + (
+                         f", interval [{c['gain_low']:+.2f}, {c['gain_high']:+.2f}]" if c.get("gain_low") is not None
+                         else "") + (f"; {c['reason'].split(' (')[0]}" if c.get("reason") else ""),
                      _gain(c["int_top1_without_cat"], c["int_top1_with_cat"])])
     return blocks + [("table", ["model", "applied", "K", "alpha", "cluster sizes", "held-out top-1",
                                 "evaluation top-1"], rows)]

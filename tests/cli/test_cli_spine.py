@@ -265,7 +265,7 @@ def cat_workdir(workdir):
     d, ckpt, _, _, _ = workdir
     qg = d / "cat.qg"
     r = run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w2a2",
-            "--samples", 96, "--cat", "--cat-views", 1, "--affine-layers", "-o", qg, "--json")
+            "--samples", 96, "--cat", "--cat-samples", 256, "--cat-views", 1, "--affine-layers", "-o", qg, "--json")
     assert r.exit_code == 0, r.stderr
     tfl = d / "cat.tflite"
     r2 = run("export", qg, "-o", tfl, "--json")
@@ -273,13 +273,17 @@ def cat_workdir(workdir):
     return d, ckpt, qg, tfl, json.loads(r.stdout)
 
 
-def test_cat_calibrate_reports_held_out_selection(cat_workdir):
+def test_cat_calibrate_reports_the_cross_fitted_evidence(cat_workdir):
     _, _, _, _, payload = cat_workdir
     cat = payload["cat"]
-    assert cat["fit_images"] == 72 and cat["fit_views"] == 72 and cat["held_out_images"] == 24
-    assert cat["heldout_top1"] >= cat["heldout_top1_none"] if cat["applied"] else True
+    assert cat["selection"] == "cross-fitted" and cat["folds"] == 5
+    assert cat["cat_images"] == cat["held_out_images"] == 256 and cat["fit_views"] == 256
+    assert cat["reason"].startswith("applied" if cat["applied"] else "none")
+    if cat["applied"]:
+        assert cat["gain_low"] > 0 and cat["heldout_top1"] > cat["heldout_top1_none"]
     aff = payload["affine_layers"]
-    assert aff["heldout_top1"] >= aff["heldout_top1_none"]
+    assert aff["fit_images"] == 128 and aff["held_out_images"] == 128
+    assert aff["applied"] == (aff.get("gain_low", 0) > 0)
 
 
 def test_cat_export_is_bit_exact_and_inspect_shows_the_head(cat_workdir):
@@ -309,17 +313,20 @@ def test_cat_same_inputs_same_bytes(cat_workdir):
     d, ckpt, qg, _, _ = cat_workdir
     again = d / "cat_again.qg"
     r = run("calibrate", "mnasnet0_5", "--weights", ckpt, "--data", "digits", "--bits", "w2a2",
-            "--samples", 96, "--cat", "--cat-views", 1, "--affine-layers", "-o", again)
+            "--samples", 96, "--cat", "--cat-samples", 256, "--cat-views", 1, "--affine-layers", "-o", again)
     assert r.exit_code == 0, r.stderr
     assert again.read_bytes() == qg.read_bytes()
 
 
 @pytest.mark.parametrize("extra,fragment", [
-    (["--clusters", "500"], "--clusters 500"),
+    (["--clusters", "5000"], "--clusters 5000"),
     (["--clusters", "0"], "--clusters"),
     (["--alpha", "0"], "--alpha"),
     (["--alpha", "x"], "--alpha"),
     (["--cat-views", "-1"], "--cat-views"),
+    (["--cat-samples", "8"], "--cat-samples 8"),
+    (["--cat-samples", "many"], "--cat-samples 'many'"),
+    (["--cat-max-cost", "2"], "--cat-max-cost 2"),
 ])
 def test_cat_option_errors(workdir, tmp_path, extra, fragment):
     _, ckpt, _, _, _ = workdir

@@ -93,8 +93,9 @@ def test_cat_clusters_are_checked_against_the_images_the_default_took(small, tmp
     assert result.exit_code == 2, result.output
     notice, error = result.stderr.strip().splitlines()  # the default's notice, then the one-line error
     assert "calibrating on all" in notice
-    assert error.startswith("error: --clusters 32: more clusters than the 15 fit samples "
-                            f"({IMAGES} calibration images"), error
+    # the CAT images: every image of the small data (fewer remain after the calibration draw)
+    assert error.startswith(f"error: --clusters 32: more clusters than the {IMAGES - -(-IMAGES // 5)} fit samples "
+                            f"({IMAGES} CAT images, 5 folds"), error
 
 
 def test_googlenet_state_dict_with_aux_heads_loads_without_them(tmp_path, caplog):

@@ -70,7 +70,7 @@ def run_dir(tmp_path_factory):
     common = ["--weights", root / "tiny.pt", "--data", "digits", "--bits", "w4a4", "--samples", 64,
               "--input-size", 16]
     ok(run("calibrate", spec, *common, "-o", d / "a.qg"))
-    ok(run("calibrate", spec, *common, "--cat", "-o", d / "c.qg"))
+    ok(run("calibrate", spec, *common, "--cat", "--clusters", 2, "--alpha", 1.0, "-o", d / "c.qg"))  # a fixed head is applied
     ok(run("export", d / "a.qg", "-o", d / "a.tflite"))
     return d
 
