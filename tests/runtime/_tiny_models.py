@@ -30,6 +30,7 @@ OPS = {
     "MINIMUM": (fb.BuiltinOperator.MINIMUM, 2), "ARG_MAX": (fb.BuiltinOperator.ARG_MAX, 2),
     "QUANTIZE": (fb.BuiltinOperator.QUANTIZE, 2), "SOFTMAX": (fb.BuiltinOperator.SOFTMAX, 2),
     "CAST": (fb.BuiltinOperator.CAST, 3),
+    "HARD_SWISH": (fb.BuiltinOperator.HARD_SWISH, 1), "LOGISTIC": (fb.BuiltinOperator.LOGISTIC, 2),
 }
 
 

@@ -6,7 +6,8 @@ Table, in float32 as the C code computes it (float * int, float std::exp = expf)
   v        = f32(s_in * f32(q - z_in))
   sigma    = f32(1 / f32(1 + expf(-v)))
   lut[q]   = clamp(int32(round_half_away(f32(sigma * f32(1 / s_out))) + z_out), -128, 127)
-Eval: y = lut[x].
+Eval: y = lut[x]. catrt orders both tables by the code's bit pattern (lut[x & 0xFF], see
+kernels.lookup), so eval indexes them with a uint8 view of x.
 
 XNNPACK (TF 2.19 / LiteRT 2.1.0 delegates, XNNPACK @ 77468446) has no qs8 sigmoid kernel: it
 fills a 256-byte table with its reference unary kernel (src/operators/unary-elementwise-nc.c
@@ -21,6 +22,7 @@ import ctypes.util
 import numpy as np
 
 from ..fixed_point import round_half_away
+from .lookup import INT8_CODES, lookup
 
 
 def _libm_expf():
@@ -52,8 +54,8 @@ def expf(v: np.ndarray) -> np.ndarray:
 
 def logistic_table(input_scale: float, input_zero_point: int, output_scale: float,
                    output_zero_point: int) -> np.ndarray:
-    """The int8 LOGISTIC table indexed by x + 128."""
-    codes = np.arange(-128, 128, dtype=np.int64)
+    """The int8 LOGISTIC table indexed by x & 0xFF."""
+    codes = INT8_CODES.astype(np.int64)
     inverse = np.float32(np.float32(1.0) / np.float32(output_scale))
     with np.errstate(over="ignore"):
         v = np.float32(input_scale) * (codes - int(input_zero_point)).astype(np.float32)
@@ -65,12 +67,12 @@ def logistic_table(input_scale: float, input_zero_point: int, output_scale: floa
 
 def logistic_table_xnnpack(input_scale: float, input_zero_point: int, output_scale: float,
                            output_zero_point: int) -> np.ndarray:
-    """XNNPACK's int8 sigmoid table indexed by x + 128, all in float32 except the exponential:
+    """XNNPACK's int8 sigmoid table indexed by x & 0xFF, all in float32 except the exponential:
       v      = f32(f32(q - z_in) * s_in)
       sigma  = 1 if v > 100, 0 if v < -100, else f32(e / (1 + e)) with e = exp(double(v))
       lut[q] = clamp(round_half_away(f32(f32(sigma * f32(1 / s_out)) + z_out)), -128, 127)
     (no fused multiply-add on x86_64)."""
-    codes = np.arange(-128, 128, dtype=np.float32)
+    codes = INT8_CODES.astype(np.float32)
     inverse = np.float32(np.float32(1.0) / np.float32(output_scale))
     v = (codes - np.float32(input_zero_point)) * np.float32(input_scale)
     with np.errstate(over="ignore"):
@@ -82,4 +84,5 @@ def logistic_table_xnnpack(input_scale: float, input_zero_point: int, output_sca
 
 
 def logistic(x: np.ndarray, *, table: np.ndarray) -> np.ndarray:
-    return table[np.asarray(x, dtype=np.int64) + 128]
+    """lut[x] (LookupTable, common.h) with a table from logistic_table or logistic_table_xnnpack."""
+    return lookup(table, x)

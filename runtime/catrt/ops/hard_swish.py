@@ -6,8 +6,9 @@ both narrowed by DownScaleInt32ToInt16Multiplier (common.h): (M + 2^15) >> 16, o
 M >= 2^31 - 1 - 2^15.
 
 Eval is a function of the int8 input value alone, so prepare evaluates the kernel once on all 256
-int8 values and eval looks the outputs up: the same integers, without the int16 fixed-point steps
-per element (HARD_SWISH was 57-78 % of catrt's time on MobileNetV3).
+int8 values and eval looks the outputs up (kernels.lookup: indexed by the code's bit pattern): the
+same integers, without the int16 fixed-point steps per element (HARD_SWISH was 57-78 % of catrt's
+time on MobileNetV3).
 
 Every x86_64 resolver runs this reference arithmetic: the optimized kernel's vector loop
 (optimized_ops.h HardSwish<T>) is compiled only under __ARM_NEON (not through NEON_2_SSE), so on
@@ -28,6 +29,7 @@ import numpy as np
 from ..errors import CatrtError
 from ..fixed_point import quantize_multiplier
 from ..kernels.hard_swish import hard_swish
+from ..kernels.lookup import INT8_CODES, lookup
 from ..profiles import Profile
 from ..reader import Operator
 from .common import unary_int8_qparams
@@ -41,7 +43,7 @@ class HardSwishParams:
     output_exponent: int
     reluish_multiplier: int
     reluish_exponent: int
-    table: np.ndarray | None = None   # int8 [256]: the output of every int8 input, at index x + 128
+    table: np.ndarray | None = None   # int8 [256]: the output of every int8 input x, at x & 0xFF
     neon_table: np.ndarray | None = None  # the same for the NEON vector loop (aarch64), else None
     neon_block: int = 0
 
@@ -71,22 +73,21 @@ def prepare(op: Operator, tensors, profile: Profile) -> HardSwishParams:
                              output_exponent=output_e,
                              reluish_multiplier=downscale_multiplier_to_int16(reluish_m),
                              reluish_exponent=reluish_e)
-    every_input = np.arange(-128, 128, dtype=np.int64).astype(np.int8)
     neon = profile.hard_swish_neon_block
-    return replace(params, table=_kernel(params, every_input),
-                   neon_table=_kernel(params, every_input, neon=True) if neon else None, neon_block=neon)
+    return replace(params, table=_kernel(params, INT8_CODES),
+                   neon_table=_kernel(params, INT8_CODES, neon=True) if neon else None, neon_block=neon)
 
 
 def evaluate(params: HardSwishParams, inputs: list) -> np.ndarray:
     x = np.asarray(inputs[0])
     if params.table is not None and x.dtype == np.int8:
-        out = params.table[x.astype(np.int16) + 128]
+        out = lookup(params.table, x)
     else:
         out = _kernel(params, x)
     if params.neon_table is not None:
         vector = x.size // params.neon_block * params.neon_block
         flat = out.reshape(-1)
-        flat[:vector] = params.neon_table[x.reshape(-1)[:vector].astype(np.int16) + 128]
+        flat[:vector] = lookup(params.neon_table, x.reshape(-1)[:vector])
         out = flat.reshape(out.shape)
     return out
 
