@@ -27,6 +27,8 @@ STEPS: dict[str, tuple[str, list[str], list[str]]] = {
     "capture": ("bench_capture.py", ["--samples", "256"], []),
     "agreement": ("agreement.py", [], []),
     "cat": ("bench_cat.py", ["--cat-only"], []),
+    "cat-evidence": ("bench_cat_evidence.py", ["--models", "fmnist-r18", "--bits", "w2a4", "--eval-samples", "1000",
+                                               "--latency-runs", "20", "--no-doc"], []),
     "recon": ("bench_recon.py", ["--bits", "w2a4", "--methods", "rtn,qdrop", "--eval-samples", "1000",
                                  "--verify-samples", "16", "--threads", "1"], ["--threads", "1"]),
     "catrt-speed": ("bench_catrt_speed.py", ["--images", "500", "--rounds", "2"], ["--images", "10000"]),
