@@ -104,13 +104,6 @@ def head_logits(base: QuantizedGraph, params: CatParams, q_fit: np.ndarray, laye
     return dequantize(run_on_tensor(head, features), scale, zero_point), len(head)
 
 
-def calibrate_cat(qg: QuantizedGraph, fp_logits_of, images: np.ndarray, labels: np.ndarray | None,
-                  opts: CatOptions, log=lambda m: None) -> QuantizedGraph:
-    """Fit CAT on `qg` with the CAT images `images` (NCHW float, one chunk) and optional `labels`
-    (without labels the target is the FP model's top-1); see calibrate_cat_on_chunks."""
-    return calibrate_cat_on_chunks(qg, fp_logits_of, [(images, labels)], opts, log)
-
-
 def calibrate_cat_on_chunks(qg: QuantizedGraph, fp_logits_of, chunks, opts: CatOptions,
                             log=lambda m: None) -> QuantizedGraph:
     """Fit and select CAT (module docstring) on the CAT images streamed as `chunks` of (images,
