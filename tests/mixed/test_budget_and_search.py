@@ -154,6 +154,25 @@ def test_sensitivity_table_and_checked_choice_on_held_out_images():
     assert any(n.startswith("chosen: ") for n in choice.notes)
 
 
+def test_a_budget_checks_the_uniform_settings_one_width_narrower():
+    """The uniform points of the next smaller integer budget are checked too, so a larger budget
+    never chooses worse on held-out images than uniform at the smaller one."""
+    from catdeploy.mixed.search import narrower_uniform_settings
+
+    assert narrower_uniform_settings((5, 5)) == [(4, 5), (5, 4), (4, 4)]
+    assert narrower_uniform_settings((3, 2)) == [(2, 2)]
+    assert narrower_uniform_settings((2, 2)) == []
+    g, cal, held = _tiny_setup()
+    options = CalibrationOptions(bits="auto:w4a4")
+    layers = budget_layers(g, options)
+    scorer = WidthScorer(GridCache(g, collect_activation_samples(g, [cal], 0, float_values)), options, held)
+    choice = choose_within_budget(scorer, layers, parse_auto("auto:w4a4"))
+    checked = [n for n in choice.notes if n.startswith("uniform w3a3: held-out")]
+    assert len(checked) == 1
+    below = scorer.score(uniform_widths(layers, 3, 3), (4, 4))
+    assert (choice.held_out["top1"], -choice.held_out["kl"]) >= (below["top1"], -below["kl"])
+
+
 def test_reconstruction_credit_moves_weight_damage_one_width_wider():
     from catdeploy.mixed.search import credited_curves, one_width_wider, weights_one_width_wider
 
