@@ -22,16 +22,14 @@ the head's share of file size and of tflite-runtime latency (default resolver, 1
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 import time
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 
-from bench_common import ARCH, BENCH, common_arguments, cpu_name, load_rows, write_doc
+from bench_common import ARCH, BENCH, bench_env, common_arguments, load_rows, write_doc, write_results
 
 RESULTS = BENCH / "results" / "cat.json"
 BEGIN, END = "<!-- cat:begin -->", "<!-- cat:end -->"
@@ -396,15 +394,9 @@ def markdown(all_rows: list[dict], env: dict, base: str = "RTN", marks: tuple[st
 
 
 def save(rows: dict, results: Path, no_doc: bool, args=None) -> None:
-    import torch
-
-    from catdeploy.export.manifest import versions
-
     ordered = [rows[k] for k in sorted(rows, key=lambda k: (list(ARCH).index(k[0]), BITS_ORDER.index(k[1])))]
-    env = {"date": date.today().isoformat(), "cpu": cpu_name(), "threads": torch.get_num_threads(),
-           "versions": ", ".join(f"{k} {v}" for k, v in versions().items())}
-    results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text(json.dumps({"env": env, "rows": ordered}, indent=1))
+    env = bench_env()
+    write_results(results, env, ordered)
     if not no_doc:
         label, marks = (base_label(args), markers(args)) if args is not None else ("RTN", (BEGIN, END))
         write_doc(markdown(ordered, env, label, marks), *marks)

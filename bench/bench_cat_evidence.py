@@ -24,12 +24,10 @@ import json
 import resource
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
-import numpy as np
 
-from bench_common import ARCH, BENCH, cpu_name, write_doc
+from bench_common import ARCH, BENCH, bench_env, write_doc, write_results
 
 RESULTS = BENCH / "results" / "cat_evidence.json"
 BEGIN, END = "<!-- cat-evidence:begin -->", "<!-- cat-evidence:end -->"
@@ -173,13 +171,9 @@ def markdown(rows: list[dict], env: dict) -> str:
 
 
 def save(rows: dict, results: Path, no_doc: bool) -> None:
-    from catdeploy.export.manifest import versions
-
     ordered = [rows[k] for k in sorted(rows, key=lambda k: (k[2], list(ARCH).index(k[0]), BITS_ORDER.index(k[1])))]
-    env = {"date": date.today().isoformat(), "cpu": cpu_name(),
-           "versions": ", ".join(f"{k} {v}" for k, v in versions().items())}
-    results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text(json.dumps({"env": env, "rows": ordered}, indent=1))
+    env = bench_env(threads=False)
+    write_results(results, env, ordered)
     if not no_doc:
         write_doc(markdown(ordered, env), BEGIN, END)
 

@@ -47,6 +47,28 @@ def write_doc(section: str, begin: str, end: str) -> None:
     DOC.write_text(text)
 
 
+def bench_env(threads: bool = True) -> dict:
+    """What every results file records of its run: date, CPU, torch's thread count (`threads`) and
+    the versions of the interpreters and libraries (catdeploy.export.manifest.versions)."""
+    from datetime import date
+
+    from catdeploy.export.manifest import versions
+
+    env = {"date": date.today().isoformat(), "cpu": cpu_name()}
+    if threads:
+        import torch
+
+        env["threads"] = torch.get_num_threads()
+    env["versions"] = ", ".join(f"{k} {v}" for k, v in versions().items())
+    return env
+
+
+def write_results(results: Path, env: dict, rows: list[dict]) -> None:
+    """Write a results file: {"env": ..., "rows": [...]} (the rows in table order)."""
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({"env": env, "rows": rows}, indent=1))
+
+
 def common_arguments(doc: str, models: str, bits: str, results: Path) -> argparse.ArgumentParser:
     """The options every reference-model benchmark takes."""
     p = argparse.ArgumentParser(description=doc.splitlines()[0])

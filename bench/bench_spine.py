@@ -11,15 +11,13 @@ Writes bench/results/spine.json and the "Integer spine" section of docs/BENCHMAR
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 
-from bench_common import ARCH, BENCH, common_arguments, cpu_name, load_rows, write_doc
+from bench_common import ARCH, BENCH, bench_env, common_arguments, load_rows, write_doc, write_results
 
 RESULTS = BENCH / "results" / "spine.json"
 BEGIN, END = "<!-- spine:begin -->", "<!-- spine:end -->"
@@ -117,16 +115,10 @@ def markdown(rows: list[dict], env: dict) -> str:
 
 
 def save(rows: dict, results: Path, no_doc: bool) -> None:
-    import torch
-
-    from catdeploy.export.manifest import versions
-
     bits_order = ["w8a8", "w4a4", "w2a4", "w4a2", "w2a2"]
     ordered = [rows[k] for k in sorted(rows, key=lambda k: (list(ARCH).index(k[0]), bits_order.index(k[1])))]
-    env = {"date": date.today().isoformat(), "cpu": cpu_name(), "threads": torch.get_num_threads(),
-           "versions": ", ".join(f"{k} {v}" for k, v in versions().items())}
-    results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text(json.dumps({"env": env, "rows": ordered}, indent=1))
+    env = bench_env()
+    write_results(results, env, ordered)
     if not no_doc:
         write_doc(markdown(ordered, env), BEGIN, END)
 
