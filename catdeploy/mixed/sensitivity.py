@@ -63,8 +63,7 @@ def held_out_score(qg: QuantizedGraph, held: HeldOut) -> dict[str, float]:
 
 class WidthScorer:
     """Scores widths on the held-out images: RTN grids from one GridCache, the integer program
-    run by catrt; every score is kept (the same widths on the same images are never run twice).
-    `images` limits a score to the first held-out images (the per-tensor damages of the search)."""
+    run by catrt; every score is kept (the same widths are never run twice)."""
 
     def __init__(self, cache: GridCache, options: CalibrationOptions, held: HeldOut):
         self.cache, self.options, self.held = cache, options, held
@@ -75,13 +74,10 @@ class WidthScorer:
         opts = options_for(self.options, widths, floor)
         return calibrate_from_cache(plan_for(self.cache.graph, opts), self.cache)
 
-    def score(self, widths: Widths, floor: tuple[int, int] = (8, 8), images: int | None = None) -> dict[str, float]:
-        n = len(self.held.labels) if images is None else min(images, len(self.held.labels))
-        key = (tuple(sorted(widths.weights.items())), tuple(sorted(widths.acts.items())), floor, n)
+    def score(self, widths: Widths, floor: tuple[int, int] = (8, 8)) -> dict[str, float]:
+        key = (tuple(sorted(widths.weights.items())), tuple(sorted(widths.acts.items())), floor)
         if key not in self._scores:
-            held = self.held if n == len(self.held.labels) else HeldOut(
-                self.held.images[:n], self.held.labels[:n], self.held.fp_logits[:n])
-            self._scores[key] = held_out_score(self.quantized(widths, floor), held)
+            self._scores[key] = held_out_score(self.quantized(widths, floor), self.held)
             self.evaluations += 1
         return self._scores[key]
 
